@@ -1,0 +1,202 @@
+"""Events on the wire: validated against the rulebook's event schema with pydantic.
+
+The validator is generated from the compiled rulebook — one strict TypedDict per event type,
+discriminated by ``type`` — so validation runs in pydantic-core (~3 µs an event) and every
+error comes back with the item, the field path and the reason. A whole batch is validated in
+one call; the per-item errors carry the item's index.
+
+The same module turns stored rows back into domain events (trusted, so no re-validation) and
+defines the canonical body used to decide whether a re-sent event id is the same event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+from typing_extensions import TypedDict
+
+from plaudit.domain.calendar import to_us
+from plaudit.domain.errors import Problem
+from plaudit.domain.events import SPEND, Event
+from plaudit.domain.rulebook import Attribute, Rulebook
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+MAX_DECIMAL_DIGITS = 30
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+def _attribute_annotation(a: Attribute) -> Any:
+    if a.type == "int":
+        return Annotated[int, Field(ge=a.min, le=a.max, strict=True)]
+    if a.type == "decimal":
+        return Annotated[Decimal, Field(ge=a.min, le=a.max, allow_inf_nan=False,
+                                        max_digits=MAX_DECIMAL_DIGITS)]
+    if a.type == "bool":
+        return StrictBool
+    if a.type == "enum":
+        return Literal[a.values]
+    return Identifier
+
+
+def _event_model(name: str, attributes: Mapping[str, Attribute]) -> Any:
+    from typing import NotRequired
+
+    fields: dict[str, Any] = {}
+    for attr in attributes.values():
+        ann = _attribute_annotation(attr)
+        fields[attr.name] = ann if attr.required else NotRequired[ann]  # type: ignore[valid-type]
+    attrs_td = TypedDict(f"{name}_attributes", fields)  # type: ignore[operator]
+    attrs_td.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+    event_td = TypedDict(f"{name}_event", {  # type: ignore[operator]
+        "id": Identifier,
+        "member": Identifier,
+        "type": Literal[name],
+        "at": AwareDatetime,
+        "attributes": attrs_td if attributes else NotRequired[attrs_td],
+    })
+    event_td.__pydantic_config__ = _STRICT
+    return event_td
+
+
+class EventDecoder:
+    """Validates wire events for one rulebook and builds domain :class:`Event` values."""
+
+    def __init__(self, rulebook: Rulebook) -> None:
+        self.rulebook = rulebook
+        models = [_event_model(name, et.attributes) for name, et in rulebook.events.items()]
+        spend_attrs = {
+            "points": Attribute("points", "int", min=Decimal(1), max=Decimal(10**12)),
+            "reference": Attribute("reference", "id", default="", required=False),
+        }
+        models.append(_event_model(SPEND, spend_attrs))
+        union = Union[tuple(models)] if len(models) > 1 else models[0]  # type: ignore[valid-type]  # noqa: UP007
+        self._one: TypeAdapter[Any] = TypeAdapter(
+            Annotated[union, Field(discriminator="type")])
+        self._many: TypeAdapter[Any] = TypeAdapter(
+            list[Annotated[union, Field(discriminator="type")]])  # type: ignore[valid-type]
+        self._defaults = {
+            name: {a.name: a.default for a in et.attributes.values() if not a.required}
+            for name, et in rulebook.events.items()
+        }
+        self._defaults[SPEND] = {"reference": ""}
+        self._types = [*rulebook.events, SPEND]
+
+    def _to_event(self, raw: Mapping[str, Any], original_at: str | None = None) -> Event:
+        attrs = raw.get("attributes") or {}
+        defaults = self._defaults[raw["type"]]
+        if defaults and len(attrs) < len(defaults) + len(attrs):
+            attrs = {**defaults, **attrs}
+        at = raw["at"]
+        return Event(raw["id"], raw["member"], raw["type"], to_us(at),
+                     original_at if original_at is not None else at.isoformat(), attrs)
+
+    def decode_lines(self, lines: list[bytes], first_line: int = 1
+                     ) -> tuple[list[Event], list[Problem]]:
+        """Decode JSON lines; returns events and problems naming ``line N``."""
+        items: list[Any] = []
+        problems: list[Problem] = []
+        for i, line in enumerate(lines):
+            try:
+                items.append(orjson.loads(line))
+            except orjson.JSONDecodeError as e:
+                problems.append(Problem(f"line {first_line + i}", "", f"not valid JSON: {e}"))
+                items.append(None)
+        events, more = self.decode_items(items, label="line", first=first_line,
+                                         skip={i for i, it in enumerate(items) if it is None})
+        return events, problems + more
+
+    def decode_items(self, items: list[Any], *, label: str = "item", first: int = 0,
+                     skip: Iterable[int] = ()) -> tuple[list[Event], list[Problem]]:
+        """Validate already-parsed JSON values; one problem per bad field."""
+        skipped = set(skip)
+        problems: list[Problem] = []
+        candidates = [it for i, it in enumerate(items) if i not in skipped]
+        index_of = [i for i in range(len(items)) if i not in skipped]
+        try:
+            valid = self._many.validate_python(candidates)
+            bad: set[int] = set()
+        except ValidationError as e:
+            bad = set()
+            for err in e.errors(include_url=False):
+                pos = err["loc"][0]
+                assert isinstance(pos, int)
+                bad.add(pos)
+                problems.append(self._problem(label, first + index_of[pos],
+                                              candidates[pos], err))
+            valid = []
+            for pos, it in enumerate(candidates):
+                if pos not in bad:
+                    valid.append(self._one.validate_python(it))
+        originals = [it.get("at") if isinstance(it, dict) else None
+                     for pos, it in enumerate(candidates) if pos not in bad]
+        events = [self._to_event(raw, at if isinstance(at, str) else None)
+                  for raw, at in zip(valid, originals, strict=True)]
+        problems.sort(key=lambda p: int(p.where.split()[-1]))
+        return events, problems
+
+    def _problem(self, label: str, index: int, item: Any, err: Any) -> Problem:
+        loc = [p for p in err["loc"][1:]]
+        # drop the discriminator tag pydantic inserts after the list index
+        if loc and isinstance(item, dict) and loc[0] == item.get("type"):
+            loc = loc[1:]
+        field = ".".join(str(p) for p in loc)
+        reason = err["msg"]
+        if err["type"] == "union_tag_invalid":
+            field = "type"
+            got = item.get("type") if isinstance(item, dict) else None
+            from plaudit.domain.expressions import closest
+
+            hint = closest(str(got), self._types) if got is not None else None
+            reason = f"unknown event type `{got}` (known: {', '.join(self._types)})"
+            return Problem(f"{label} {index}", field, reason, hint)
+        if err["type"] == "union_tag_not_found":
+            field = "type"
+            reason = "required field is missing"
+        elif err["type"] == "extra_forbidden":
+            reason = "unknown field: attributes must be declared in the rulebook"
+        elif err["type"] == "missing":
+            reason = "required field is missing"
+        return Problem(f"{label} {index}", field, reason)
+
+
+def canonical_attributes(attributes: Mapping[str, Any]) -> str:
+    """Attributes as canonical JSON: sorted keys, decimals normalised (``120.50`` == ``120.5``)."""
+    return orjson.dumps(attributes, default=_canonical_default,
+                        option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _canonical_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def stored_attributes(rulebook: Rulebook, event_type: str, text: str) -> dict[str, Any]:
+    """Stored canonical JSON back to typed values (trusted: written by us)."""
+    data: dict[str, Any] = orjson.loads(text)
+    schema = rulebook.events.get(event_type)
+    if schema is None:
+        return data
+    for name, attr in schema.attributes.items():
+        if attr.type == "decimal" and name in data:
+            data[name] = Decimal(data[name])
+        elif name not in data and not attr.required:
+            data[name] = attr.default
+    return data
+
+
+__all__ = ["ID_PATTERN", "EventDecoder", "canonical_attributes", "stored_attributes"]

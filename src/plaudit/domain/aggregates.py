@@ -1,0 +1,199 @@
+"""Running per-member aggregates behind features.
+
+Each aggregate is updated once per matching event, in event order, and read at any as-of
+time at or after the last event. Windowed aggregates keep one entry per local day (never one
+per event), pruned as the member's clock moves, so their memory is bounded by the window
+length in days, not by the number of events.
+
+A window of ``N`` days holds the as-of day and the ``N - 1`` days before it, in the
+program's timezone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import Any
+
+from plaudit.domain.rulebook import Aggregate
+
+
+class AggregateState(ABC):
+    """Interface: ``add`` in event order, ``value`` at any day at or after the last add."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def add(self, day: int, value: Any) -> None: ...
+
+    @abstractmethod
+    def value(self, day: int) -> Any: ...
+
+
+class _Total(AggregateState):
+    """count or sum, all time."""
+
+    __slots__ = ("total",)
+
+    def __init__(self) -> None:
+        self.total: Any = 0
+
+    def add(self, day: int, value: Any) -> None:
+        self.total += value
+
+    def value(self, day: int) -> Any:
+        return self.total
+
+
+class _WindowTotal(AggregateState):
+    """count or sum over the last ``window`` days: a running total minus what fell out."""
+
+    __slots__ = ("entries", "total", "window")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.entries: deque[list[Any]] = deque()
+        self.total: Any = 0
+
+    def add(self, day: int, value: Any) -> None:
+        entries = self.entries
+        if entries and entries[-1][0] == day:
+            entries[-1][1] += value
+        else:
+            entries.append([day, value])
+        self.total += value
+        horizon = day - self.window
+        while entries[0][0] <= horizon:
+            self.total -= entries.popleft()[1]
+
+    def value(self, day: int) -> Any:
+        lo = day - self.window + 1
+        total = self.total
+        for entry_day, amount in self.entries:
+            if entry_day >= lo:
+                break
+            total -= amount
+        return total
+
+
+class _Extreme(AggregateState):
+    __slots__ = ("best", "largest")
+
+    def __init__(self, largest: bool) -> None:
+        self.largest = largest
+        self.best: Any = None
+
+    def add(self, day: int, value: Any) -> None:
+        best = self.best
+        if best is None or (value > best if self.largest else value < best):
+            self.best = value
+
+    def value(self, day: int) -> Any:
+        return self.best
+
+
+class _WindowExtreme(AggregateState):
+    __slots__ = ("entries", "largest", "window")
+
+    def __init__(self, window: int, largest: bool) -> None:
+        self.window = window
+        self.largest = largest
+        self.entries: deque[list[Any]] = deque()
+
+    def add(self, day: int, value: Any) -> None:
+        entries = self.entries
+        if entries and entries[-1][0] == day:
+            current = entries[-1][1]
+            if value > current if self.largest else value < current:
+                entries[-1][1] = value
+        else:
+            entries.append([day, value])
+        horizon = day - self.window
+        while entries[0][0] <= horizon:
+            entries.popleft()
+
+    def value(self, day: int) -> Any:
+        lo = day - self.window + 1
+        values = [v for d, v in self.entries if d >= lo]
+        if not values:
+            return None
+        return max(values) if self.largest else min(values)
+
+
+class _Distinct(AggregateState):
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen: set[Any] = set()
+
+    def add(self, day: int, value: Any) -> None:
+        self.seen.add(value)
+
+    def value(self, day: int) -> int:
+        return len(self.seen)
+
+
+class _WindowDistinct(AggregateState):
+    __slots__ = ("entries", "window")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.entries: deque[tuple[int, set[Any]]] = deque()
+
+    def add(self, day: int, value: Any) -> None:
+        entries = self.entries
+        if entries and entries[-1][0] == day:
+            entries[-1][1].add(value)
+        else:
+            entries.append((day, {value}))
+        horizon = day - self.window
+        while entries[0][0] <= horizon:
+            entries.popleft()
+
+    def value(self, day: int) -> int:
+        lo = day - self.window + 1
+        seen: set[Any] = set()
+        for d, values in self.entries:
+            if d >= lo:
+                seen |= values
+        return len(seen)
+
+
+class DayMarks(AggregateState):
+    """First or last local day an event matched (for exists, days_since_first/last)."""
+
+    __slots__ = ("first", "last", "window")
+
+    def __init__(self, window: int | None) -> None:
+        self.window = window
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add(self, day: int, value: Any) -> None:
+        if self.first is None:
+            self.first = day
+        self.last = day
+
+    def value(self, day: int) -> Any:
+        if self.last is None:
+            return None
+        if self.window is not None and self.last < day - self.window + 1:
+            return None
+        return self.last
+
+
+def new_state(agg: Aggregate) -> AggregateState:
+    w = agg.window_days
+    kind = agg.kind
+    if kind in ("count", "sum"):
+        return _Total() if w is None else _WindowTotal(w)
+    if kind in ("min", "max"):
+        largest = kind == "max"
+        return _Extreme(largest) if w is None else _WindowExtreme(w, largest)
+    if kind == "distinct":
+        return _Distinct() if w is None else _WindowDistinct(w)
+    if kind in ("exists", "first", "last"):
+        return DayMarks(w)
+    raise ValueError(f"unknown aggregate kind {kind!r}")
+
+__all__ = ["AggregateState", "new_state"]

@@ -1,0 +1,114 @@
+"""Program time: days, weeks, months and years cut in the program's timezone.
+
+Event times travel as integer microseconds since the Unix epoch (UTC), which sort and
+subtract exactly. Everything calendar-shaped (a cap "per day", a window of "56d", a tier's
+calendar year) is a *local day ordinal* — :meth:`datetime.date.toordinal` of the date in the
+program's zone — so a purchase at 23:30 in Shanghai counts for that Shanghai day whatever
+offset the operator sent.
+
+Converting a UTC instant to a local date through :mod:`zoneinfo` costs ~1 µs; the fold does
+it for every event, so offsets are cached per quarter hour (no zone changes offset off a
+15-minute boundary), which keeps it exact and ~5× cheaper.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+US_PER_SECOND = 1_000_000
+US_PER_DAY = 86_400 * US_PER_SECOND
+_QUARTER_US = 900 * US_PER_SECOND
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+PERIODS = ("day", "week", "month", "year")
+
+
+def to_us(at: datetime) -> int:
+    """Exact microseconds since the epoch for an aware datetime."""
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
+
+
+def from_us(us: int, tz: ZoneInfo | None = None) -> datetime:
+    at = _EPOCH + timedelta(microseconds=us)
+    return at.astimezone(tz) if tz is not None else at
+
+
+class Calendar:
+    """Local-day arithmetic for one timezone."""
+
+    __slots__ = ("_month_cache", "_offsets", "tz", "tz_name")
+
+    def __init__(self, tz_name: str) -> None:
+        self.tz_name = tz_name
+        self.tz = ZoneInfo(tz_name)
+        self._offsets: dict[int, int] = {}
+        self._month_cache: dict[int, tuple[int, int]] = {}
+
+    def day(self, at_us: int) -> int:
+        """The local date ordinal of an instant."""
+        quarter = at_us // _QUARTER_US
+        offset = self._offsets.get(quarter)
+        if offset is None:
+            local = from_us(quarter * _QUARTER_US, self.tz)
+            off = local.utcoffset()
+            offset = 0 if off is None else (off.days * 86_400 + off.seconds) * US_PER_SECOND
+            if len(self._offsets) > 100_000:
+                self._offsets.clear()
+            self._offsets[quarter] = offset
+        return (at_us + offset) // US_PER_DAY + _EPOCH_ORDINAL
+
+    def date(self, day: int) -> date:
+        return date.fromordinal(day)
+
+    def day_start_us(self, day: int) -> int:
+        """The first instant of a local day (handles days that start at 01:00 after DST)."""
+        d = date.fromordinal(day)
+        local = datetime(d.year, d.month, d.day, tzinfo=self.tz)
+        return to_us(local)
+
+    def year_month(self, day: int) -> tuple[int, int]:
+        ym = self._month_cache.get(day)
+        if ym is None:
+            d = date.fromordinal(day)
+            ym = (d.year, d.month)
+            if len(self._month_cache) > 100_000:
+                self._month_cache.clear()
+            self._month_cache[day] = ym
+        return ym
+
+    def period(self, day: int, per: str) -> int:
+        """A number identifying the day/week/month/year that contains ``day``."""
+        if per == "day":
+            return day
+        if per == "week":  # ISO weeks start on Monday; ordinal 1 (0001-01-01) is a Monday
+            return day - (day - 1) % 7
+        year, month = self.year_month(day)
+        if per == "month":
+            return year * 12 + month - 1
+        return year
+
+    def year_start(self, day: int) -> int:
+        return date(self.year_month(day)[0], 1, 1).toordinal()
+
+    def anniversary_start(self, first_day: int, day: int) -> int:
+        """The most recent anniversary of ``first_day`` on or before ``day``.
+
+        A first day of 29 February has its anniversary on 28 February in common years.
+        """
+        first = date.fromordinal(first_day)
+        current = date.fromordinal(day)
+        year = current.year
+        while True:
+            try:
+                anniversary = first.replace(year=year)
+            except ValueError:
+                anniversary = date(year, 2, 28)
+            if anniversary <= current:
+                return anniversary.toordinal()
+            year -= 1
+
+
+__all__ = ["PERIODS", "US_PER_DAY", "US_PER_SECOND", "Calendar", "from_us", "to_us"]

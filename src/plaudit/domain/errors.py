@@ -1,0 +1,136 @@
+"""The one error tree of plaudit.
+
+Every failure a user can cause is a :class:`PlauditError`, so entrypoints map exactly one
+family of exceptions to HTTP problems or CLI exit codes::
+
+    PlauditError
+    ├── RulebookError        the rulebook cannot be loaded, validated or compiled
+    │   └── ExpressionError  one expression is unsafe, ill-typed or names something unknown
+    ├── EventRejected        one or more events of a batch are invalid (the batch stored nothing)
+    ├── Conflict             an event id is already stored with a different body
+    ├── NotFound             an unknown member, rulebook version, …
+    ├── Forbidden            the caller may not see or do this
+    ├── InsufficientPoints   a spend exceeds the balance available at its time
+    └── StoreError           the database failed in a way the caller cannot fix
+
+Errors carry the context a user needs to fix the input (file, line, field, item index, a
+suggestion), never driver internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class PlauditError(Exception):
+    """Base of every error plaudit raises on purpose."""
+
+    code = "error"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, precise enough to fix it without reading code."""
+
+    where: str
+    """File and line (``rulebook.yaml:12``) or item (``line 7``, ``item 3``)."""
+    field: str
+    """Dotted path of the offending key or attribute (``points.rules[0].award``)."""
+    reason: str
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.field}: {self.reason}" if self.field else (
+            f"{self.where}: {self.reason}"
+        )
+        if self.suggestion:
+            text += f" (did you mean `{self.suggestion}`?)"
+        return text
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "where": self.where,
+            "field": self.field,
+            "reason": self.reason,
+            "suggestion": self.suggestion,
+        }
+
+
+class RulebookError(PlauditError):
+    """The rulebook was refused; ``problems`` lists every reason, each with file and line."""
+
+    code = "rulebook-invalid"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"rulebook refused ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class ExpressionError(PlauditError):
+    """An expression was refused at compile time (raised inside the rulebook compiler)."""
+
+    code = "expression-invalid"
+
+    def __init__(self, reason: str, *, column: int | None = None,
+                 suggestion: str | None = None) -> None:
+        self.reason = reason
+        self.column = column
+        self.suggestion = suggestion
+        super().__init__(reason)
+
+
+class EvaluationError(PlauditError):
+    """An expression failed while folding (division by zero): the fold records it and goes on."""
+
+    code = "expression-failed"
+
+
+class EventRejected(PlauditError):
+    """A batch was refused; nothing of it was stored. ``problems`` names each bad item."""
+
+    code = "events-rejected"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        shown = "\n".join(f"  {p}" for p in self.problems[:20])
+        more = len(self.problems) - 20
+        if more > 0:
+            shown += f"\n  … and {more} more"
+        super().__init__(f"{len(self.problems)} event(s) rejected, batch not stored:\n{shown}")
+
+
+class Conflict(PlauditError):
+    code = "conflict"
+
+
+class NotFound(PlauditError):
+    code = "not-found"
+
+
+class Forbidden(PlauditError):
+    code = "forbidden"
+
+
+class InsufficientPoints(PlauditError):
+    code = "insufficient-points"
+
+
+class StoreError(PlauditError):
+    code = "store-error"
+
+
+__all__ = [
+    "Conflict",
+    "EvaluationError",
+    "EventRejected",
+    "ExpressionError",
+    "Forbidden",
+    "InsufficientPoints",
+    "NotFound",
+    "PlauditError",
+    "Problem",
+    "RulebookError",
+    "StoreError",
+]

@@ -1,0 +1,45 @@
+"""Events: the only facts plaudit keeps.
+
+An event is immutable and fully typed by the time it reaches the domain: the wire layer has
+validated its id, member, time and attributes against the rulebook's event schema. The fold
+orders events by ``(at_us, id)`` — event time, then event id — so the order in which they
+arrived never matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+SPEND = "plaudit.spend"
+"""Built-in event type: the member spends points (``points``: int ≥ 1, ``reference``: id).
+
+It is recorded like any other event, after the ingest checked that the balance at its time
+covers it, and the fold takes the points from the oldest lots first.
+"""
+
+BUILTIN_TYPES = frozenset({SPEND})
+
+
+class Event(NamedTuple):
+    """One behaviour event of one member (a NamedTuple: the fold creates millions)."""
+
+    id: str
+    member: str
+    type: str
+    at_us: int
+    """Event time as microseconds since the Unix epoch, UTC."""
+    at: str
+    """Event time exactly as the operator sent it (RFC 3339 with its offset)."""
+    attributes: Mapping[str, Any]
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.at_us, self.id)
+
+
+def order_key(event: Event) -> tuple[int, str]:
+    return (event.at_us, event.id)
+
+
+__all__ = ["BUILTIN_TYPES", "SPEND", "Event", "order_key"]

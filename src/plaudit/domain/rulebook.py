@@ -1,0 +1,227 @@
+"""The compiled rulebook: immutable, checked, with every expression already compiled.
+
+``plaudit.rulebook`` builds it from YAML; the fold only ever reads it. Lookups the fold needs
+per event (rules and aggregates by event type) are precomputed here once, not per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from plaudit.domain.calendar import Calendar
+from plaudit.domain.expressions import Expression
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    type: str
+    """``int``, ``decimal``, ``bool``, ``enum``, ``id`` or ``member``."""
+    values: tuple[str, ...] = ()
+    min: Decimal | None = None
+    max: Decimal | None = None
+    default: object = None
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    attributes: Mapping[str, Attribute]
+
+
+@dataclass(frozen=True)
+class Multiplier:
+    when: Expression
+    by: Decimal
+
+
+@dataclass(frozen=True)
+class Cap:
+    max: int
+    per: str
+
+
+@dataclass(frozen=True)
+class PointRule:
+    id: str
+    on: str
+    award: Expression | None = None
+    when: Expression | None = None
+    multiply: tuple[Multiplier, ...] = ()
+    cap: Cap | None = None
+    once: bool = False
+    once_per: str | None = None
+    self_member_attribute: bool = False
+    """``once_per`` names a member attribute: never award for naming yourself."""
+    reverses: str | None = None
+    match: str | None = None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One per-member running aggregate; features with the same definition share it."""
+
+    index: int
+    kind: str
+    """``count``, ``sum``, ``min``, ``max``, ``distinct``, ``exists``, ``first`` or ``last``."""
+    event_type: str | None
+    """``None`` means any event type."""
+    attribute: str | None = None
+    where: Expression | None = None
+    window_days: int | None = None
+    value_type: str = "int"
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: str
+    """``aggregate``, ``ratio``, ``days_since_first`` or ``days_since_last``."""
+    aggregate: int
+    """Index of the aggregate (the numerator for a ratio)."""
+    denominator: int | None = None
+    default: Decimal | int | bool = 0
+    type: str = "int"
+    """The feature's expression type: ``int``, ``decimal`` or ``bool``."""
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Piecewise-linear map from a feature value to [0, 1], flat beyond its ends."""
+
+    points: tuple[tuple[Decimal, Decimal], ...]
+
+    def __call__(self, x: Decimal) -> Decimal:
+        pts = self.points
+        if x <= pts[0][0]:
+            return pts[0][1]
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+            if x <= x1:
+                return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+        return pts[-1][1]
+
+
+@dataclass(frozen=True)
+class Factor:
+    id: str
+    label: str
+    weight: Decimal
+    feature: str | None
+    expr: Expression | None
+    curve: Curve | None
+    reason: str
+    improve: str
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    start: Decimal
+
+
+@dataclass(frozen=True)
+class Score:
+    low: int
+    high: int
+    factors: tuple[Factor, ...]
+    bands: tuple[Level, ...]
+
+
+@dataclass(frozen=True)
+class Tiers:
+    basis: str
+    """``qualifying_points`` or ``score``."""
+    window: str | None
+    """``rolling``, ``calendar_year`` or ``anniversary`` (qualifying points only)."""
+    window_days: int | None
+    grace_days: int
+    levels: tuple[Level, ...]
+
+
+@dataclass(frozen=True)
+class Perk:
+    id: str
+    label: str
+    when: Expression
+    partners: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Program:
+    id: str
+    name: str
+    timezone: str
+    wallet: str
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    program: Program
+    events: Mapping[str, EventType]
+    rules: tuple[PointRule, ...]
+    expire_after_days: int | None
+    aggregates: tuple[Aggregate, ...]
+    features: tuple[Feature, ...]
+    score: Score | None
+    tiers: Tiers | None
+    perks: tuple[Perk, ...]
+    version: int = 0
+    digest: str = ""
+    calendar: Calendar = field(init=False, compare=False, repr=False)
+    rules_by_type: Mapping[str, tuple[PointRule, ...]] = field(init=False, compare=False,
+                                                               repr=False)
+    aggregates_by_type: Mapping[str, tuple[Aggregate, ...]] = field(init=False, compare=False,
+                                                                    repr=False)
+    any_aggregates: tuple[Aggregate, ...] = field(init=False, compare=False, repr=False)
+    match_targets: Mapping[str, str] = field(init=False, compare=False, repr=False)
+    """Rule id -> attribute that a reversal rule matches its awards by."""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "calendar", Calendar(self.program.timezone))
+        by_type: dict[str, list[PointRule]] = {}
+        for rule in self.rules:
+            by_type.setdefault(rule.on, []).append(rule)
+        set_(self, "rules_by_type", {k: tuple(v) for k, v in by_type.items()})
+        aggs: dict[str, list[Aggregate]] = {}
+        any_type = [a for a in self.aggregates if a.event_type is None]
+        for name in self.events:
+            aggs[name] = [a for a in self.aggregates if a.event_type in (name, None)]
+        set_(self, "aggregates_by_type", {k: tuple(v) for k, v in aggs.items()})
+        set_(self, "any_aggregates", tuple(any_type))
+        set_(self, "match_targets",
+             {r.reverses: r.match for r in self.rules if r.reverses and r.match})
+
+    def aggregates_for(self, event_type: str) -> tuple[Aggregate, ...]:
+        found = self.aggregates_by_type.get(event_type)
+        if found is None:
+            return self.any_aggregates
+        return found
+
+    def with_version(self, version: int) -> Rulebook:
+        """The same rulebook stamped with the version it was published as."""
+        return Rulebook(self.program, self.events, self.rules, self.expire_after_days,
+                        self.aggregates, self.features, self.score, self.tiers, self.perks,
+                        version=version, digest=self.digest)
+
+
+__all__ = [
+    "Aggregate",
+    "Attribute",
+    "Cap",
+    "Curve",
+    "EventType",
+    "Factor",
+    "Feature",
+    "Level",
+    "Multiplier",
+    "Perk",
+    "PointRule",
+    "Program",
+    "Rulebook",
+    "Score",
+    "Tiers",
+]

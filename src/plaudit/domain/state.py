@@ -1,0 +1,172 @@
+"""What a member has at an as-of time: the fold's output, plain immutable values.
+
+These are the domain's answer, not an API schema: entrypoints render them (JSON, tables).
+:func:`to_dict` gives the canonical JSON-ready form that determinism is checked against.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LotView:
+    awarded_at: str
+    expires_at: str | None
+    points: int
+    remaining: int
+    rule: str
+    event: str
+    rulebook_version: int
+
+
+@dataclass(frozen=True)
+class Expiry:
+    date: str
+    points: int
+
+
+@dataclass(frozen=True)
+class Points:
+    balance: int
+    earned: int
+    spent: int
+    expired: int
+    reversed: int
+    unrecovered: int
+    """Points a clawback was owed but could not take because they had been spent."""
+    lots: tuple[LotView, ...]
+    expiring: tuple[Expiry, ...]
+
+
+@dataclass(frozen=True)
+class Award:
+    """One rule firing: which rule, for which event, under which rulebook version."""
+
+    rule: str
+    event: str
+    rulebook_version: int
+    at: str
+    points: int
+    """Signed: negative for a clawback or a spend."""
+    kind: str
+    """``award``, ``reversal`` or ``spend``."""
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class FactorView:
+    id: str
+    label: str
+    weight: Decimal
+    input: Decimal | int | bool
+    curve_value: Decimal
+    points: Decimal
+    points_lost: Decimal
+
+
+@dataclass(frozen=True)
+class Reason:
+    factor: str
+    label: str
+    reason: str
+    improve: str
+    points_lost: Decimal
+
+
+@dataclass(frozen=True)
+class ScoreView:
+    value: int
+    band: str | None
+    range: tuple[int, int]
+    factors: tuple[FactorView, ...]
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class NextLevel:
+    name: str
+    start: Decimal
+    missing: Decimal
+
+
+@dataclass(frozen=True)
+class TierView:
+    name: str
+    earned: str
+    """The level the basis gives right now, before grace."""
+    basis: str
+    value: Decimal | int
+    held_until: str | None
+    """Last local date the tier is kept by grace, when it is above ``earned``."""
+    next: NextLevel | None
+
+
+@dataclass(frozen=True)
+class PerkView:
+    id: str
+    label: str
+    eligible: bool
+    partners: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MemberState:
+    member: str
+    as_of: str
+    rulebook_version: int
+    events: int
+    last_event: str | None
+    points: Points
+    features: dict[str, Decimal | int | bool]
+    score: ScoreView | None
+    tier: TierView | None
+    perks: tuple[PerkView, ...]
+    awards: tuple[Award, ...] | None
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The few columns stored with each member's snapshot (listing, sorting, dashboards)."""
+
+    balance: int
+    score: int | None
+    band: str | None
+    tier: str | None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_dict(state: MemberState) -> dict[str, Any]:
+    """JSON-ready form: decimals as strings, tuples as lists; stable key order."""
+    result: dict[str, Any] = _plain(dataclasses.asdict(state))
+    return result
+
+
+__all__ = [
+    "Award",
+    "Expiry",
+    "FactorView",
+    "LotView",
+    "MemberState",
+    "NextLevel",
+    "PerkView",
+    "Points",
+    "Reason",
+    "ScoreView",
+    "Summary",
+    "TierView",
+    "to_dict",
+]
