@@ -104,28 +104,35 @@ class EventDecoder:
         return Event(raw["id"], raw["member"], raw["type"], to_us(at),
                      original_at if original_at is not None else at.isoformat(), attrs)
 
-    def decode_lines(self, lines: list[bytes], first_line: int = 1
+    def decode_lines(self, lines: list[bytes], numbers: list[int]
                      ) -> tuple[list[Event], list[Problem]]:
-        """Decode JSON lines; returns events and problems naming ``line N``."""
+        """Decode JSON lines (``numbers`` are their line numbers in the file)."""
         items: list[Any] = []
         problems: list[Problem] = []
-        for i, line in enumerate(lines):
+        for line, number in zip(lines, numbers, strict=True):
             try:
                 items.append(orjson.loads(line))
             except orjson.JSONDecodeError as e:
-                problems.append(Problem(f"line {first_line + i}", "", f"not valid JSON: {e}"))
+                problems.append(Problem(f"line {number}", "", f"not valid JSON: {e}"))
                 items.append(None)
-        events, more = self.decode_items(items, label="line", first=first_line,
+        events, more = self.decode_items(items, label="line", numbers=numbers,
                                          skip={i for i, it in enumerate(items) if it is None})
-        return events, problems + more
+        problems.extend(more)
+        problems.sort(key=lambda p: int(p.where.split()[-1]))
+        return events, problems
 
-    def decode_items(self, items: list[Any], *, label: str = "item", first: int = 0,
-                     skip: Iterable[int] = ()) -> tuple[list[Event], list[Problem]]:
-        """Validate already-parsed JSON values; one problem per bad field."""
+    def decode_items(self, items: list[Any], *, label: str = "item",
+                     numbers: list[int] | None = None, skip: Iterable[int] = ()
+                     ) -> tuple[list[Event], list[Problem]]:
+        """Validate already-parsed JSON values; one problem per bad field.
+
+        Items are named ``{label} {number}``; numbers default to 0-based positions.
+        """
         skipped = set(skip)
         problems: list[Problem] = []
         candidates = [it for i, it in enumerate(items) if i not in skipped]
-        index_of = [i for i in range(len(items)) if i not in skipped]
+        positions = numbers if numbers is not None else list(range(len(items)))
+        index_of = [positions[i] for i in range(len(items)) if i not in skipped]
         try:
             valid = self._many.validate_python(candidates)
             bad: set[int] = set()
@@ -135,8 +142,7 @@ class EventDecoder:
                 pos = err["loc"][0]
                 assert isinstance(pos, int)
                 bad.add(pos)
-                problems.append(self._problem(label, first + index_of[pos],
-                                              candidates[pos], err))
+                problems.append(self._problem(label, index_of[pos], candidates[pos], err))
             valid = []
             for pos, it in enumerate(candidates):
                 if pos not in bad:

@@ -116,6 +116,11 @@ class Forbidden(PlauditError):
 class InsufficientPoints(PlauditError):
     code = "insufficient-points"
 
+    def __init__(self, reason: str, *, event_id: str | None = None) -> None:
+        self.reason = reason
+        self.event_id = event_id
+        super().__init__(f"event {event_id}: {reason}" if event_id else reason)
+
 
 class StoreError(PlauditError):
     code = "store-error"

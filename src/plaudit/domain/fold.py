@@ -219,8 +219,8 @@ class MemberFold:
             balance = ledger.balance()
             if wanted > balance:
                 raise InsufficientPoints(
-                    f"event {event.id}: field points: spends {wanted} but the balance at "
-                    f"{event.at} is {balance}")
+                    f"spends {wanted} but the balance at {event.at} is {balance}",
+                    event_id=event.id)
         taken = ledger.spend(wanted, event.at_us)
         note = None if taken == wanted else f"only {taken} of {wanted} available"
         if note:

@@ -1,0 +1,316 @@
+"""The SQL store: one implementation for SQLite and PostgreSQL.
+
+Concurrency is the database's job, never an in-process lock's:
+
+* SQLite: write transactions start with ``BEGIN IMMEDIATE``, so writers queue on the
+  database lock (WAL keeps readers unblocked) and a fold never races another writer;
+* PostgreSQL: a write locks the rows of the members it touches (``SELECT … FOR UPDATE`` in
+  member order, so two writers cannot deadlock), and event ids are inserted in id order.
+
+Bulk paths go through the driver (``exec_driver_sql`` with tuples): SQLAlchemy's
+dict-per-row ``insert()`` is ~3× slower there. Driver errors are translated at this
+boundary into :class:`~plaudit.domain.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from plaudit.adapters.sql import tables as t
+from plaudit.application.ports import (
+    EventRow,
+    RulebookRow,
+    StateRow,
+    StoredEvent,
+)
+from plaudit.domain.errors import StoreError
+
+_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with plaudit's connection settings (WAL and explicit BEGINs on SQLite)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
+                               poolclass=NullPool if ":memory:" not in url else None)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            mode = "IMMEDIATE" if conn.get_execution_options().get("plaudit_write") else ""
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class SqlTransaction:
+    """A :class:`~plaudit.application.ports.Transaction` on one connection."""
+
+    def __init__(self, conn: Connection, write: bool) -> None:
+        self.conn = conn
+        self.write = write
+        self.postgres = conn.dialect.name == "postgresql"
+        self.p = "%s" if self.postgres else "?"
+
+    # -- members -----------------------------------------------------------------------
+
+    def ensure_members(self, member_ids: Sequence[str], now_us: int
+                       ) -> tuple[dict[str, int], set[str]]:
+        ids = sorted(set(member_ids))
+        found = self._member_nos(ids)
+        missing = [m for m in ids if m not in found]
+        created: set[str] = set()
+        if missing:
+            p = self.p
+            self.conn.exec_driver_sql(
+                f"INSERT INTO members (member_id, created_us) VALUES ({p}, {p}) "
+                "ON CONFLICT (member_id) DO NOTHING",
+                [(m, now_us) for m in missing])
+            fresh = self._member_nos(missing)
+            found.update(fresh)
+            created = set(fresh)
+        if self.postgres and found:
+            for chunk in _chunks(sorted(found.values())):
+                self.conn.exec_driver_sql(
+                    "SELECT member_no FROM members WHERE member_no = ANY(%s) "
+                    "ORDER BY member_no FOR UPDATE", (list(chunk),)).fetchall()
+        return found, created
+
+    def _member_nos(self, ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(ids):
+            rows = self.conn.execute(
+                select(t.members.c.member_id, t.members.c.member_no)
+                .where(t.members.c.member_id.in_(chunk)))
+            found.update({r[0]: r[1] for r in rows})
+        return found
+
+    def member_no(self, member_id: str) -> int | None:
+        return self._member_nos([member_id]).get(member_id)
+
+    def count_members(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(t.members)).scalar_one())
+
+    def member_ids(self, after_no: int, limit: int) -> list[tuple[int, str]]:
+        rows = self.conn.execute(
+            select(t.members.c.member_no, t.members.c.member_id)
+            .where(t.members.c.member_no > after_no)
+            .order_by(t.members.c.member_no).limit(limit))
+        return [(r[0], r[1]) for r in rows]
+
+    # -- events ------------------------------------------------------------------------
+
+    def insert_events(self, rows: Sequence[EventRow]) -> int:
+        if not rows:
+            return 0
+        p = self.p
+        ordered = sorted(rows, key=lambda r: r.event_id)
+        result = self.conn.exec_driver_sql(
+            "INSERT INTO events (event_id, member_no, type, at_us, at, attributes) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (event_id) DO NOTHING",
+            [tuple(r) for r in ordered])
+        return int(result.rowcount)
+
+    def stored_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
+        e, m = t.events, t.members
+        found: dict[str, StoredEvent] = {}
+        for chunk in _chunks(list(event_ids)):
+            rows = self.conn.execute(
+                select(e.c.event_id, m.c.member_id, e.c.type, e.c.at_us, e.c.at,
+                       e.c.attributes)
+                .join(m, m.c.member_no == e.c.member_no)
+                .where(e.c.event_id.in_(chunk)))
+            found.update({r[0]: StoredEvent(*r) for r in rows})
+        return found
+
+    def member_events(self, member_no: int, until_us: int | None = None) -> list[StoredEvent]:
+        e, m = t.events, t.members
+        query = (select(e.c.event_id, m.c.member_id, e.c.type, e.c.at_us, e.c.at,
+                        e.c.attributes)
+                 .join(m, m.c.member_no == e.c.member_no)
+                 .where(e.c.member_no == member_no))
+        if until_us is not None:
+            query = query.where(e.c.at_us <= until_us)
+        return [StoredEvent(*r) for r in self.conn.execute(query.order_by(e.c.at_us))]
+
+    def events_of_members(self, member_nos: Sequence[int]) -> list[tuple[int, StoredEvent]]:
+        e, m = t.events, t.members
+        out: list[tuple[int, StoredEvent]] = []
+        for chunk in _chunks(list(member_nos)):
+            rows = self.conn.execute(
+                select(e.c.member_no, e.c.event_id, m.c.member_id, e.c.type, e.c.at_us,
+                       e.c.at, e.c.attributes)
+                .join(m, m.c.member_no == e.c.member_no)
+                .where(e.c.member_no.in_(chunk)))
+            out.extend((r[0], StoredEvent(*r[1:])) for r in rows)
+        return out
+
+    def count_events(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(t.events)).scalar_one())
+
+    # -- derived state -----------------------------------------------------------------
+
+    def states(self, member_nos: Sequence[int]) -> dict[int, StateRow]:
+        s = t.member_states
+        found: dict[int, StateRow] = {}
+        for chunk in _chunks(list(member_nos)):
+            rows = self.conn.execute(
+                select(s.c.member_no, s.c.rulebook_version, s.c.position, s.c.last_at_us,
+                       s.c.last_event_id, s.c.balance, s.c.score, s.c.band, s.c.tier)
+                .where(s.c.member_no.in_(chunk)))
+            found.update({r[0]: StateRow(*r) for r in rows})
+        return found
+
+    def put_states(self, rows: Sequence[StateRow], now_us: int) -> None:
+        if not rows:
+            return
+        p = self.p
+        self.conn.exec_driver_sql(
+            "INSERT INTO member_states (member_no, rulebook_version, position, last_at_us, "
+            "last_event_id, balance, score, band, tier, updated_us) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+            "ON CONFLICT (member_no) DO UPDATE SET rulebook_version = excluded.rulebook_version, "
+            "position = excluded.position, last_at_us = excluded.last_at_us, "
+            "last_event_id = excluded.last_event_id, balance = excluded.balance, "
+            "score = excluded.score, band = excluded.band, tier = excluded.tier, "
+            "updated_us = excluded.updated_us",
+            [(*r, now_us) for r in rows])
+
+    def state_summary(self) -> dict[str, object]:
+        s = t.member_states
+        row = self.conn.execute(select(func.count(), func.avg(s.c.score), func.sum(s.c.balance),
+                                       func.min(s.c.score), func.max(s.c.score))).one()
+        bands = self.conn.execute(select(s.c.band, func.count()).group_by(s.c.band)).all()
+        tiers = self.conn.execute(select(s.c.tier, func.count()).group_by(s.c.tier)).all()
+        return {
+            "members": row[0], "average_score": float(row[1]) if row[1] is not None else None,
+            "points_outstanding": int(row[2] or 0), "min_score": row[3], "max_score": row[4],
+            "bands": {b: n for b, n in bands if b is not None},
+            "tiers": {tr: n for tr, n in tiers if tr is not None},
+        }
+
+    @contextmanager
+    def savepoint(self) -> Iterator[object]:
+        with self.conn.begin_nested() as sp:
+            yield sp
+
+    # -- rulebooks ---------------------------------------------------------------------
+
+    def _rulebook_rows(self, *where: Any) -> list[RulebookRow]:
+        r = t.rulebooks
+        rows = self.conn.execute(
+            select(r.c.version, r.c.program_id, r.c.digest, r.c.source, r.c.published_us)
+            .where(*where).order_by(r.c.version))
+        return [RulebookRow(*row) for row in rows]
+
+    def current_rulebook(self) -> RulebookRow | None:
+        newest = self.conn.execute(select(func.max(t.rulebooks.c.version))).scalar_one()
+        return self.rulebook(newest) if newest is not None else None
+
+    def rulebook(self, version: int) -> RulebookRow | None:
+        rows = self._rulebook_rows(t.rulebooks.c.version == version)
+        return rows[0] if rows else None
+
+    def rulebooks(self) -> list[RulebookRow]:
+        return self._rulebook_rows()
+
+    def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int) -> int:
+        newest = self.conn.execute(select(func.max(t.rulebooks.c.version))).scalar_one()
+        version = (newest or 0) + 1
+        self.conn.execute(t.rulebooks.insert().values(
+            version=version, program_id=program_id, digest=digest, source=source,
+            published_us=now_us))
+        return version
+
+
+class SqlStore:
+    """Opens transactions on an engine; the schema is migrated on construction."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        try:
+            self.engine = make_engine(url)
+            if migrate:
+                upgrade(self.engine)
+        except OperationalError as e:
+            raise StoreError(f"cannot open the database at {_safe(url)}: {e.orig}") from e
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[SqlTransaction]:
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(plaudit_write=True)
+                with conn.begin():
+                    yield SqlTransaction(conn, write=True)
+        except DBAPIError as e:
+            if e.connection_invalidated or isinstance(e, OperationalError):
+                raise StoreError(f"database error: {e.orig}") from e
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTransaction]:
+        with self.engine.connect() as conn, conn.begin():
+            yield SqlTransaction(conn, write=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i:i + _CHUNK]
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return url
+
+
+__all__ = ["SqlStore", "SqlTransaction", "make_engine", "upgrade"]
+
+
+def reset_for_tests(engine: Engine) -> None:
+    """Drop every plaudit table (tests share one PostgreSQL database)."""
+    with engine.begin() as conn:
+        for table in ("member_states", "events", "members", "rulebooks", "alembic_version"):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE")
+                         if conn.dialect.name == "postgresql"
+                         else text(f"DROP TABLE IF EXISTS {table}"))

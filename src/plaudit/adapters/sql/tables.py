@@ -1,0 +1,74 @@
+"""The stored schema (SQLAlchemy Core). Alembic migrations create exactly this.
+
+Events are the only facts; ``member_states`` is derived and can always be rebuilt by
+re-folding. Members get a compact integer key (``member_no``) so the per-member event index
+stays small; operator member ids are kept once, in ``members``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+# SQLite only aliases ROWID (and so auto-increments) for a column typed exactly INTEGER.
+Key = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+members = Table(
+    "members",
+    metadata,
+    Column("member_no", Key, primary_key=True, autoincrement=True),
+    Column("member_id", String(128), nullable=False, unique=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Key, primary_key=True, autoincrement=True),
+    Column("event_id", String(128), nullable=False, unique=True),
+    Column("member_no", Key, ForeignKey("members.member_no"), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("at", String(64), nullable=False),
+    Column("attributes", Text, nullable=False),
+    Index("ix_events_member_time", "member_no", "at_us"),
+)
+
+member_states = Table(
+    "member_states",
+    metadata,
+    Column("member_no", Key, ForeignKey("members.member_no"), primary_key=True,
+           autoincrement=False),
+    Column("rulebook_version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("last_at_us", BigInteger, nullable=False),
+    Column("last_event_id", String(128), nullable=False),
+    Column("balance", BigInteger, nullable=False),
+    Column("score", Integer, nullable=True),
+    Column("band", String(64), nullable=True),
+    Column("tier", String(64), nullable=True),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+rulebooks = Table(
+    "rulebooks",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("program_id", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("published_us", BigInteger, nullable=False),
+)
+
+__all__ = ["events", "member_states", "members", "metadata", "rulebooks"]

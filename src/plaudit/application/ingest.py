@@ -1,0 +1,261 @@
+"""Ingest: validated events in, stored exactly once, members re-folded, in one transaction.
+
+A batch is atomic: either every new event of it is stored together with the state it
+derives, or nothing is (and every bad item is named). Re-sending an event id with the same
+body is a no-op; with a different body it is a conflict that rejects the batch.
+
+Hot members' accumulators stay in an LRU cache between batches so a time-ordered stream is
+folded incrementally; a cached accumulator is trusted only while the stored state row still
+says it reflects the same rulebook version and ledger position, so several processes can
+write to one database. A late event, or a member not in the cache, is re-folded from its
+stored events.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from plaudit.application.ports import EventRow, StateRow, StoredEvent, Transaction
+from plaudit.application.wire import canonical_attributes, stored_attributes
+from plaudit.domain.errors import EventRejected, InsufficientPoints, Problem
+from plaudit.domain.events import Event
+from plaudit.domain.fold import MemberFold
+from plaudit.domain.rulebook import Rulebook
+
+DEFAULT_BATCH = 20_000
+
+
+class FoldCache:
+    """Accumulators of recently written members, bounded in count."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[int, MemberFold] = OrderedDict()
+
+    def get(self, member_no: int) -> MemberFold | None:
+        acc = self._items.get(member_no)
+        if acc is not None:
+            self._items.move_to_end(member_no)
+        return acc
+
+    def put(self, member_no: int, acc: MemberFold) -> None:
+        self._items[member_no] = acc
+        self._items.move_to_end(member_no)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def drop(self, member_nos: Sequence[int]) -> None:
+        for no in member_nos:
+            self._items.pop(no, None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class BatchResult:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    members: int = 0
+
+
+@dataclass
+class RejectedBatch:
+    first_line: int
+    last_line: int
+    problems: list[Problem]
+
+
+@dataclass
+class IngestReport:
+    lines: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    rejected: list[RejectedBatch] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+
+def to_event(rulebook: Rulebook, row: StoredEvent) -> Event:
+    return Event(row.event_id, row.member_id, row.type, row.at_us, row.at,
+                 stored_attributes(rulebook, row.type, row.attributes))
+
+
+class _Partial(Exception):  # noqa: N818 - control flow: roll back the optimistic insert
+    pass
+
+
+def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: list[Event],
+                labels: list[str], now_us: int) -> BatchResult:
+    """Store one validated batch and re-fold its members inside ``tx``.
+
+    Raises :class:`EventRejected` (the caller's transaction then rolls back) when an id is
+    reused with another body or a spend exceeds the balance.
+    """
+    result = BatchResult(received=len(events))
+    canon = [canonical_attributes(e.attributes) for e in events]
+    first_seen: dict[str, int] = {}
+    problems: list[Problem] = []
+    unique: list[int] = []
+    for i, e in enumerate(events):
+        j = first_seen.get(e.id)
+        if j is None:
+            first_seen[e.id] = i
+            unique.append(i)
+        elif _same(events[j], canon[j], e.member, e.type, e.at_us, canon[i]):
+            result.duplicates += 1
+        else:
+            problems.append(Problem(labels[i], "id", f"event id `{e.id}` appears again with a "
+                                                     f"different body (first at {labels[j]})"))
+    if problems:
+        raise EventRejected(problems)
+
+    nos, created = tx.ensure_members([events[i].member for i in unique], now_us)
+    rows = [EventRow(events[i].id, nos[events[i].member], events[i].type, events[i].at_us,
+                     events[i].at, canon[i]) for i in unique]
+    fresh = unique
+    try:
+        with tx.savepoint():
+            inserted = tx.insert_events(rows)
+            if inserted != len(rows):
+                raise _Partial
+    except _Partial:
+        stored = tx.stored_events([r.event_id for r in rows])
+        fresh = []
+        for i in unique:
+            e = events[i]
+            old = stored.get(e.id)
+            if old is None:
+                fresh.append(i)
+            elif _same_stored(old, e, canon[i]):
+                result.duplicates += 1
+            else:
+                problems.append(Problem(labels[i], "id", f"event id `{e.id}` is already stored "
+                                                         "with a different body"))
+        if problems:
+            raise EventRejected(problems) from None
+        row_of = dict(zip(unique, rows, strict=True))
+        tx.insert_events([row_of[i] for i in fresh])
+    result.stored = len(fresh)
+    if not fresh:
+        return result
+
+    by_member: dict[str, list[Event]] = {}
+    for i in fresh:
+        by_member.setdefault(events[i].member, []).append(events[i])
+    result.members = len(by_member)
+    states = tx.states([nos[m] for m in by_member])
+    label_of = {events[i].id: labels[i] for i in fresh}
+    out: list[StateRow] = []
+    folded: list[tuple[int, MemberFold]] = []
+    try:
+        for member, evs in by_member.items():
+            no = nos[member]
+            evs.sort(key=lambda e: (e.at_us, e.id))
+            acc = _accumulator(rulebook, cache, no, member, states.get(no), member in created)
+            if acc is not None and (acc.last_key is None or (evs[0].at_us, evs[0].id) >
+                                    acc.last_key):
+                for e in evs:
+                    acc.apply(e, strict=True)
+            else:
+                new_ids = {e.id for e in evs}
+                acc = MemberFold(rulebook, member)
+                history = sorted((to_event(rulebook, s) for s in tx.member_events(no)),
+                                 key=lambda e: (e.at_us, e.id))
+                for e in history:
+                    acc.apply(e, strict=e.id in new_ids)
+            folded.append((no, acc))
+            assert acc.last_key is not None
+            summary = acc.summary(acc.last_key[0])
+            out.append(StateRow(no, rulebook.version, acc.position, acc.last_key[0],
+                                acc.last_key[1], summary.balance, summary.score, summary.band,
+                                summary.tier))
+    except InsufficientPoints as e:
+        cache.drop([nos[m] for m in by_member])
+        where = label_of.get(e.event_id or "", e.event_id or "batch")
+        raise EventRejected([Problem(where, "attributes.points", e.reason)]) from None
+    except BaseException:
+        cache.drop([nos[m] for m in by_member])
+        raise
+    tx.put_states(out, now_us)
+    for no, acc in folded:
+        cache.put(no, acc)
+    return result
+
+
+def _accumulator(rulebook: Rulebook, cache: FoldCache, no: int, member: str,
+                 state: StateRow | None, created: bool) -> MemberFold | None:
+    """A trusted accumulator for the member, or None when it must be re-folded."""
+    if created:
+        return MemberFold(rulebook, member)
+    acc = cache.get(no)
+    if acc is None or state is None:
+        return None
+    if acc.rulebook is not rulebook or state.rulebook_version != rulebook.version \
+            or state.position != acc.position:
+        return None
+    return acc
+
+
+def _same(a: Event, a_canon: str, member: str, type_: str, at_us: int, canon: str) -> bool:
+    return a.member == member and a.type == type_ and a.at_us == at_us and a_canon == canon
+
+
+def _same_stored(old: StoredEvent, e: Event, canon: str) -> bool:
+    return (old.member_id == e.member and old.type == e.type and old.at_us == e.at_us
+            and old.attributes == canon)
+
+
+# -- files ------------------------------------------------------------------------------
+
+def open_events_file(path: Path) -> IO[bytes]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def read_batches(stream: IO[bytes], batch_size: int
+                 ) -> Iterator[tuple[list[bytes], list[int], int]]:
+    """Non-blank lines in batches: (lines, their line numbers, bytes read so far)."""
+    lines: list[bytes] = []
+    numbers: list[int] = []
+    done = 0
+    for number, line in enumerate(stream, start=1):
+        done += len(line)
+        if not line.strip():
+            continue
+        lines.append(line)
+        numbers.append(number)
+        if len(lines) >= batch_size:
+            yield lines, numbers, done
+            lines, numbers = [], []
+    if lines:
+        yield lines, numbers, done
+
+
+ProgressCallback = Callable[[int, IngestReport], Any]
+
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "BatchResult",
+    "FoldCache",
+    "IngestReport",
+    "RejectedBatch",
+    "open_events_file",
+    "read_batches",
+    "store_batch",
+    "to_event",
+]

@@ -1,0 +1,116 @@
+"""What the use cases need from the outside world, as protocols.
+
+The SQL adapter (SQLite and PostgreSQL) implements :class:`Store`; tests run one contract
+suite against every implementation. Rows cross this boundary as plain tuples, never as
+database objects, so nothing above this line knows which driver is underneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import NamedTuple, Protocol
+
+
+class EventRow(NamedTuple):
+    event_id: str
+    member_no: int
+    type: str
+    at_us: int
+    at: str
+    attributes: str
+    """Canonical JSON (see :func:`plaudit.application.wire.canonical_attributes`)."""
+
+
+class StoredEvent(NamedTuple):
+    event_id: str
+    member_id: str
+    type: str
+    at_us: int
+    at: str
+    attributes: str
+
+
+class StateRow(NamedTuple):
+    member_no: int
+    rulebook_version: int
+    position: int
+    """How many of the member's events the state reflects (its ledger position)."""
+    last_at_us: int
+    last_event_id: str
+    balance: int
+    score: int | None
+    band: str | None
+    tier: str | None
+
+
+class RulebookRow(NamedTuple):
+    version: int
+    program_id: str
+    digest: str
+    source: str
+    published_us: int
+
+
+class Transaction(Protocol):
+    """One database transaction. Writes are serialised per member by the store."""
+
+    def ensure_members(self, member_ids: Sequence[str], now_us: int
+                       ) -> tuple[dict[str, int], set[str]]:
+        """Member numbers for ids (creating missing ones, locking all of them for this
+        transaction), and the ids that were created."""
+        ...
+
+    def member_no(self, member_id: str) -> int | None: ...
+
+    def insert_events(self, rows: Sequence[EventRow]) -> int:
+        """Insert rows whose ids are not stored yet; return how many were inserted."""
+        ...
+
+    def stored_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]: ...
+
+    def member_events(self, member_no: int, until_us: int | None = None
+                      ) -> list[StoredEvent]: ...
+
+    def states(self, member_nos: Sequence[int]) -> dict[int, StateRow]: ...
+
+    def put_states(self, rows: Sequence[StateRow], now_us: int) -> None: ...
+
+    def savepoint(self) -> AbstractContextManager[object]: ...
+
+    def current_rulebook(self) -> RulebookRow | None: ...
+
+    def rulebook(self, version: int) -> RulebookRow | None: ...
+
+    def rulebooks(self) -> list[RulebookRow]: ...
+
+    def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int) -> int: ...
+
+    def count_members(self) -> int: ...
+
+    def count_events(self) -> int: ...
+
+    def member_ids(self, after_no: int, limit: int) -> list[tuple[int, str]]: ...
+
+    def events_of_members(self, member_nos: Sequence[int]) -> list[tuple[int, StoredEvent]]:
+        ...
+
+    def state_summary(self) -> dict[str, object]: ...
+
+
+class Store(Protocol):
+    def write(self) -> AbstractContextManager[Transaction]:
+        """A transaction that may write; on SQLite it takes the write lock up front."""
+        ...
+
+    def read(self) -> AbstractContextManager[Transaction]: ...
+
+    def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now_us(self) -> int: ...
+
+
+__all__ = ["Clock", "EventRow", "RulebookRow", "StateRow", "Store", "StoredEvent",
+           "Transaction"]

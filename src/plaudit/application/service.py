@@ -1,0 +1,221 @@
+"""The use cases, behind one object the entrypoints call.
+
+Each method is one thing a user does — check or publish a rulebook, ingest a batch or a
+file, read a member at an as-of time — and each CLI command or HTTP route is a thin
+wrapper over one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plaudit.application.ingest import (
+    DEFAULT_BATCH,
+    BatchResult,
+    FoldCache,
+    IngestReport,
+    RejectedBatch,
+    open_events_file,
+    read_batches,
+    store_batch,
+    to_event,
+)
+from plaudit.application.ports import Clock, RulebookRow, StateRow, Store, Transaction
+from plaudit.application.wire import EventDecoder
+from plaudit.domain.errors import EventRejected, NotFound, PlauditError
+from plaudit.domain.events import Event
+from plaudit.domain.fold import fold_events
+from plaudit.domain.rulebook import Rulebook
+from plaudit.domain.state import MemberState
+from plaudit.rulebook import load_rulebook
+from plaudit.rulebook.compiler import digest
+
+REFOLD_BATCH = 500
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    version: int
+    created: bool
+    """False when the same text was already the current version (nothing re-folded)."""
+    members: int
+
+
+class Plaudit:
+    def __init__(self, store: Store, clock: Clock, *, cache_size: int = 50_000) -> None:
+        self.store = store
+        self.clock = clock
+        self.cache = FoldCache(cache_size)
+        self._compiled: dict[int, Rulebook] = {}
+        self._decoders: dict[int, EventDecoder] = {}
+
+    # -- rulebooks ----------------------------------------------------------------------
+
+    def check_rulebook(self, text: str, name: str = "rulebook.yaml") -> Rulebook:
+        return load_rulebook(text, name)
+
+    def _compiled_row(self, row: RulebookRow) -> Rulebook:
+        rb = self._compiled.get(row.version)
+        if rb is None:
+            rb = load_rulebook(row.source, f"rulebook v{row.version}").with_version(row.version)
+            self._compiled[row.version] = rb
+        return rb
+
+    def _current(self, tx: Transaction) -> Rulebook:
+        row = tx.current_rulebook()
+        if row is None:
+            raise NotFound("no rulebook is published yet: run `plaudit init` or "
+                           "`plaudit rulebook publish FILE`")
+        return self._compiled_row(row)
+
+    def rulebook(self, version: int | None = None) -> Rulebook:
+        with self.store.read() as tx:
+            if version is None:
+                return self._current(tx)
+            row = tx.rulebook(version)
+            if row is None:
+                raise NotFound(f"no rulebook version {version}")
+            return self._compiled_row(row)
+
+    def rulebook_versions(self) -> list[RulebookRow]:
+        with self.store.read() as tx:
+            return tx.rulebooks()
+
+    def publish_rulebook(self, text: str, name: str = "rulebook.yaml",
+                         progress: Callable[[int, int], Any] | None = None) -> PublishResult:
+        """Publish a new version (if the text changed) and re-fold every member under it."""
+        compiled = load_rulebook(text, name)
+        with self.store.write() as tx:
+            current = tx.current_rulebook()
+            if current is not None and current.digest == digest(text):
+                return PublishResult(current.version, False, 0)
+            version = tx.add_rulebook(compiled.program.id, compiled.digest, text,
+                                      self.clock.now_us())
+        rb = compiled.with_version(version)
+        self._compiled[version] = rb
+        self.cache.clear()
+        members = self.refold_all(rb, progress)
+        return PublishResult(version, True, members)
+
+    def refold_all(self, rulebook: Rulebook,
+                   progress: Callable[[int, int], Any] | None = None) -> int:
+        """Recompute every member's stored state under ``rulebook``, in small transactions."""
+        with self.store.read() as tx:
+            total = tx.count_members()
+        done = 0
+        after = 0
+        while True:
+            with self.store.write() as tx:
+                page = tx.member_ids(after, REFOLD_BATCH)
+                if not page:
+                    break
+                by_no: dict[int, list[Event]] = {no: [] for no, _ in page}
+                for no, row in tx.events_of_members([no for no, _ in page]):
+                    by_no[no].append(to_event(rulebook, row))
+                rows = []
+                for no, member in page:
+                    if not by_no[no]:
+                        continue
+                    acc = fold_events(rulebook, member, by_no[no])
+                    assert acc.last_key is not None
+                    s = acc.summary(acc.last_key[0])
+                    rows.append(StateRow(no, rulebook.version, acc.position, acc.last_key[0],
+                                         acc.last_key[1], s.balance, s.score, s.band, s.tier))
+                tx.put_states(rows, self.clock.now_us())
+            after = page[-1][0]
+            done += len(page)
+            if progress is not None:
+                progress(done, total)
+        return done
+
+    # -- ingest -------------------------------------------------------------------------
+
+    def decoder(self, rulebook: Rulebook) -> EventDecoder:
+        dec = self._decoders.get(rulebook.version)
+        if dec is None:
+            dec = EventDecoder(rulebook)
+            self._decoders[rulebook.version] = dec
+        return dec
+
+    def ingest_items(self, items: list[Any]) -> BatchResult:
+        """Validate and store parsed JSON events as one atomic batch (``item N`` labels)."""
+        rb = self.rulebook()
+        events, problems = self.decoder(rb).decode_items(items)
+        if problems:
+            raise EventRejected(problems)
+        return self.ingest_events(events, [f"item {i}" for i in range(len(events))])
+
+    def ingest_events(self, events: list[Event], labels: Sequence[str]) -> BatchResult:
+        with self.store.write() as tx:
+            rb = self._current(tx)
+            return store_batch(tx, rb, self.cache, events, list(labels), self.clock.now_us())
+
+    def ingest_file(self, path: Path, *, batch_size: int = DEFAULT_BATCH,
+                    progress: Callable[[int, IngestReport], Any] | None = None
+                    ) -> IngestReport:
+        """Stream a JSONL file (optionally .gz) in atomic batches.
+
+        A bad batch is reported and skipped; the others are stored. Re-running the same
+        file after fixing it stores only what is missing.
+        """
+        report = IngestReport()
+        rb = self.rulebook()
+        with open_events_file(path) as stream:
+            for lines, numbers, done in read_batches(stream, batch_size):
+                report.lines += len(lines)
+                report.batches += 1
+                events, problems = self.decoder(rb).decode_lines(lines, numbers)
+                try:
+                    if problems:
+                        raise EventRejected(problems)
+                    result = self.ingest_events(events, [f"line {n}" for n in numbers])
+                except EventRejected as e:
+                    report.rejected.append(RejectedBatch(numbers[0], numbers[-1],
+                                                         list(e.problems)))
+                else:
+                    report.stored += result.stored
+                    report.duplicates += result.duplicates
+                if progress is not None:
+                    progress(done, report)
+                rb = self._rulebook_if_changed(rb)
+        return report
+
+    def _rulebook_if_changed(self, rb: Rulebook) -> Rulebook:
+        current = self.rulebook()
+        return current if current.version != rb.version else rb
+
+    # -- reading ------------------------------------------------------------------------
+
+    def member_state(self, member_id: str, as_of_us: int | None = None, *,
+                     version: int | None = None, history: bool = True) -> MemberState:
+        """The member's state at ``as_of_us`` (default: now), folded from their events."""
+        as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+        with self.store.read() as tx:
+            no = tx.member_no(member_id)
+            if no is None:
+                raise NotFound(f"member `{member_id}` not found")
+            if version is None:
+                rb = self._current(tx)
+            else:
+                row = tx.rulebook(version)
+                if row is None:
+                    raise NotFound(f"no rulebook version {version}")
+                rb = self._compiled_row(row)
+            stored = tx.member_events(no, until_us=as_of)
+        acc = fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of,
+                          history=history)
+        return acc.view(as_of)
+
+    def summary(self) -> dict[str, Any]:
+        with self.store.read() as tx:
+            data = tx.state_summary()
+            data["events"] = tx.count_events()
+            current = tx.current_rulebook()
+            data["rulebook_version"] = current.version if current else None
+            return data
+
+
+__all__ = ["Plaudit", "PlauditError", "PublishResult"]

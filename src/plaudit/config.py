@@ -1,0 +1,31 @@
+"""Settings, read once at the edge from the environment (``PLAUDIT_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLAUDIT_", extra="ignore")
+
+    home: Path = Field(default=Path(".plaudit"),
+                       description="Data directory: the SQLite database lives here.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; unset means SQLite in the data directory. For "
+                    "PostgreSQL: postgresql+psycopg://user@host/db")
+    cache_members: int = Field(default=50_000, ge=0,
+                               description="Accumulators kept in memory between batches.")
+
+    @property
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'plaudit.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
