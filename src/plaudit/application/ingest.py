@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 from plaudit.application.ports import EventRow, StateRow, StoredEvent, Transaction
 from plaudit.application.wire import canonical_attributes, stored_attributes
@@ -93,8 +93,8 @@ def to_event(rulebook: Rulebook, row: StoredEvent) -> Event:
                  stored_attributes(rulebook, row.type, row.attributes))
 
 
-class _Partial(Exception):  # noqa: N818 - control flow: roll back the optimistic insert
-    pass
+class _Partial(Exception):
+    """Control flow: some ids were already stored; roll back the optimistic insert."""
 
 
 def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: list[Event],
@@ -220,9 +220,10 @@ def _same_stored(old: StoredEvent, e: Event, canon: str) -> bool:
 
 # -- files ------------------------------------------------------------------------------
 
-def open_events_file(path: Path) -> IO[bytes]:
+def open_events_file(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed when it ends in .gz (the caller closes it)."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return cast(BinaryIO, gzip.open(path, "rb"))
     return path.open("rb")
 
 

@@ -58,10 +58,12 @@ def _event_model(name: str, attributes: Mapping[str, Attribute]) -> Any:
     fields: dict[str, Any] = {}
     for attr in attributes.values():
         ann = _attribute_annotation(attr)
-        fields[attr.name] = ann if attr.required else NotRequired[ann]  # type: ignore[valid-type]
-    attrs_td = TypedDict(f"{name}_attributes", fields)  # type: ignore[operator]
-    attrs_td.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
-    event_td = TypedDict(f"{name}_event", {  # type: ignore[operator]
+        fields[attr.name] = ann if attr.required else NotRequired[ann]
+    # TypedDicts built at run time from the rulebook: mypy cannot see their fields.
+    make: Any = TypedDict
+    attrs_td = make(f"{name}_attributes", fields)
+    attrs_td.__pydantic_config__ = _STRICT
+    event_td = make(f"{name}_event", {
         "id": Identifier,
         "member": Identifier,
         "type": Literal[name],
@@ -83,11 +85,10 @@ class EventDecoder:
             "reference": Attribute("reference", "id", default="", required=False),
         }
         models.append(_event_model(SPEND, spend_attrs))
-        union = Union[tuple(models)] if len(models) > 1 else models[0]  # type: ignore[valid-type]  # noqa: UP007
-        self._one: TypeAdapter[Any] = TypeAdapter(
-            Annotated[union, Field(discriminator="type")])
-        self._many: TypeAdapter[Any] = TypeAdapter(
-            list[Annotated[union, Field(discriminator="type")]])  # type: ignore[valid-type]
+        union: Any = Union[tuple(models)] if len(models) > 1 else models[0]  # noqa: UP007
+        tagged: Any = Annotated[union, Field(discriminator="type")]
+        self._one: TypeAdapter[Any] = TypeAdapter(tagged)
+        self._many: TypeAdapter[Any] = TypeAdapter(list[tagged])
         self._defaults = {
             name: {a.name: a.default for a in et.attributes.values() if not a.required}
             for name, et in rulebook.events.items()

@@ -145,7 +145,7 @@ class Expression:
 
     def __call__(self, ctx: Mapping[str, Any]) -> Any:
         try:
-            return eval(self._code, self._globals, ctx)  # noqa: S307 - whitelisted, type-checked
+            return eval(self._code, self._globals, ctx)
         except (ArithmeticError, DecimalException, ValueError) as e:
             raise EvaluationError(f"`{self.source}` failed: {type(e).__name__}") from e
 

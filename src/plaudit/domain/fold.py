@@ -21,12 +21,9 @@ depend on time (windows, expiry, grace), not only on events.
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import accumulate
 from typing import Any
 
 from plaudit.domain.aggregates import AggregateState, DayMarks, new_state
@@ -34,7 +31,7 @@ from plaudit.domain.calendar import US_PER_DAY, from_us
 from plaudit.domain.errors import EvaluationError, InsufficientPoints
 from plaudit.domain.events import SPEND, Event
 from plaudit.domain.ledger import Ledger, Lot
-from plaudit.domain.rulebook import Level, PointRule, Rulebook
+from plaudit.domain.rulebook import PointRule, Rulebook
 from plaudit.domain.state import (
     Award,
     Expiry,
@@ -49,6 +46,7 @@ from plaudit.domain.state import (
     Summary,
     TierView,
 )
+from plaudit.domain.tiers import QualifyingPoints, level_index
 
 MAX_REASONS = 4
 MAX_WARNINGS = 50
@@ -58,7 +56,7 @@ _RATIO_PLACES = Decimal("0.000001")
 _SHOWN_PLACES = Decimal("0.1")
 
 
-class LateEvent(Exception):  # noqa: N818 - a signal to re-fold, not an error a user sees
+class LateEvent(Exception):
     """The event sorts before the last applied one: re-fold the member from its events."""
 
 
@@ -86,8 +84,11 @@ class MemberFold:
             rule: {} for rule in rulebook.match_targets}
         self.aggregates: list[AggregateState] = [new_state(a) for a in rulebook.aggregates]
         tiers = rulebook.tiers
-        self.qualifying: deque[list[int]] | None = (
-            deque() if tiers is not None and tiers.basis == "qualifying_points" else None)
+        self.qualifying: QualifyingPoints | None = None
+        if tiers is not None and tiers.basis == "qualifying_points":
+            self.qualifying = QualifyingPoints(
+                tiers.levels, self._window_start,
+                (tiers.window_days or 367) + tiers.grace_days + 1, tiers.grace_days)
         self.score_levels: deque[tuple[int, int]] | None = (
             deque() if tiers is not None and tiers.basis == "score" and tiers.grace_days
             else None)
@@ -164,9 +165,9 @@ class MemberFold:
         for m in rule.multiply:
             if m.when(attrs):
                 raw = raw * m.by
-        points = math.floor(raw)
-        if points <= 0:
+        if raw <= 0:
             return
+        points = raw if type(raw) is int else int(raw)  # floor: raw is positive here
         note = None
         cap = rule.cap
         if cap is not None:
@@ -196,7 +197,7 @@ class MemberFold:
         if match_attr is not None:
             self.matches[rule.id].setdefault(attrs[match_attr], []).append(lot)
         if self.qualifying is not None:
-            self._qualify(day, points)
+            self.qualifying.add(day, points)
         self._note(rule, event, points, "award", note)
 
     def _reverse(self, rule: PointRule, event: Event, day: int) -> None:
@@ -207,7 +208,7 @@ class MemberFold:
             return
         result = self.ledger.claw_back(lots, event.at_us)
         if self.qualifying is not None:
-            self._qualify(day, -sum(lot.points for lot in lots))
+            self.qualifying.add(day, -sum(lot.points for lot in lots))
         note = f"{result.unrecovered} already spent, not recovered" if result.unrecovered \
             else None
         self._note(rule, event, -result.taken, "reversal", note)
@@ -235,25 +236,12 @@ class MemberFold:
             self.history.append(Award(rule.id, event.id, self.rulebook.version,
                                       self._local(event.at_us), points, kind, note))
 
-    def _qualify(self, day: int, points: int) -> None:
-        entries = self.qualifying
-        assert entries is not None
-        if entries and entries[-1][0] == day:
-            entries[-1][1] += points
-        else:
-            entries.append([day, points])
-        tiers = self.rulebook.tiers
-        assert tiers is not None
-        horizon = day - (tiers.window_days or 367) - tiers.grace_days - 1
-        while entries and entries[0][0] < horizon:
-            entries.popleft()
-
     def _record_score_level(self, at_us: int, day: int) -> None:
         tiers = self.rulebook.tiers
         levels = self.score_levels
         assert tiers is not None and levels is not None
         feats = self.features(day)
-        idx = _level_index(tiers.levels, self._score(feats).value)
+        idx = level_index(tiers.levels, self._score(feats).value)
         if levels and levels[-1][0] == day:
             if idx > levels[-1][1]:
                 levels[-1] = (day, idx)
@@ -316,10 +304,7 @@ class MemberFold:
                     self._warn(f"factor {factor.id}: {e}; counted as 0")
                     x = 0
             xd = Decimal(int(x)) if isinstance(x, bool) else Decimal(x)
-            if factor.curve is not None:
-                c = factor.curve(xd)
-            else:
-                c = min(max(xd, _ZERO), _ONE)
+            c = factor.curve(xd) if factor.curve is not None else min(max(xd, _ZERO), _ONE)
             share = span * factor.weight / total_weight
             points = share * c
             lost = share - points
@@ -336,18 +321,10 @@ class MemberFold:
         value = int(raw.quantize(_ONE, ROUND_HALF_UP))
         value = min(max(value, sc.low), sc.high)
         losses.sort(key=lambda t: (-t[0], t[1]))
-        band_idx = _level_index(sc.bands, value) if sc.bands else -1
+        band_idx = level_index(sc.bands, value) if sc.bands else -1
         band = sc.bands[band_idx].name if band_idx >= 0 else None
         return ScoreView(value, band, (sc.low, sc.high), tuple(views),
                          tuple(r for _, _, r in losses[:MAX_REASONS]))
-
-    def _qualifying_total(self, prefix_days: list[int], prefix: list[int], lo: int,
-                          hi: int) -> int:
-        a = bisect_left(prefix_days, lo)
-        b = bisect_right(prefix_days, hi)
-        if b <= a:
-            return 0
-        return max(prefix[b - 1] - (prefix[a - 1] if a else 0), 0)
 
     def _window_start(self, day: int) -> int:
         tiers = self.rulebook.tiers
@@ -369,7 +346,7 @@ class MemberFold:
         value: Decimal | int
         if tiers.basis == "score":
             value = score if score is not None else 0
-            earned = _level_index(levels, value)
+            earned = level_index(levels, value)
             held = earned
             if self.score_levels:
                 recent = [(d, i) for d, i in self.score_levels if d >= day - grace]
@@ -378,24 +355,9 @@ class MemberFold:
                     last = max(d for d, i in recent if i >= held)
                     held_until_day = last + grace
         else:
-            entries = self.qualifying or ()
-            days = [d for d, _ in entries]
-            prefix = list(accumulate(p for _, p in entries))
-
-            def earned_on(d: int) -> int:
-                return _level_index(levels, self._qualifying_total(
-                    days, prefix, self._window_start(d), d))
-
-            value = self._qualifying_total(days, prefix, self._window_start(day), day)
-            earned = _level_index(levels, value)
-            held = earned
-            if grace and earned < top and days:
-                start = day - grace
-                candidates = [start] + [d for d in days if start < d <= day]
-                held = max(earned_on(d) for d in candidates)
-                if held > earned:
-                    last = max(d for d in range(start, day + 1) if earned_on(d) >= held)
-                    held_until_day = last + grace
+            assert self.qualifying is not None
+            value = self.qualifying.at(day)
+            earned, held, held_until_day = self.qualifying.held(day, grace, self.first_day)
         nxt = None
         if held < top:
             following = levels[held + 1]
@@ -493,17 +455,6 @@ class MemberFold:
 def rb_date(rulebook: Rulebook, at_us: int) -> str:
     cal = rulebook.calendar
     return cal.date(cal.day(at_us)).isoformat()
-
-
-def _level_index(levels: tuple[Level, ...], value: Decimal | int) -> int:
-    """The highest level whose start is at or below ``value`` (levels are ordered)."""
-    idx = 0
-    for i, lv in enumerate(levels):
-        if value >= lv.start:
-            idx = i
-        else:
-            break
-    return idx
 
 
 def fold(rulebook: Rulebook, member: str, events: Iterable[Event], as_of_us: int, *,

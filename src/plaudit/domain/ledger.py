@@ -47,10 +47,12 @@ class Clawback:
 class Ledger:
     """Lots in award order with running totals; mutated only in event order."""
 
-    __slots__ = ("earned", "expired", "lots", "reversed", "spent", "unrecovered")
+    __slots__ = ("available", "earned", "expired", "lots", "reversed", "spent", "unrecovered")
 
     def __init__(self) -> None:
         self.lots: deque[Lot] = deque()
+        self.available = 0
+        """Sum of ``remaining`` over ``lots``: kept running so reads are O(1)."""
         self.earned = 0
         self.spent = 0
         self.expired = 0
@@ -67,6 +69,7 @@ class Ledger:
             elif lot.expires_us is not None and lot.expires_us <= at_us:
                 lot.expired += lot.remaining
                 self.expired += lot.remaining
+                self.available -= lot.remaining
                 lot.remaining = 0
                 lots.popleft()
             else:
@@ -75,13 +78,22 @@ class Ledger:
     def award(self, lot: Lot) -> None:
         self.lots.append(lot)
         self.earned += lot.points
+        self.available += lot.points
 
     def balance(self) -> int:
-        return sum(lot.remaining for lot in self.lots)
+        return self.available
 
     def balance_at(self, at_us: int) -> int:
-        """Balance at a time at or after the last applied event, without mutating."""
-        return sum(lot.remaining for lot in self.lots if lot.live_at(at_us))
+        """Balance at a time at or after the last applied event, without mutating.
+
+        Lots expire oldest first, so only a prefix of the deque can have expired since.
+        """
+        balance = self.available
+        for lot in self.lots:
+            if lot.expires_us is None or lot.expires_us > at_us:
+                break
+            balance -= lot.remaining
+        return balance
 
     def _take_fifo(self, points: int, *, spending: bool) -> int:
         taken = 0
@@ -95,6 +107,7 @@ class Ledger:
             else:
                 lot.reversed += part
             taken += part
+        self.available -= taken
         while self.lots and self.lots[0].remaining == 0:
             self.lots.popleft()
         return taken
@@ -116,6 +129,7 @@ class Ledger:
         for lot in lots:
             taken += lot.remaining
             lot.reversed += lot.remaining
+            self.available -= lot.remaining
             lot.remaining = 0
             owed += lot.spent
         recovered = self._take_fifo(owed, spending=False) if owed else 0

@@ -6,6 +6,7 @@ per event (rules and aggregates by event type) are precomputed here once, not pe
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -98,7 +99,7 @@ class Curve:
         pts = self.points
         if x <= pts[0][0]:
             return pts[0][1]
-        for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+        for (x0, y0), (x1, y1) in itertools.pairwise(pts):
             if x <= x1:
                 return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
         return pts[-1][1]

@@ -294,7 +294,7 @@ class _Compiler:
             self.problem(path, "bounds of an int attribute must be whole numbers")
         if a.min is not None and a.max is not None and a.min > a.max:
             self.problem(path, f"min {a.min} is above max {a.max}")
-        default = a.default
+        default: object = a.default
         if default is not None:
             default = self.default_value(path, a, values)
         return Attribute(name, a.type, values,
@@ -752,7 +752,7 @@ def _constraints(node: ast.expr, names: Mapping[str, Type],
         if isinstance(left, ast.Constant) and isinstance(right, ast.Name):
             left, right = right, left
             op = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE,
-                  ast.GtE: ast.LtE}.get(op, op)  # type: ignore[dict-item]
+                  ast.GtE: ast.LtE}.get(op, op)
         if isinstance(left, ast.Name) and left.id in ranges and \
                 isinstance(right, ast.Constant) and op in _COMPARE:
             value = right.value

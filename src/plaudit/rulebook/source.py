@@ -28,7 +28,7 @@ class Source:
         if len(text.encode()) > MAX_RULEBOOK_BYTES:
             raise RulebookError([Problem(name, "", f"larger than {MAX_RULEBOOK_BYTES} bytes")])
         yaml = YAML(typ="rt")
-        yaml.version = (1, 2)  # type: ignore[assignment]
+        yaml.version = (1, 2)
         yaml.allow_duplicate_keys = False
         try:
             self.document: Any = yaml.load(text)

@@ -1,0 +1,288 @@
+"""The ``plaudit`` command line. Each command is a thin wrapper over one use case.
+
+Errors: every :class:`~plaudit.domain.errors.PlauditError` becomes a message on stderr
+(one line, then the list of problems if any) and a non-zero exit code — see
+:data:`EXIT_CODES`. Nothing else is caught: a bug shows its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from datetime import time as dtime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from plaudit.application.ingest import DEFAULT_BATCH, IngestReport
+from plaudit.application.service import Plaudit
+from plaudit.bootstrap import bootstrap
+from plaudit.config import Settings
+from plaudit.domain.calendar import to_us
+from plaudit.domain.errors import (
+    Conflict,
+    EventRejected,
+    NotFound,
+    PlauditError,
+    RulebookError,
+    StoreError,
+)
+from plaudit.domain.state import to_dict
+from plaudit.entrypoints.cli import render
+from plaudit.rulebook import load_rulebook
+
+EXIT_CODES: dict[type[PlauditError], int] = {
+    RulebookError: 3,
+    EventRejected: 4,
+    NotFound: 5,
+    Conflict: 6,
+    StoreError: 7,
+}
+"""Exit codes by error; any other PlauditError exits with 1, a usage error with 2."""
+
+app = typer.Typer(help="plaudit: an open, explainable loyalty and reputation engine.",
+                  no_args_is_help=True, add_completion=False)
+rulebook_app = typer.Typer(help="Check and publish rulebooks.", no_args_is_help=True)
+app.add_typer(rulebook_app, name="rulebook")
+
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PlauditError as e:
+            problems = getattr(e, "problems", None)
+            if problems:
+                head = str(e).splitlines()[0]
+                err.print(f"[bold red]error:[/] {head}", highlight=False)
+                for p in problems:
+                    err.print(f"  {p}", highlight=False, markup=False)
+            else:
+                err.print(f"[bold red]error:[/] {e}", highlight=False)
+            code = next((c for t, c in EXIT_CODES.items() if isinstance(e, t)), 1)
+            raise typer.Exit(code) from None
+    return wrapper  # type: ignore[return-value]
+
+
+def _service() -> Plaudit:
+    return bootstrap(Settings())
+
+
+def starter_rulebook() -> str:
+    return resources.files("plaudit").joinpath("starter.yaml").read_text(encoding="utf-8")
+
+
+def example_rulebook(name: str) -> str:
+    """An example rulebook: packaged in a wheel, or from the checkout's examples/."""
+    packaged = resources.files("plaudit").joinpath("examples", name)
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    checkout = Path(__file__).resolve().parents[4] / "examples" / name
+    return checkout.read_text(encoding="utf-8")
+
+
+@app.command()
+@handles_errors
+def init(rulebook: Annotated[Path | None, typer.Option(
+        "--rulebook", "-r", exists=True, dir_okay=False,
+        help="Rulebook to publish; a starter rulebook when omitted.")] = None) -> None:
+    """Create the data directory and database, and publish a rulebook."""
+    settings = Settings()
+    text = rulebook.read_text(encoding="utf-8") if rulebook else starter_rulebook()
+    name = str(rulebook) if rulebook else "starter.yaml"
+    service = bootstrap(settings)
+    result = service.publish_rulebook(text, name)
+    where = settings.home if settings.is_sqlite else "the database at PLAUDIT_DATABASE_URL"
+    state = "published" if result.created else "already published"
+    out.print(f"plaudit initialised in [bold]{where}[/]; rulebook {name} {state} as "
+              f"version {result.version}.")
+
+
+@rulebook_app.command("check")
+@handles_errors
+def rulebook_check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Validate, type-check and lint a rulebook without publishing it."""
+    rb = load_rulebook(file.read_text(encoding="utf-8"), str(file))
+    out.print(f"[green]ok[/] {file}: program {rb.program.id}, {len(rb.events)} event types, "
+              f"{len(rb.rules)} point rules, {len(rb.features)} features, "
+              f"{len(rb.score.factors) if rb.score else 0} score factors, "
+              f"{len(rb.tiers.levels) if rb.tiers else 0} tiers, {len(rb.perks)} perks")
+
+
+@rulebook_app.command("publish")
+@handles_errors
+def rulebook_publish(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]
+                     ) -> None:
+    """Publish a rulebook as the next version and re-fold every member under it."""
+    service = _service()
+    with _progress("re-folding members", count=True) as (progress, task):
+        result = service.publish_rulebook(
+            file.read_text(encoding="utf-8"), str(file),
+            progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if result.created:
+        out.print(f"published {file} as version {result.version}; "
+                  f"{result.members} member(s) re-folded")
+    else:
+        out.print(f"{file} is already the current rulebook (version {result.version})")
+
+
+@rulebook_app.command("list")
+@handles_errors
+def rulebook_list() -> None:
+    """List published rulebook versions."""
+    render.rulebooks(out, _service().rulebook_versions())
+
+
+@app.command()
+@handles_errors
+def ingest(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
+                                                       help="JSONL files (.gz accepted).")],
+           batch_size: Annotated[int, typer.Option(min=1, max=1_000_000,
+                                                   help="Events per atomic batch.")
+                                 ] = DEFAULT_BATCH) -> None:
+    """Ingest events from JSON Lines files, one event per line, in atomic batches."""
+    service = _service()
+    failed = False
+    for file in files:
+        report = ingest_with_progress(service, file, batch_size)
+        render.ingest_report(out, err, file, report)
+        failed = failed or not report.ok
+    if failed:
+        raise typer.Exit(4)
+
+
+def ingest_with_progress(service: Plaudit, file: Path, batch_size: int) -> IngestReport:
+    size = file.stat().st_size
+    with _progress(f"ingesting {file.name}", count=False) as (progress, task):
+        progress.update(task, total=size)
+        return service.ingest_file(
+            file, batch_size=batch_size,
+            progress=lambda done, _report: progress.update(task, completed=done))
+
+
+@app.command()
+@handles_errors
+def member(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],
+           as_of: Annotated[str | None, typer.Option(
+               "--as-of", help="RFC 3339 time, or a date (its end, in the program's "
+                               "timezone). Default: now.")] = None,
+           json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+           history: Annotated[bool, typer.Option(
+               "--history", help="Also list every award, reversal and spend.")] = False
+           ) -> None:
+    """Show a member: score, band, factors, reasons, points, lots, tier and perks."""
+    service = _service()
+    as_of_us = _parse_as_of(service, as_of) if as_of else None
+    state = service.member_state(member_id, as_of_us, history=history or json)
+    if json:
+        sys.stdout.write(orjson.dumps(to_dict(state), option=orjson.OPT_INDENT_2).decode()
+                         + "\n")
+        return
+    render.member(out, state, show_history=history)
+
+
+def _parse_as_of(service: Plaudit, text: str) -> int:
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            tz = service.rulebook().calendar.tz
+            end = datetime.combine(day, dtime(23, 59, 59, 999999), tzinfo=tz)
+            return to_us(end)
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"`{text}` is not an RFC 3339 time or a date",
+                                 param_hint="--as-of") from None
+    if at.tzinfo is None:
+        raise typer.BadParameter("give the time with its offset, like "
+                                 "2026-06-01T10:00:00+08:00", param_hint="--as-of")
+    return to_us(at)
+
+
+@app.command()
+@handles_errors
+def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
+                                              help="Synthetic members.")] = 3000,
+         days: Annotated[int, typer.Option(min=1, max=3650, help="Days of history.")] = 365,
+         seed: Annotated[int, typer.Option(help="Random seed.")] = 7) -> None:
+    """Build a demo program (sesame-style rulebook, synthetic members, a year of events)
+    in $PLAUDIT_HOME/demo and print a summary."""
+    from plaudit.synthetic import generate, today_utc
+
+    settings = Settings()
+    home = settings.home / "demo"
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    service = bootstrap(Settings(home=home, database_url=None))
+    text = example_rulebook("sesame-style.yaml")
+    service.publish_rulebook(text, "sesame-style.yaml")
+    start = today_utc().toordinal() - days
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        with _progress("generating events", count=True) as (progress, task), \
+                path.open("wb") as f:
+            progress.update(task, total=None)
+            for n, event in enumerate(
+                    generate(members, days, start=date.fromordinal(start), seed=seed), 1):
+                f.write(orjson.dumps(event) + b"\n")
+                if n % 5000 == 0:
+                    progress.update(task, completed=n)
+        report = ingest_with_progress(service, path, DEFAULT_BATCH)
+    elapsed = time.perf_counter() - started
+    render.demo_summary(out, service, report, elapsed, home)
+
+
+class _ProgressCtx:
+    def __init__(self, label: str, count: bool) -> None:
+        columns: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn()]
+        if count:
+            columns.append(MofNCompleteColumn())
+        else:
+            columns += [DownloadColumn(), TransferSpeedColumn()]
+        columns.append(TimeRemainingColumn())
+        self.progress = Progress(*columns, console=err, transient=True,
+                                 disable=not err.is_terminal)
+        self.label = label
+
+    def __enter__(self) -> tuple[Progress, Any]:
+        self.progress.__enter__()
+        return self.progress, self.progress.add_task(self.label, total=None)
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+
+def _progress(label: str, *, count: bool) -> _ProgressCtx:
+    return _ProgressCtx(label, count)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,119 @@
+"""Rich rendering for the CLI: what a person reads, not what a program parses (use --json)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from plaudit.application.ingest import IngestReport
+from plaudit.application.ports import RulebookRow
+from plaudit.domain.state import MemberState
+
+if TYPE_CHECKING:
+    from plaudit.application.service import Plaudit
+
+
+def member(console: Console, state: MemberState, *, show_history: bool) -> None:
+    console.print(f"[bold]{state.member}[/] as of {state.as_of} "
+                  f"(rulebook v{state.rulebook_version}, {state.events} events)")
+    if state.score is not None:
+        sc = state.score
+        band = f" — [bold]{sc.band}[/]" if sc.band else ""
+        console.print(f"\nScore [bold cyan]{sc.value}[/]{band}  (range {sc.range[0]}–"
+                      f"{sc.range[1]})")
+        factors = Table("factor", "weight", "input", "curve", "points", "lost",
+                        title="Factors", title_justify="left")
+        for f in sc.factors:
+            factors.add_row(f.label, str(f.weight), str(f.input), str(f.curve_value),
+                            str(f.points), str(f.points_lost))
+        console.print(factors)
+        if sc.reasons:
+            console.print("[bold]Why not higher[/]")
+            for i, r in enumerate(sc.reasons, 1):
+                console.print(f"  {i}. {r.reason} (−{r.points_lost}) — {r.improve}")
+    p = state.points
+    console.print(f"\nPoints balance [bold green]{p.balance}[/]  (earned {p.earned}, spent "
+                  f"{p.spent}, expired {p.expired}, reversed {p.reversed})")
+    if p.expiring:
+        nxt = p.expiring[0]
+        console.print(f"  next expiry: {nxt.points} on {nxt.date}")
+    if p.lots:
+        lots = Table("awarded", "expires", "rule", "event", "points", "left",
+                     title=f"Lots ({len(p.lots)})", title_justify="left")
+        for lot in p.lots[-10:]:
+            lots.add_row(lot.awarded_at[:10], (lot.expires_at or "never")[:10], lot.rule,
+                         lot.event, str(lot.points), str(lot.remaining))
+        if len(p.lots) > 10:
+            lots.caption = f"newest 10 of {len(p.lots)}; --json lists all"
+        console.print(lots)
+    if state.tier is not None:
+        t = state.tier
+        line = f"\nTier [bold magenta]{t.name}[/] ({t.basis.replace('_', ' ')}: {t.value})"
+        if t.held_until:
+            line += f", kept by grace until {t.held_until} (earned now: {t.earned})"
+        console.print(line)
+        if t.next is not None:
+            console.print(f"  {t.next.missing} more to reach {t.next.name}")
+    if state.perks:
+        console.print("\n[bold]Perks[/]")
+        for perk in state.perks:
+            mark = "[green]yes[/]" if perk.eligible else "[dim]no[/]"
+            partners = f" (partners: {', '.join(perk.partners)})" if perk.partners else ""
+            console.print(f"  {mark}  {perk.label}{partners}")
+    if show_history and state.awards:
+        history = Table("at", "kind", "rule", "event", "points", "note", title="History",
+                        title_justify="left")
+        for a in state.awards:
+            history.add_row(a.at, a.kind, a.rule, a.event, str(a.points), a.note or "")
+        console.print(history)
+    for w in state.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+
+
+def ingest_report(console: Console, errors: Console, file: Path, report: IngestReport) -> None:
+    console.print(f"{file}: {report.lines} lines, {report.stored} events stored, "
+                  f"{report.duplicates} duplicates skipped, {report.batches} batch(es)")
+    for batch in report.rejected:
+        errors.print(f"[bold red]rejected[/] lines {batch.first_line}–{batch.last_line} "
+                     f"(nothing of this batch stored):", highlight=False)
+        for p in batch.problems[:50]:
+            errors.print(f"  {p}", highlight=False, markup=False)
+        if len(batch.problems) > 50:
+            errors.print(f"  … and {len(batch.problems) - 50} more")
+
+
+def rulebooks(console: Console, rows: list[RulebookRow]) -> None:
+    table = Table("version", "program", "published", "digest")
+    for r in rows:
+        published = datetime.fromtimestamp(r.published_us / 1e6, UTC).isoformat(
+            timespec="seconds")
+        table.add_row(str(r.version), r.program_id, published, r.digest[:12])
+    console.print(table)
+
+
+def demo_summary(console: Console, service: Plaudit, report: IngestReport, elapsed: float,
+                 home: Path) -> None:
+    data = service.summary()
+    rate = report.stored / elapsed if elapsed else 0
+    console.print(f"\n[bold]Demo program ready[/] in {home}")
+    console.print(f"  {data['members']} members, {data['events']} events "
+                  f"({rate:,.0f} events/s generated and ingested), rulebook "
+                  f"v{data['rulebook_version']}")
+    if data["average_score"] is not None:
+        console.print(f"  score: average {data['average_score']:.0f}, "
+                      f"min {data['min_score']}, max {data['max_score']}")
+    bands = Table("band", "members", title="Bands", title_justify="left")
+    for name, n in data["bands"].items():
+        bands.add_row(str(name), str(n))
+    tiers = Table("tier", "members", title="Tiers", title_justify="left")
+    for name, n in data["tiers"].items():
+        tiers.add_row(str(name), str(n))
+    console.print(bands, tiers)
+    console.print(f"  points outstanding: {data['points_outstanding']:,}")
+    console.print("\nLook at a member:\n"
+                  f"  PLAUDIT_HOME={home} plaudit member m-000042\n"
+                  f"  PLAUDIT_HOME={home} plaudit member m-000042 --json")
