@@ -23,7 +23,7 @@ from typing import IO, Any, BinaryIO, cast
 from plaudit.application.ports import EventRow, StateRow, StoredEvent, Transaction
 from plaudit.application.wire import canonical_attributes, stored_attributes
 from plaudit.domain.errors import EventRejected, InsufficientPoints, Problem
-from plaudit.domain.events import Event
+from plaudit.domain.events import SPEND, Event
 from plaudit.domain.fold import MemberFold
 from plaudit.domain.rulebook import Rulebook
 
@@ -170,12 +170,15 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
                 for e in evs:
                     acc.apply(e, strict=True)
             else:
-                new_ids = {e.id for e in evs}
+                # A late event: re-fold from the stored events. When the batch spends, every
+                # spend of the member must still be covered afterwards (an earlier spend
+                # arriving late must not leave an acknowledged later one short).
+                spends = any(e.type == SPEND for e in evs)
                 acc = MemberFold(rulebook, member)
                 history = sorted((to_event(rulebook, s) for s in tx.member_events(no)),
                                  key=lambda e: (e.at_us, e.id))
                 for e in history:
-                    acc.apply(e, strict=e.id in new_ids)
+                    acc.apply(e, strict=spends)
             folded.append((no, acc))
             assert acc.last_key is not None
             summary = acc.summary(acc.last_key[0])
@@ -184,8 +187,13 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
                                 summary.tier))
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
-        where = label_of.get(e.event_id or "", e.event_id or "batch")
-        raise EventRejected([Problem(where, "attributes.points", e.reason)]) from None
+        where = label_of.get(e.event_id or "")
+        reason = e.reason
+        if where is None:  # a stored spend would be left uncovered by this batch's spend
+            spend = next(x for x in events if x.type == SPEND and x.id in label_of)
+            where = label_of[spend.id]
+            reason = f"would leave the stored spend `{e.event_id}` uncovered: {e.reason}"
+        raise EventRejected([Problem(where, "attributes.points", reason)]) from None
     except BaseException:
         cache.drop([nos[m] for m in by_member])
         raise

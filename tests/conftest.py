@@ -1,0 +1,95 @@
+"""Shared fixtures: a real store on SQLite always, and on PostgreSQL when configured.
+
+PostgreSQL tests use ``PLAUDIT_TEST_DATABASE_URL`` (for example
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test gets its own schema, so
+tests never see each other's rows. Without the variable they are skipped with a visible
+reason — unless ``PLAUDIT_REQUIRE_POSTGRES=1`` (set by CI), which turns the skip into a
+failure so CI always tests both databases.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from plaudit.adapters.clock import FixedClock
+from plaudit.adapters.sql.store import SqlStore
+from plaudit.application.service import Plaudit
+from plaudit.domain.calendar import to_us
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+PG_ENV = "PLAUDIT_TEST_DATABASE_URL"
+
+
+def _pg_base_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if os.environ.get("PLAUDIT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{PG_ENV} is not set but PLAUDIT_REQUIRE_POSTGRES=1")
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} to run this test")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose connections use a fresh, private schema."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = _pg_base_url()
+    assert base is not None
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(plain, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.OperationalError as e:
+        if os.environ.get("PLAUDIT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL at {PG_ENV} is unreachable: {e}")
+        pytest.skip(f"PostgreSQL at {PG_ENV} is unreachable: {e}")
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{(tmp_path / 'plaudit.db').as_posix()}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlStore]:
+    s = SqlStore(store_url)
+    yield s
+    s.close()
+
+
+NOW = to_us(__import__("datetime").datetime.fromisoformat("2026-11-22T12:00:00+00:00"))
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def sesame_text() -> str:
+    return (EXAMPLES / "sesame-style.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def service(store: SqlStore, clock: FixedClock, sesame_text: str) -> Plaudit:
+    svc = Plaudit(store, clock)
+    svc.publish_rulebook(sesame_text, "sesame-style.yaml")
+    return svc
