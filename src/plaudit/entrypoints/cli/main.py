@@ -63,8 +63,8 @@ app = typer.Typer(help="plaudit: an open, explainable loyalty and reputation eng
 rulebook_app = typer.Typer(help="Check and publish rulebooks.", no_args_is_help=True)
 app.add_typer(rulebook_app, name="rulebook")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

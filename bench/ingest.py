@@ -1,0 +1,124 @@
+"""Bulk ingest benchmark: plaudit against raw SQLite, measured in the same run.
+
+    python bench/ingest.py --events 1000000
+
+1. writes N synthetic sesame-style events (time-ordered JSONL, ~100 events per member);
+2. (b) times ``Plaudit.ingest_file`` on a fresh SQLite database: JSON parsing, validation
+   against the rulebook, idempotency, rule evaluation, the fold and the derived state of
+   every touched member, all written in atomic batches;
+3. (a) times the baseline: the same rows (id, member, type, time, attributes) inserted with
+   one ``executemany`` in one transaction into a bare WAL table with a unique id;
+4. prints events/s for both, the ratio, and the process's peak memory after (b).
+
+Figures go to docs/benchmarks.md. ``--profile`` prints where (b) spends its time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import orjson
+
+from plaudit.adapters.clock import SystemClock
+from plaudit.adapters.sql.store import SqlStore
+from plaudit.application.service import Plaudit
+from plaudit.synthetic import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_events(path: Path, n: int, members: int) -> int:
+    days = max(30, int(n / members / 100 * 365) + 30)
+    written = 0
+    with path.open("wb") as f:
+        for event in generate(members, days, start=date(2025, 1, 1), seed=42):
+            f.write(orjson.dumps(event) + b"\n")
+            written += 1
+            if written >= n:
+                break
+    return written
+
+
+def plaudit_ingest(path: Path, db: Path, batch: int, profile: bool) -> tuple[float, int]:
+    svc = Plaudit(SqlStore(f"sqlite:///{db}"), SystemClock())
+    svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text())
+    prof = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if prof:
+        prof.enable()
+    report = svc.ingest_file(path, batch_size=batch)
+    if prof:
+        prof.disable()
+    elapsed = time.perf_counter() - started
+    assert report.ok, report.rejected[:1]
+    if prof:
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+    svc.store.close()
+    return elapsed, report.stored
+
+
+def raw_sqlite(path: Path, db: Path) -> tuple[float, int]:
+    rows = []
+    with path.open("rb") as f:
+        for line in f:
+            e = orjson.loads(line)
+            rows.append((e["id"], e["member"], e["type"], e["at"],
+                         orjson.dumps(e["attributes"]).decode()))
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
+                 "member TEXT NOT NULL, type TEXT NOT NULL, at TEXT NOT NULL, "
+                 "attributes TEXT NOT NULL)")
+    gc.collect()
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO events (id, member, type, at, attributes) "
+                     "VALUES (?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed, len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--members", type=int, default=0,
+                        help="default: one member per 100 events")
+    parser.add_argument("--batch-size", type=int, default=20_000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    members = args.members or max(10, args.events // 100)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        path = tmpdir / "events.jsonl"
+        n = write_events(path, args.events, members)
+        size = path.stat().st_size
+        print(f"{n:,} events, {members:,} members, {size / 1e6:.0f} MB of JSONL, "
+              f"batches of {args.batch_size:,}")
+        p_time, stored = plaudit_ingest(path, tmpdir / "plaudit.db", args.batch_size,
+                                        args.profile)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        r_time, raw = raw_sqlite(path, tmpdir / "raw.db")
+    p_rate, r_rate = stored / p_time, raw / r_time
+    print(f"(a) raw SQLite executemany, unique id : {r_rate:>10,.0f} rows/s "
+          f"({r_time:.2f} s)")
+    print(f"(b) plaudit ingest, rules + state     : {p_rate:>10,.0f} events/s "
+          f"({p_time:.2f} s)")
+    print(f"ratio (b)/(a)                         : {p_rate / r_rate:>10.1%}")
+    print(f"peak RSS after (b)                    : {peak_mb:>10,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Generate docs/cli.md from the commands' own ``--help`` (a test keeps the two in step).
+
+Run ``python -m plaudit.entrypoints.cli.reference > docs/cli.md`` after changing a command.
+"""
+
+from __future__ import annotations
+
+import os
+
+from typer.testing import CliRunner
+
+COMMANDS: list[list[str]] = [
+    [], ["init"], ["rulebook"], ["rulebook", "check"], ["rulebook", "publish"],
+    ["rulebook", "list"], ["ingest"], ["member"], ["demo"],
+]
+
+HEADER = """# CLI reference
+
+Generated from each command's `--help` by `python -m plaudit.entrypoints.cli.reference`;
+`tests/e2e/test_cli_reference.py` fails when this file and the commands disagree.
+
+Settings come from the environment: `PLAUDIT_HOME` (data directory, default `./.plaudit`),
+`PLAUDIT_DATABASE_URL` (unset: SQLite in the data directory; PostgreSQL:
+`postgresql+psycopg://user@host/db`), `PLAUDIT_CACHE_MEMBERS` (accumulators kept in memory
+between batches, default 50000).
+
+Exit codes: 0 success; 1 other plaudit error; 2 usage error; 3 rulebook refused; 4 events
+rejected (a file ingest exits 4 when any batch was rejected); 5 not found; 6 conflict;
+7 database error.
+"""
+
+
+def render() -> str:
+    from plaudit.entrypoints.cli.main import app
+
+    os.environ["TERMINAL_WIDTH"] = "100"
+    os.environ["NO_COLOR"] = "1"
+    runner = CliRunner()
+    parts = [HEADER]
+    for cmd in COMMANDS:
+        result = runner.invoke(app, [*cmd, "--help"], prog_name="plaudit",
+                               env={"TERMINAL_WIDTH": "100", "NO_COLOR": "1",
+                                    "COLUMNS": "100"})
+        title = " ".join(["plaudit", *cmd])
+        text = "\n".join(line.rstrip() for line in result.output.splitlines())
+        parts.append(f"## `{title}`\n\n```text\n{text.strip()}\n```\n")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(render(), end="")

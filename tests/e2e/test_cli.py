@@ -1,0 +1,122 @@
+"""The installed ``plaudit`` command, run as a real process against a real data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ..conftest import EXAMPLES
+
+PLAUDIT = shutil.which("plaudit") or str(Path(sys.executable).parent / "plaudit")
+
+
+def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PLAUDIT_HOME": str(home), "NO_COLOR": "1", "TERMINAL_WIDTH": "120"}
+    env.pop("PLAUDIT_DATABASE_URL", None)
+    result = subprocess.run([PLAUDIT, *args], capture_output=True, text=True, env=env,
+                            timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"plaudit {' '.join(args)} exited {result.returncode}:\n"
+                             f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def events_file(path: Path, events: list[dict[str, object]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    return path
+
+
+def test_init_with_the_starter_rulebook_creates_the_database(home: Path) -> None:
+    out = run(home, "init").stdout
+    assert (home / "plaudit.db").exists()
+    assert "version 1" in out
+    assert "already published as version 1" in " ".join(run(home, "init").stdout.split())
+
+
+def test_rulebook_check_reports_file_line_and_suggestion(tmp_path: Path, home: Path) -> None:
+    good = EXAMPLES / "fitness-club.yaml"
+    assert "ok" in run(home, "rulebook", "check", str(good)).stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((EXAMPLES / "sesame-style.yaml").read_text().replace(
+        "on: identity_verified", "on: identity_verifed"))
+    result = run(home, "rulebook", "check", str(bad), check=False)
+    assert result.returncode == 3
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1)
+                if "identity_verifed" in text)
+    assert f"bad.yaml:{line}: points.rules[2].on: unknown event type" in result.stderr
+    assert "did you mean `identity_verified`?" in result.stderr
+
+
+def test_ingest_and_read_a_member(tmp_path: Path, home: Path) -> None:
+    run(home, "init", "--rulebook", str(EXAMPLES / "sesame-style.yaml"))
+    path = events_file(tmp_path / "e.jsonl", [
+        {"id": "e1", "member": "m-1", "type": "purchase", "at": "2026-06-01T10:00:00+08:00",
+         "attributes": {"amount": "120.50", "category": "books", "order_id": "o-1"}},
+        {"id": "e2", "member": "m-1", "type": "identity_verified",
+         "at": "2026-06-02T10:00:00+08:00", "attributes": {"method": "phone"}},
+    ])
+    assert "2 events stored" in run(home, "ingest", str(path)).stdout
+    assert "0 events stored, 2 duplicates" in run(home, "ingest", str(path)).stdout
+    data = json.loads(run(home, "member", "m-1", "--json", "--as-of",
+                          "2026-06-30").stdout)
+    assert data["points"]["balance"] == 340           # 120 x 2 for books + 100 verified
+    assert data["as_of"] == "2026-06-30T23:59:59.999999+08:00"
+    assert 350 <= data["score"]["value"] <= 950
+    assert len(data["score"]["reasons"]) <= 4
+    assert [a["event"] for a in data["awards"]] == ["e1", "e2"]
+    text = run(home, "member", "m-1", "--as-of", "2026-06-30").stdout
+    assert "Points balance 340" in text and "Why not higher" in text
+    assert "Tier Member" in text
+
+
+def test_bad_lines_are_reported_with_line_numbers(tmp_path: Path, home: Path) -> None:
+    run(home, "init", "--rulebook", str(EXAMPLES / "sesame-style.yaml"))
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        '{"id": "e1", "member": "m-1", "type": "purchase", "at": "2026-06-01T10:00:00Z",'
+        ' "attributes": {"amount": "1", "category": "books", "order_id": "o"}}\n'
+        "\n"
+        '{"id": "e2", "member": "m-1", "type": "purchase", "at": "2026-06-01T10:00:00Z",'
+        ' "attributes": {"amount": "-1", "category": "books", "order_id": "o"}}\n'
+        "not json\n")
+    result = run(home, "ingest", str(path), check=False)
+    assert result.returncode == 4
+    assert "line 3: attributes.amount: Input should be greater than or equal to 0" in \
+        result.stderr
+    assert "line 4: not valid JSON" in result.stderr
+    assert "0 events stored" in result.stdout
+
+
+def test_unknown_member_is_a_clear_not_found(home: Path) -> None:
+    run(home, "init")
+    result = run(home, "member", "nobody", check=False)
+    assert result.returncode == 5
+    assert "member `nobody` not found" in result.stderr
+
+
+def test_bad_as_of_is_a_usage_error(home: Path) -> None:
+    run(home, "init")
+    result = run(home, "member", "m-1", "--as-of", "yesterday", check=False)
+    assert result.returncode == 2
+    assert "not an RFC 3339 time" in result.stderr
+
+
+def test_demo_builds_a_program(home: Path) -> None:
+    out = run(home, "demo", "--members", "40", "--days", "90").stdout
+    assert "Demo program ready" in out
+    assert "40 members" in out
+    demo_home = home / "demo"
+    data = json.loads(run(demo_home, "member", "m-000007", "--json").stdout)
+    assert data["member"] == "m-000007" and data["events"] > 0
