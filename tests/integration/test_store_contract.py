@@ -115,7 +115,7 @@ def test_invalid_items_are_all_named_and_nothing_is_stored(service: Plaudit,
         ])
     got = {(p.where, p.field) for p in info.value.problems}
     assert got == {("item 1", "attributes.amount"), ("item 2", "at"), ("item 3", "type")}
-    suggestion = [p for p in info.value.problems if p.where == "item 3"][0].suggestion
+    suggestion = next(p for p in info.value.problems if p.where == "item 3").suggestion
     assert suggestion == "purchase"
     assert count_events(store) == 0
 

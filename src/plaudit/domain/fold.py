@@ -117,7 +117,7 @@ class MemberFold:
                 except EvaluationError as e:
                     self._warn(f"event {event.id}: rule {rule.id}: {e}")
         aggregates = self.aggregates
-        for agg in rb.aggregates_for(event.type):
+        for agg in rb.aggregates_by_type.get(event.type) or rb.any_aggregates:
             where = agg.where
             if where is not None:
                 try:
@@ -198,7 +198,8 @@ class MemberFold:
             self.matches[rule.id].setdefault(attrs[match_attr], []).append(lot)
         if self.qualifying is not None:
             self.qualifying.add(day, points)
-        self._note(rule, event, points, "award", note)
+        if self.history is not None:
+            self._note(rule, event, points, "award", note)
 
     def _reverse(self, rule: PointRule, event: Event, day: int) -> None:
         assert rule.reverses is not None and rule.match is not None

@@ -10,6 +10,7 @@ with an award and only falls between them, so the best level is reached either o
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -32,11 +33,12 @@ class QualifyingPoints:
     """Per-day qualifying points of one member, applied in day order."""
 
     __slots__ = ("_ws_day", "_ws_value", "entries", "grace", "levels", "recent", "retain",
-                 "total", "window", "window_start", "window_start_of")
+                 "starts", "total", "window", "window_start", "window_start_of")
 
     def __init__(self, levels: tuple[Level, ...], window_start_of: Callable[[int], int],
                  retain_days: int, grace_days: int) -> None:
         self.levels = levels
+        self.starts = [lv.start for lv in levels]
         self.window_start_of = window_start_of
         self.retain = retain_days
         self.grace = grace_days
@@ -74,7 +76,7 @@ class QualifyingPoints:
             entries.popleft()
         recent = self.recent
         if recent is not None:
-            level = level_index(self.levels, max(self.total, 0))
+            level = max(bisect_right(self.starts, self.total) - 1, 0)
             if recent and recent[-1][0] == day:
                 recent[-1][1] = level
             else:
