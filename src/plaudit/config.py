@@ -17,7 +17,7 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; unset means SQLite in the data directory. For "
                     "PostgreSQL: postgresql+psycopg://user@host/db")
-    cache_members: int = Field(default=50_000, ge=0,
+    cache_members: int = Field(default=20_000, ge=0,
                                description="Accumulators kept in memory between batches.")
 
     @property

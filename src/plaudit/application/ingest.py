@@ -27,13 +27,13 @@ from plaudit.domain.events import SPEND, Event
 from plaudit.domain.fold import MemberFold
 from plaudit.domain.rulebook import Rulebook
 
-DEFAULT_BATCH = 20_000
+DEFAULT_BATCH = 50_000
 
 
 class FoldCache:
     """Accumulators of recently written members, bounded in count."""
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 20_000) -> None:
         self.capacity = capacity
         self._items: OrderedDict[int, MemberFold] = OrderedDict()
 

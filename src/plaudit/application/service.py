@@ -62,7 +62,7 @@ class PublishResult:
 
 
 class Plaudit:
-    def __init__(self, store: Store, clock: Clock, *, cache_size: int = 50_000) -> None:
+    def __init__(self, store: Store, clock: Clock, *, cache_size: int = 20_000) -> None:
         self.store = store
         self.clock = clock
         self.cache = FoldCache(cache_size)

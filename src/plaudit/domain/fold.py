@@ -195,7 +195,10 @@ class MemberFold:
         self.ledger.award(lot)
         match_attr = rb.match_targets.get(rule.id)
         if match_attr is not None:
-            self.matches[rule.id].setdefault(attrs[match_attr], []).append(lot)
+            index = self.matches[rule.id]
+            index.setdefault(attrs[match_attr], []).append(lot)
+            if len(index) % 512 == 0:
+                _forget_expired(index)
         if self.qualifying is not None:
             self.qualifying.add(day, points)
         if self.history is not None:
@@ -204,15 +207,16 @@ class MemberFold:
     def _reverse(self, rule: PointRule, event: Event, day: int) -> None:
         assert rule.reverses is not None and rule.match is not None
         lots = self.matches[rule.reverses].pop(event.attributes[rule.match], None)
-        if not lots:
-            self._note(rule, event, 0, "reversal", "nothing to reverse")
+        if not lots or _all_expired_unspent(lots):
+            note = "nothing to reverse" if not lots else "nothing to reverse: points expired"
+            self._note(rule, event, 0, "reversal", note)
             return
         result = self.ledger.claw_back(lots, event.at_us)
         if self.qualifying is not None:
             self.qualifying.add(day, -sum(lot.points for lot in lots))
-        note = f"{result.unrecovered} already spent, not recovered" if result.unrecovered \
-            else None
-        self._note(rule, event, -result.taken, "reversal", note)
+        unrecovered = (f"{result.unrecovered} already spent, not recovered"
+                       if result.unrecovered else None)
+        self._note(rule, event, -result.taken, "reversal", unrecovered)
 
     def _spend(self, event: Event, strict: bool) -> None:
         wanted = int(event.attributes["points"])
@@ -456,6 +460,18 @@ class MemberFold:
 def rb_date(rulebook: Rulebook, at_us: int) -> str:
     cal = rulebook.calendar
     return cal.date(cal.day(at_us)).isoformat()
+
+
+def _forget_expired(index: dict[Any, list[Lot]]) -> None:
+    """Drop reversal entries that can no longer claw anything back: every lot behind them
+    expired without a point spent (a clawback takes neither remaining nor spent points
+    then). Keeps the index bounded by the expiry period instead of by all history."""
+    for key in [key for key, lots in index.items() if _all_expired_unspent(lots)]:
+        del index[key]
+
+
+def _all_expired_unspent(lots: list[Lot]) -> bool:
+    return all(lot.expired == lot.points for lot in lots)
 
 
 def fold(rulebook: Rulebook, member: str, events: Iterable[Event], as_of_us: int, *,

@@ -22,7 +22,7 @@ Generated from each command's `--help` by `python -m plaudit.entrypoints.cli.ref
 Settings come from the environment: `PLAUDIT_HOME` (data directory, default `./.plaudit`),
 `PLAUDIT_DATABASE_URL` (unset: SQLite in the data directory; PostgreSQL:
 `postgresql+psycopg://user@host/db`), `PLAUDIT_CACHE_MEMBERS` (accumulators kept in memory
-between batches, default 50000).
+between batches, default 20000).
 
 Exit codes: 0 success; 1 other plaudit error; 2 usage error; 3 rulebook refused; 4 events
 rejected (a file ingest exits 4 when any batch was rejected); 5 not found; 6 conflict;
