@@ -31,6 +31,7 @@ import orjson
 
 from plaudit.adapters.clock import SystemClock
 from plaudit.adapters.sql.store import SqlStore
+from plaudit.application.ingest import DEFAULT_BATCH
 from plaudit.application.service import Plaudit
 from plaudit.synthetic import generate
 
@@ -96,7 +97,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--members", type=int, default=0,
                         help="default: one member per 100 events")
-    parser.add_argument("--batch-size", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     members = args.members or max(10, args.events // 100)
