@@ -207,6 +207,8 @@ def _friendly_validation(message: str) -> str:
         return f"function `{fname}` is not allowed (only {allowed}){extra}"
     if "Pow" in message:
         return "`**` is not allowed"
+    if "Indirect function call" in message:
+        return f"calling that is not allowed (only {', '.join(FUNCTIONS)})"
     if "Subscript" in message:
         return "indexing (`a[0]`) is not allowed"
     return message.replace(" (whitelist it manually)", "")

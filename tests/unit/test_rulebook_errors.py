@@ -1,0 +1,155 @@
+"""Rulebooks: both examples load; every refusal names file, line, field and a suggestion."""
+
+from __future__ import annotations
+
+import pytest
+
+from plaudit.domain.errors import Problem, RulebookError
+from plaudit.rulebook import load_rulebook
+
+from ..conftest import EXAMPLES
+
+SESAME = (EXAMPLES / "sesame-style.yaml").read_text()
+
+
+@pytest.mark.parametrize("name", ["sesame-style.yaml", "fitness-club.yaml"])
+def test_examples_load(name: str) -> None:
+    rb = load_rulebook((EXAMPLES / name).read_text(), name)
+    assert rb.score is not None and rb.tiers is not None and rb.perks
+
+
+def refused(text: str) -> list[Problem]:
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(text, "rb.yaml")
+    return info.value.problems
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def only(problems: list[Problem]) -> Problem:
+    assert len(problems) == 1, [str(p) for p in problems]
+    return problems[0]
+
+
+def test_unknown_section_is_refused_not_ignored() -> None:
+    text = SESAME + "\nbadges:\n  - {id: b, label: B, when: verified}\n"
+    p = only(refused(text))
+    assert (p.where, p.field) == (f"rb.yaml:{line_of(text, 'badges:')}", "badges")
+    assert "unknown section `badges`" in p.reason
+    text = SESAME.replace("\npoints:", "\npointz:")
+    p = next(p for p in refused(text) if p.field == "pointz")
+    assert p.suggestion == "points"
+
+
+def test_unknown_key_in_a_rule_suggests_the_closest() -> None:
+    text = SESAME.replace("      once: true", "      onse: true")
+    p = only(refused(text))
+    assert p.field == "points.rules[2].onse"
+    assert p.where == f"rb.yaml:{line_of(text, 'onse: true')}"
+    assert p.suggestion == "once"
+
+
+def test_free_text_is_refused() -> None:
+    text = SESAME.replace("order_id: {type: id}\n  refund", "order_id: {type: id}\n"
+                          "      note: {type: string}\n  refund", 1)
+    p = only(refused(text))
+    assert p.field == "events.purchase.attributes.note.type"
+    assert "free text" in p.reason
+    assert p.where == f"rb.yaml:{line_of(text, 'note: {type: string}')}"
+
+
+@pytest.mark.parametrize(("attribute", "category"), [
+    ("religion: {type: enum, values: [a, b]}", "religion"),
+    ("blood_type: {type: enum, values: [a, b], data_category: health}", "health"),
+    ("ethnicity: {type: id}", "ethnic"),
+    ("union_member: {type: bool}", "trade union"),
+    ("fingerprint_hash: {type: id}", "biometric"),
+    ("party: {type: id, data_category: political opinion}", "political"),
+])
+def test_special_category_data_is_refused(attribute: str, category: str) -> None:
+    text = SESAME.replace("      method: {type: enum", f"      {attribute}\n      method: "
+                          "{type: enum", 1)
+    p = only(refused(text))
+    assert category in p.reason
+    assert "plaudit does not take it" in p.reason
+
+
+def test_features_may_not_read_other_members() -> None:
+    text = SESAME.replace("  repayments_24m: {count: repayment, window: 730d}",
+                          "  friends: {distinct: referral.referred}")
+    p = only(refused(text))
+    assert p.field == "features.friends.distinct"
+    assert "another member" in p.reason
+    assert p.where == f"rb.yaml:{line_of(text, 'friends:')}"
+
+
+def test_member_attributes_are_not_usable_in_expressions() -> None:
+    text = SESAME.replace("      once_per: referred", "      once_per: referred\n"
+                          '      when: referred == "m-1"')
+    p = only(refused(text))
+    assert "unknown name `referred`" in p.reason
+
+
+@pytest.mark.parametrize(("old", "new", "reason"), [
+    ("{name: Good, from: 600}", "{name: Good, from: 540}", "increasing order"),
+    ("{name: Good, from: 600}", "{name: Good, from: 550}", "increasing order"),
+    ("{name: Poor, from: 350}", "{name: Poor, from: 400}", "must start at 350"),
+    ("{name: Excellent, from: 700}", "{name: Excellent, from: 990}", "never be reached"),
+])
+def test_bands_must_be_ordered_reachable_and_cover_the_range(old: str, new: str,
+                                                              reason: str) -> None:
+    text = SESAME.replace(old, new)
+    p = only(refused(text))
+    assert reason in p.reason
+    assert p.where == f"rb.yaml:{line_of(text, new)}"
+
+
+def test_unreachable_perks_are_refused() -> None:
+    text = SESAME.replace('when: tier >= "Gold"', 'when: tier > "Gold"')
+    p = only(refused(text))
+    assert "can never be reached" in p.reason and p.field == "perks[2].when"
+    text = SESAME.replace("when: score >= 650", "when: score >= 1000")
+    assert "can never be reached" in only(refused(text)).reason
+    text = SESAME.replace("when: score >= 650", "when: score >= 700 and score < 600")
+    assert "can never be reached" in only(refused(text)).reason
+
+
+def test_score_tier_level_above_the_range_is_unreachable() -> None:
+    fitness = (EXAMPLES / "fitness-club.yaml").read_text()
+    text = fitness.replace("{name: Black, from: 800}", "{name: Black, from: 1000}")
+    assert "can never be reached" in only(refused(text)).reason
+
+
+def test_expression_errors_name_the_field_and_suggest() -> None:
+    text = SESAME.replace("award: floor(amount)", "award: floor(amout)")
+    p = only(refused(text))
+    assert p.field == "points.rules[0].award"
+    assert p.suggestion == "amount"
+    text = SESAME.replace('where: \'category == "books"\'', 'where: \'category == "book"\'')
+    assert only(refused(text)).suggestion == "books"
+    text = SESAME.replace("award: floor(amount)", 'award: category * 3')
+    assert "numbers only" in only(refused(text)).reason
+
+
+def test_unknown_event_type_in_a_rule() -> None:
+    text = SESAME.replace("on: refund", "on: refnd")
+    p = only(refused(text))
+    assert (p.field, p.suggestion) == ("points.rules[1].on", "refund")
+
+
+def test_curve_must_increase() -> None:
+    text = SESAME.replace("curve: [[0, 0], [0.8, 0.4], [1, 1]]",
+                          "curve: [[0, 0], [0.8, 0.4], [0.5, 1]]")
+    assert "must increase" in only(refused(text)).reason
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    text = SESAME.replace("on: refund", "on: refnd").replace("floor(amount)", "floor(x)")
+    assert len(refused(text)) == 2
+
+
+def test_not_yaml_names_the_line() -> None:
+    p = only(refused("program: {id: x, name: y}\nevents: [\n"))
+    assert p.where.startswith("rb.yaml:") and "not valid YAML" in p.reason
