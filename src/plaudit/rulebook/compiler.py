@@ -414,6 +414,10 @@ class _Compiler:
             return None
         if target.on not in self.events:
             return None
+        if r.match in self.member_attrs.get(r.on, ()):
+            self.problem((*path, "match"), f"`{r.match}` identifies another member and "
+                                           "cannot tie a reversal to an award")
+            return None
         ok = self.attribute_of((*path, "match"), r.on, r.match) is not None
         ok = ok and self.attribute_of((*path, "match"), target.on, r.match) is not None
         if not ok:
