@@ -153,3 +153,11 @@ def test_all_problems_are_reported_at_once() -> None:
 def test_not_yaml_names_the_line() -> None:
     p = only(refused("program: {id: x, name: y}\nevents: [\n"))
     assert p.where.startswith("rb.yaml:") and "not valid YAML" in p.reason
+
+
+def test_member_attribute_cannot_tie_a_reversal() -> None:
+    text = SESAME.replace("      once_per: referred            # and never for referring yourself",
+                        "      once_per: referred\n    - id: referral-undone\n"
+                        "      on: referral\n      reverses: referral\n      match: referred")
+    p = only(refused(text))
+    assert p.field == "points.rules[4].match" and "another member" in p.reason
