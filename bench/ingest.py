@@ -50,8 +50,9 @@ def write_events(path: Path, n: int, members: int) -> int:
     return written
 
 
-def plaudit_ingest(path: Path, db: Path, batch: int, profile: bool) -> tuple[float, int]:
-    svc = Plaudit(SqlStore(f"sqlite:///{db}"), SystemClock())
+def plaudit_ingest(path: Path, db: Path, batch: int, profile: bool,
+                   cache: int) -> tuple[float, int]:
+    svc = Plaudit(SqlStore(f"sqlite:///{db}"), SystemClock(), cache_size=cache)
     svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text())
     prof = cProfile.Profile() if profile else None
     started = time.perf_counter()
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=0,
                         help="default: one member per 100 events")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
+    parser.add_argument("--cache-members", type=int, default=20_000,
+                        help="accumulators kept between batches (PLAUDIT_CACHE_MEMBERS)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     members = args.members or max(10, args.events // 100)
@@ -107,9 +110,9 @@ def main() -> None:
         n = write_events(path, args.events, members)
         size = path.stat().st_size
         print(f"{n:,} events, {members:,} members, {size / 1e6:.0f} MB of JSONL, "
-              f"batches of {args.batch_size:,}")
+              f"batches of {args.batch_size:,}, cache {args.cache_members:,} members")
         p_time, stored = plaudit_ingest(path, tmpdir / "plaudit.db", args.batch_size,
-                                        args.profile)
+                                        args.profile, args.cache_members)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         r_time, raw = raw_sqlite(path, tmpdir / "raw.db")
     p_rate, r_rate = stored / p_time, raw / r_time
