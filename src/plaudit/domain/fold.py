@@ -246,7 +246,7 @@ class MemberFold:
         levels = self.score_levels
         assert tiers is not None and levels is not None
         feats = self.features(day)
-        idx = level_index(tiers.levels, self._score(feats).value)
+        idx = level_index(tiers.levels, self._score_value(self._factor_inputs(feats))[0])
         if levels and levels[-1][0] == day:
             if idx > levels[-1][1]:
                 levels[-1] = (day, idx)
@@ -290,15 +290,12 @@ class MemberFold:
             result[f.name] = v
         return result
 
-    def _score(self, feats: dict[str, Any]) -> ScoreView:
+    def _factor_inputs(self, feats: dict[str, Any]) -> list[tuple[Any, Decimal]]:
+        """Each factor's input and curve value in [0, 1]."""
         sc = self.rulebook.score
         assert sc is not None
-        span = Decimal(sc.high - sc.low)
-        total_weight = sum((f.weight for f in sc.factors), _ZERO)
-        views: list[FactorView] = []
-        losses: list[tuple[Decimal, int, Reason]] = []
-        gained = _ZERO
-        for i, factor in enumerate(sc.factors):
+        out = []
+        for factor in sc.factors:
             if factor.feature is not None:
                 x = feats[factor.feature]
             else:
@@ -310,24 +307,38 @@ class MemberFold:
                     x = 0
             xd = Decimal(int(x)) if isinstance(x, bool) else Decimal(x)
             c = factor.curve(xd) if factor.curve is not None else min(max(xd, _ZERO), _ONE)
-            share = span * factor.weight / total_weight
+            out.append((x, c))
+        return out
+
+    def _score_value(self, inputs: list[tuple[Any, Decimal]]) -> tuple[int, str | None]:
+        sc = self.rulebook.score
+        assert sc is not None
+        gained = sum((share * c for share, (_, c) in zip(self.rulebook.score_shares, inputs,
+                                                           strict=True)), _ZERO)
+        value = int((Decimal(sc.low) + gained).quantize(_ONE, ROUND_HALF_UP))
+        value = min(max(value, sc.low), sc.high)
+        band_idx = level_index(sc.bands, value) if sc.bands else -1
+        return value, sc.bands[band_idx].name if band_idx >= 0 else None
+
+    def _score(self, feats: dict[str, Any]) -> ScoreView:
+        sc = self.rulebook.score
+        assert sc is not None
+        inputs = self._factor_inputs(feats)
+        views: list[FactorView] = []
+        losses: list[tuple[Decimal, int, Reason]] = []
+        for i, (factor, share, (x, c)) in enumerate(zip(sc.factors, self.rulebook.score_shares,
+                                                        inputs, strict=True)):
             points = share * c
             lost = share - points
-            gained += points
+            shown_lost = lost.quantize(_SHOWN_PLACES, ROUND_HALF_UP)
             views.append(FactorView(factor.id, factor.label, factor.weight, x,
                                     c.quantize(_RATIO_PLACES),
-                                    points.quantize(_SHOWN_PLACES, ROUND_HALF_UP),
-                                    lost.quantize(_SHOWN_PLACES, ROUND_HALF_UP)))
+                                    points.quantize(_SHOWN_PLACES, ROUND_HALF_UP), shown_lost))
             if lost > 0:
                 losses.append((lost, i, Reason(factor.id, factor.label, factor.reason,
-                                               factor.improve,
-                                               lost.quantize(_SHOWN_PLACES, ROUND_HALF_UP))))
-        raw = Decimal(sc.low) + gained
-        value = int(raw.quantize(_ONE, ROUND_HALF_UP))
-        value = min(max(value, sc.low), sc.high)
+                                               factor.improve, shown_lost)))
+        value, band = self._score_value(inputs)
         losses.sort(key=lambda t: (-t[0], t[1]))
-        band_idx = level_index(sc.bands, value) if sc.bands else -1
-        band = sc.bands[band_idx].name if band_idx >= 0 else None
         return ScoreView(value, band, (sc.low, sc.high), tuple(views),
                          tuple(r for _, _, r in losses[:MAX_REASONS]))
 
@@ -377,11 +388,11 @@ class MemberFold:
         """The stored columns: cheaper than :meth:`view` (no lots, perks or history)."""
         day = self._check_as_of(as_of_us)
         rb = self.rulebook
-        score = self._score(self.features(day)) if rb.score is not None else None
-        tier = self._tier(day, score.value if score else None) if rb.tiers is not None \
-            else None
-        return Summary(self.ledger.balance_at(as_of_us), score.value if score else None,
-                       score.band if score else None, tier.name if tier else None)
+        score, band = (self._score_value(self._factor_inputs(self.features(day)))
+                       if rb.score is not None else (None, None))
+        tier = self._tier(day, score) if rb.tiers is not None else None
+        return Summary(self.ledger.balance_at(as_of_us), score, band,
+                       tier.name if tier else None)
 
     def view(self, as_of_us: int) -> MemberState:
         day = self._check_as_of(as_of_us)

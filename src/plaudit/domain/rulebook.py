@@ -177,6 +177,8 @@ class Rulebook:
     aggregates_by_type: Mapping[str, tuple[Aggregate, ...]] = field(init=False, compare=False,
                                                                     repr=False)
     any_aggregates: tuple[Aggregate, ...] = field(init=False, compare=False, repr=False)
+    score_shares: tuple[Decimal, ...] = field(init=False, compare=False, repr=False)
+    """Per factor, the score points it is worth at full marks: (high - low) * w / Σw."""
     match_targets: Mapping[str, str] = field(init=False, compare=False, repr=False)
     """Rule id -> attribute that a reversal rule matches its awards by."""
 
@@ -193,6 +195,12 @@ class Rulebook:
             aggs[name] = [a for a in self.aggregates if a.event_type in (name, None)]
         set_(self, "aggregates_by_type", {k: tuple(v) for k, v in aggs.items()})
         set_(self, "any_aggregates", tuple(any_type))
+        shares: tuple[Decimal, ...] = ()
+        if self.score is not None and self.score.factors:
+            span = Decimal(self.score.high - self.score.low)
+            total = sum((f.weight for f in self.score.factors), Decimal(0))
+            shares = tuple(span * f.weight / total for f in self.score.factors)
+        set_(self, "score_shares", shares)
         set_(self, "match_targets",
              {r.reverses: r.match for r in self.rules if r.reverses and r.match})
 
