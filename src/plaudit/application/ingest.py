@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import gzip
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from plaudit.application.ports import EventRow, StateRow, StoredEvent, Transaction
 from plaudit.application.wire import canonical_attributes, stored_attributes
@@ -252,9 +252,6 @@ def read_batches(stream: IO[bytes], batch_size: int
             lines, numbers = [], []
     if lines:
         yield lines, numbers, done
-
-
-ProgressCallback = Callable[[int, IngestReport], Any]
 
 
 __all__ = [

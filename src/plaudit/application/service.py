@@ -27,7 +27,7 @@ from plaudit.application.ingest import (
 )
 from plaudit.application.ports import Clock, RulebookRow, StateRow, Store, Transaction
 from plaudit.application.wire import EventDecoder
-from plaudit.domain.errors import EventRejected, NotFound, PlauditError
+from plaudit.domain.errors import EventRejected, NotFound
 from plaudit.domain.events import Event
 from plaudit.domain.fold import fold_events
 from plaudit.domain.rulebook import Rulebook
@@ -236,4 +236,4 @@ class Plaudit:
             return data
 
 
-__all__ = ["Plaudit", "PlauditError", "PublishResult"]
+__all__ = ["Plaudit", "PublishResult"]
