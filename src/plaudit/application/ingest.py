@@ -106,6 +106,23 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
     """
     result = BatchResult(received=len(events))
     canon = [canonical_attributes(e.attributes) for e in events]
+    unique = _unique_in_batch(events, canon, labels, result)
+    nos, created = tx.ensure_members([events[i].member for i in unique], now_us)
+    fresh = _insert_new(tx, events, canon, labels, unique, nos, result)
+    result.stored = len(fresh)
+    if fresh:
+        by_member: dict[str, list[Event]] = {}
+        for i in fresh:
+            by_member.setdefault(events[i].member, []).append(events[i])
+        result.members = len(by_member)
+        label_of = {events[i].id: labels[i] for i in fresh}
+        _fold_members(tx, rulebook, cache, by_member, nos, created, label_of, now_us)
+    return result
+
+
+def _unique_in_batch(events: list[Event], canon: list[str], labels: list[str],
+                     result: BatchResult) -> list[int]:
+    """Positions of first occurrences; a repeat with the same body is a duplicate."""
     first_seen: dict[str, int] = {}
     problems: list[Problem] = []
     unique: list[int] = []
@@ -121,43 +138,51 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
                                                      f"different body (first at {labels[j]})"))
     if problems:
         raise EventRejected(problems)
+    return unique
 
-    nos, created = tx.ensure_members([events[i].member for i in unique], now_us)
+
+def _insert_new(tx: Transaction, events: list[Event], canon: list[str], labels: list[str],
+                unique: list[int], nos: dict[str, int], result: BatchResult) -> list[int]:
+    """Insert the events not stored yet; return their positions.
+
+    Optimistic first: one ``ON CONFLICT DO NOTHING`` insert in a savepoint. Only when some
+    ids were already there is it rolled back and each id compared with the stored body.
+    """
     rows = [EventRow(events[i].id, nos[events[i].member], events[i].type, events[i].at_us,
                      events[i].at, canon[i]) for i in unique]
-    fresh = unique
     try:
         with tx.savepoint():
-            inserted = tx.insert_events(rows)
-            if inserted != len(rows):
+            if tx.insert_events(rows) != len(rows):
                 raise _Partial
     except _Partial:
-        stored = tx.stored_events([r.event_id for r in rows])
-        fresh = []
-        for i in unique:
-            e = events[i]
-            old = stored.get(e.id)
-            if old is None:
-                fresh.append(i)
-            elif _same_stored(old, e, canon[i]):
-                result.duplicates += 1
-            else:
-                problems.append(Problem(labels[i], "id", f"event id `{e.id}` is already stored "
-                                                         "with a different body"))
-        if problems:
-            raise EventRejected(problems) from None
-        row_of = dict(zip(unique, rows, strict=True))
-        tx.insert_events([row_of[i] for i in fresh])
-    result.stored = len(fresh)
-    if not fresh:
-        return result
+        pass
+    else:
+        return unique
+    stored = tx.stored_events([r.event_id for r in rows])
+    fresh: list[int] = []
+    problems: list[Problem] = []
+    for i in unique:
+        e = events[i]
+        old = stored.get(e.id)
+        if old is None:
+            fresh.append(i)
+        elif _same_stored(old, e, canon[i]):
+            result.duplicates += 1
+        else:
+            problems.append(Problem(labels[i], "id", f"event id `{e.id}` is already stored "
+                                                     "with a different body"))
+    if problems:
+        raise EventRejected(problems)
+    row_of = dict(zip(unique, rows, strict=True))
+    tx.insert_events([row_of[i] for i in fresh])
+    return fresh
 
-    by_member: dict[str, list[Event]] = {}
-    for i in fresh:
-        by_member.setdefault(events[i].member, []).append(events[i])
-    result.members = len(by_member)
+
+def _fold_members(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
+                  by_member: dict[str, list[Event]], nos: dict[str, int], created: set[str],
+                  label_of: dict[str, str], now_us: int) -> None:
+    """Apply each member's new events (incrementally, or by re-folding) and write states."""
     states = tx.states([nos[m] for m in by_member])
-    label_of = {events[i].id: labels[i] for i in fresh}
     out: list[StateRow] = []
     folded: list[tuple[int, MemberFold]] = []
     try:
@@ -190,8 +215,9 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
         where = label_of.get(e.event_id or "")
         reason = e.reason
         if where is None:  # a stored spend would be left uncovered by this batch's spend
-            spend = next(x for x in events if x.type == SPEND and x.id in label_of)
-            where = label_of[spend.id]
+            spend_id = next(i for m in by_member.values() for x in m
+                            if x.type == SPEND and (i := x.id) in label_of)
+            where = label_of[spend_id]
             reason = f"would leave the stored spend `{e.event_id}` uncovered: {e.reason}"
         raise EventRejected([Problem(where, "attributes.points", reason)]) from None
     except BaseException:
@@ -200,7 +226,6 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
     tx.put_states(out, now_us)
     for no, acc in folded:
         cache.put(no, acc)
-    return result
 
 
 def _accumulator(rulebook: Rulebook, cache: FoldCache, no: int, member: str,
@@ -212,7 +237,8 @@ def _accumulator(rulebook: Rulebook, cache: FoldCache, no: int, member: str,
     if acc is None or state is None:
         return None
     if acc.rulebook is not rulebook or state.rulebook_version != rulebook.version \
-            or state.position != acc.position:
+            or state.position != acc.position \
+            or acc.last_key is None or state.last_event_id != acc.last_key[1]:
         return None
     return acc
 
