@@ -118,11 +118,6 @@ def _poisson(rng: random.Random, rate: float) -> int:
     return k
 
 
-def events_per_member_year() -> float:
-    """Rough expected events per member per year (sizes benchmark populations)."""
-    return 100.0
-
-
 def today_utc() -> date:
     return datetime.now(UTC).date()
 

@@ -63,12 +63,6 @@ class Calendar:
     def date(self, day: int) -> date:
         return date.fromordinal(day)
 
-    def day_start_us(self, day: int) -> int:
-        """The first instant of a local day (handles days that start at 01:00 after DST)."""
-        d = date.fromordinal(day)
-        local = datetime(d.year, d.month, d.day, tzinfo=self.tz)
-        return to_us(local)
-
     def year_month(self, day: int) -> tuple[int, int]:
         ym = self._month_cache.get(day)
         if ym is None:

@@ -33,13 +33,5 @@ class Event(NamedTuple):
     """Event time exactly as the operator sent it (RFC 3339 with its offset)."""
     attributes: Mapping[str, Any]
 
-    @property
-    def key(self) -> tuple[int, str]:
-        return (self.at_us, self.id)
 
-
-def order_key(event: Event) -> tuple[int, str]:
-    return (event.at_us, event.id)
-
-
-__all__ = ["BUILTIN_TYPES", "SPEND", "Event", "order_key"]
+__all__ = ["BUILTIN_TYPES", "SPEND", "Event"]

@@ -63,9 +63,9 @@ class LateEvent(Exception):
 class MemberFold:
     """The accumulator for one member under one rulebook version."""
 
-    __slots__ = ("aggregates", "caps", "first_day", "history", "last_at", "last_day",
-                 "last_key", "ledger", "matches", "member", "once", "once_per", "position",
-                 "qualifying", "rulebook", "score_levels", "warnings")
+    __slots__ = ("aggregates", "caps", "first_day", "history", "last_at", "last_key",
+                 "ledger", "matches", "member", "once", "once_per", "position", "qualifying",
+                 "rulebook", "score_levels", "warnings")
 
     def __init__(self, rulebook: Rulebook, member: str, *, history: bool = False) -> None:
         self.rulebook = rulebook
@@ -74,7 +74,6 @@ class MemberFold:
         self.position = 0
         self.last_key: tuple[int, str] | None = None
         self.last_at: str | None = None
-        self.last_day: int | None = None
         self.first_day: int | None = None
         self.ledger = Ledger()
         self.caps: dict[str, list[int]] = {}
@@ -135,7 +134,6 @@ class MemberFold:
         self.position += 1
         self.last_key = key
         self.last_at = event.at
-        self.last_day = day
         if self.score_levels is not None:
             self._record_score_level(event.at_us, day)
 
@@ -454,7 +452,7 @@ class MemberFold:
             live.append(LotView(self._local(lot.at_us), expires, lot.points, lot.remaining,
                                 lot.rule, lot.event_id, lot.version))
             if lot.expires_us is not None:
-                date = rb_date(self.rulebook, lot.expires_us)
+                date = _local_date(self.rulebook, lot.expires_us)
                 expiring[date] = expiring.get(date, 0) + lot.remaining
         return Points(
             balance=sum(v.remaining for v in live),
@@ -468,7 +466,7 @@ class MemberFold:
         )
 
 
-def rb_date(rulebook: Rulebook, at_us: int) -> str:
+def _local_date(rulebook: Rulebook, at_us: int) -> str:
     cal = rulebook.calendar
     return cal.date(cal.day(at_us)).isoformat()
 

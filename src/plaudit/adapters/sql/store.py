@@ -21,7 +21,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
@@ -306,11 +306,3 @@ def _safe(url: str) -> str:
 
 __all__ = ["SqlStore", "SqlTransaction", "make_engine", "upgrade"]
 
-
-def reset_for_tests(engine: Engine) -> None:
-    """Drop every plaudit table (tests share one PostgreSQL database)."""
-    with engine.begin() as conn:
-        for table in ("member_states", "events", "members", "rulebooks", "alembic_version"):
-            conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE")
-                         if conn.dialect.name == "postgresql"
-                         else text(f"DROP TABLE IF EXISTS {table}"))
