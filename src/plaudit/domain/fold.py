@@ -63,7 +63,7 @@ class LateEvent(Exception):
 class MemberFold:
     """The accumulator for one member under one rulebook version."""
 
-    __slots__ = ("aggregates", "caps", "first_day", "history", "last_at", "last_key",
+    __slots__ = ("aggregates", "caps", "first_day", "history", "last_key",
                  "ledger", "matches", "member", "once", "once_per", "position", "qualifying",
                  "rulebook", "score_levels", "warnings")
 
@@ -73,7 +73,6 @@ class MemberFold:
         self.history: list[Award] | None = [] if history else None
         self.position = 0
         self.last_key: tuple[int, str] | None = None
-        self.last_at: str | None = None
         self.first_day: int | None = None
         self.ledger = Ledger()
         self.caps: dict[str, list[int]] = {}
@@ -133,7 +132,6 @@ class MemberFold:
                 aggregates[agg.index].add(day, None)
         self.position += 1
         self.last_key = key
-        self.last_at = event.at
         if self.score_levels is not None:
             self._record_score_level(event.at_us, day)
 
