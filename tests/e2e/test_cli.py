@@ -117,6 +117,10 @@ def test_demo_builds_a_program(home: Path) -> None:
     out = run(home, "demo", "--members", "40", "--days", "90").stdout
     assert "Demo program ready" in out
     assert "40 members" in out
+    # bands and tiers listed in rulebook order, not alphabetically
+    assert out.index("Poor") < out.index("Fair") < out.index("Very good") < out.index(
+        "Excellent")
+    assert out.index("Member") < out.index("Silver") < out.index("Gold")
     demo_home = home / "demo"
     data = json.loads(run(demo_home, "member", "m-000007", "--json").stdout)
     assert data["member"] == "m-000007" and data["events"] > 0

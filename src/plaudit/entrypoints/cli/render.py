@@ -106,12 +106,15 @@ def demo_summary(console: Console, service: Plaudit, report: IngestReport, elaps
     if data["average_score"] is not None:
         console.print(f"  score: average {data['average_score']:.0f}, "
                       f"min {data['min_score']}, max {data['max_score']}")
+    rb = service.rulebook()
+    band_order = [b.name for b in rb.score.bands] if rb.score else []
+    tier_order = [t.name for t in rb.tiers.levels] if rb.tiers else []
     bands = Table("band", "members", title="Bands", title_justify="left")
-    for name, n in data["bands"].items():
-        bands.add_row(str(name), str(n))
+    for name in band_order:
+        bands.add_row(name, str(data["bands"].get(name, 0)))
     tiers = Table("tier", "members", title="Tiers", title_justify="left")
-    for name, n in data["tiers"].items():
-        tiers.add_row(str(name), str(n))
+    for name in tier_order:
+        tiers.add_row(name, str(data["tiers"].get(name, 0)))
     console.print(bands, tiers)
     console.print(f"  points outstanding: {data['points_outstanding']:,}")
     console.print("\nLook at a member:\n"
