@@ -17,11 +17,12 @@ from ..conftest import EXAMPLES
 PLAUDIT = shutil.which("plaudit") or str(Path(sys.executable).parent / "plaudit")
 
 
-def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str, check: bool = True, stdin: str | None = None
+        ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PLAUDIT_HOME": str(home), "NO_COLOR": "1", "TERMINAL_WIDTH": "120"}
     env.pop("PLAUDIT_DATABASE_URL", None)
     result = subprocess.run([PLAUDIT, *args], capture_output=True, text=True, env=env,
-                            timeout=300)
+                            timeout=300, input=stdin)
     if check and result.returncode != 0:
         raise AssertionError(f"plaudit {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}\n{result.stderr}")
@@ -124,3 +125,18 @@ def test_demo_builds_a_program(home: Path) -> None:
     demo_home = home / "demo"
     data = json.loads(run(demo_home, "member", "m-000007", "--json").stdout)
     assert data["member"] == "m-000007" and data["events"] > 0
+
+
+def test_ingest_from_stdin_and_gzip(tmp_path: Path, home: Path) -> None:
+    import gzip
+
+    run(home, "init", "--rulebook", str(EXAMPLES / "sesame-style.yaml"))
+    line = ('{"id": "e1", "member": "m-1", "type": "purchase", "at": '
+            '"2026-06-01T10:00:00+08:00", "attributes": {"amount": "10", "category": '
+            '"games", "order_id": "o-1"}}\n')
+    assert "1 events stored" in run(home, "ingest", "-", stdin=line).stdout
+    packed = tmp_path / "e.jsonl.gz"
+    packed.write_bytes(gzip.compress(line.replace("e1", "e2").replace("o-1", "o-2").encode()))
+    assert "1 events stored" in run(home, "ingest", str(packed)).stdout
+    missing = run(home, "ingest", str(tmp_path / "nope.jsonl"), check=False)
+    assert missing.returncode == 2 and "no such file" in missing.stderr

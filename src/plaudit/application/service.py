@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from plaudit.application.ingest import (
     DEFAULT_BATCH,
@@ -173,14 +173,22 @@ class Plaudit:
     def ingest_file(self, path: Path, *, batch_size: int = DEFAULT_BATCH,
                     progress: Callable[[int, IngestReport], Any] | None = None
                     ) -> IngestReport:
-        """Stream a JSONL file (optionally .gz) in atomic batches.
+        """Stream a JSONL file (optionally .gz) in atomic batches; see :meth:`ingest_stream`."""
+        with open_events_file(path) as stream:
+            return self.ingest_stream(stream, batch_size=batch_size, progress=progress)
+
+    def ingest_stream(self, stream: BinaryIO, *, batch_size: int = DEFAULT_BATCH,
+                      progress: Callable[[int, IngestReport], Any] | None = None
+                      ) -> IngestReport:
+        """Ingest JSON Lines from a byte stream in atomic batches.
 
         A bad batch is reported and skipped; the others are stored. Re-running the same
-        file after fixing it stores only what is missing.
+        input after fixing it stores only what is missing. ``progress`` gets the bytes read
+        so far and the report after each batch.
         """
         report = IngestReport()
         rb = self.rulebook()
-        with open_events_file(path) as stream, _quiet_gc():
+        with _quiet_gc():
             for lines, numbers, done in read_batches(stream, batch_size):
                 report.lines += len(lines)
                 report.batches += 1

@@ -159,24 +159,33 @@ def rulebook_list() -> None:
 
 @app.command()
 @handles_errors
-def ingest(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
-                                                       help="JSONL files (.gz accepted).")],
+def ingest(files: Annotated[list[str], typer.Argument(
+               help="JSONL files (.gz accepted); `-` reads standard input.")],
            batch_size: Annotated[int, typer.Option(min=1, max=1_000_000,
                                                    help="Events per atomic batch.")
                                  ] = DEFAULT_BATCH) -> None:
     """Ingest events from JSON Lines files, one event per line, in atomic batches."""
+    for name in files:
+        if name != "-" and not Path(name).is_file():
+            raise typer.BadParameter(f"no such file: {name}", param_hint="FILES")
     service = _service()
     failed = False
-    for file in files:
-        report = ingest_with_progress(service, file, batch_size)
-        render.ingest_report(out, err, file, report)
+    for name in files:
+        if name == "-":
+            report = service.ingest_stream(sys.stdin.buffer, batch_size=batch_size)
+            label = Path("<stdin>")
+        else:
+            label = Path(name)
+            report = ingest_with_progress(service, label, batch_size)
+        render.ingest_report(out, err, label, report)
         failed = failed or not report.ok
     if failed:
         raise typer.Exit(4)
 
 
 def ingest_with_progress(service: Plaudit, file: Path, batch_size: int) -> IngestReport:
-    size = file.stat().st_size
+    # a .gz file's size is not the size of what is read from it: no total then
+    size = None if file.suffix == ".gz" else file.stat().st_size
     with _progress(f"ingesting {file.name}", count=False) as (progress, task):
         progress.update(task, total=size)
         return service.ingest_file(
