@@ -140,3 +140,22 @@ def test_ingest_from_stdin_and_gzip(tmp_path: Path, home: Path) -> None:
     assert "1 events stored" in run(home, "ingest", str(packed)).stdout
     missing = run(home, "ingest", str(tmp_path / "nope.jsonl"), check=False)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_database_url_points_the_cli_at_postgresql(pg_url: str, tmp_path: Path,
+                                                   home: Path) -> None:
+    env = {**os.environ, "PLAUDIT_HOME": str(home), "PLAUDIT_DATABASE_URL": pg_url,
+           "NO_COLOR": "1"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([PLAUDIT, *args], capture_output=True, text=True, env=env,
+                              timeout=300, check=True)
+
+    assert "PLAUDIT_DATABASE_URL" in cli("init").stdout
+    path = events_file(tmp_path / "e.jsonl", [
+        {"id": "e1", "member": "m-1", "type": "purchase", "at": "2026-06-01T10:00:00Z",
+         "attributes": {"amount": "12.5", "order_id": "o-1"}}])
+    assert "1 events stored" in cli("ingest", str(path)).stdout
+    data = json.loads(cli("member", "m-1", "--json").stdout)
+    assert data["points"]["earned"] == 12          # the starter rulebook: floor(amount)
+    assert not (home / "plaudit.db").exists(), "nothing written to SQLite"
