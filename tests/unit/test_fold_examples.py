@@ -104,6 +104,22 @@ points:
     assert any("names the member itself" in (a.note or "") for a in s.awards or ())
 
 
+def test_an_award_below_one_point_does_not_use_up_once() -> None:
+    rb = rulebook(PURCHASES + """
+points:
+  rules:
+    - {id: first, on: purchase, award: amount / 10, once: true}
+""")
+    s = state(rb, [
+        ev("p1", "purchase", "2026-06-01T10:00:00+00:00", amount="5", category="books",
+           order_id="o1"),                                   # 0.5 -> 0 points
+        ev("p2", "purchase", "2026-06-02T10:00:00+00:00", amount="50", category="books",
+           order_id="o2"),
+    ], "2026-06-03T00:00:00+00:00")
+    assert s.points.balance == 5
+    assert [(a.event, a.points) for a in s.awards or ()] == [("p2", 5)]
+
+
 def test_reversal_claws_back_remaining_then_spent_part_from_other_lots() -> None:
     rb = rulebook(SPEND_RULE)
     events = [

@@ -161,3 +161,61 @@ def test_member_attribute_cannot_tie_a_reversal() -> None:
                         "      on: referral\n      reverses: referral\n      match: referred")
     p = only(refused(text))
     assert p.field == "points.rules[4].match" and "another member" in p.reason
+
+
+@pytest.mark.parametrize("section", ["streaks", "strength", "interval", "int"])
+def test_unknown_sections_are_named_whatever_they_are_called(section: str) -> None:
+    text = SESAME + f"\n{section}:\n  - {{id: x}}\n"
+    p = only(refused(text))
+    assert (p.field, p.where) == (section, f"rb.yaml:{line_of(text, section + ':')}")
+    assert f"unknown section `{section}`" in p.reason
+
+
+def test_shape_errors_inside_keys_that_look_like_type_names_keep_their_path() -> None:
+    text = SESAME.replace("      once: true", "      interval: 3")
+    p = only(refused(text))
+    assert p.field == "points.rules[2].interval"
+    assert p.where == f"rb.yaml:{line_of(text, 'interval: 3')}"
+
+
+@pytest.mark.parametrize("name", ["trace_id", "grace_days", "archived", "devoted",
+                                  "healthy_meals", "incremental", "bracelet"])
+def test_innocent_names_containing_a_sensitive_stem_are_accepted(name: str) -> None:
+    text = SESAME.replace("      method: {type: enum", f"      {name}: {{type: id}}\n"
+                          "      method: {type: enum", 1)
+    load_rulebook(text, "rb.yaml")
+
+
+@pytest.mark.parametrize("name", ["is_pregnant", "voted_last_election", "dna_match",
+                                  "church_visits", "health"])
+def test_sensitive_words_are_refused_inside_longer_names(name: str) -> None:
+    text = SESAME.replace("      method: {type: enum", f"      {name}: {{type: id}}\n"
+                          "      method: {type: enum", 1)
+    assert "plaudit does not take it" in only(refused(text)).reason
+
+
+def test_two_reversals_of_one_rule_must_match_on_the_same_attribute() -> None:
+    body = """program: {id: t, name: T}
+events:
+  purchase: {attributes: {order_id: {type: id}, sku: {type: id}}}
+  refund: {attributes: {order_id: {type: id}, sku: {type: id}}}
+points:
+  rules:
+    - {id: buy, on: purchase, award: 10}
+    - {id: undo, on: refund, reverses: buy, match: order_id}
+    - {id: undo2, on: refund, reverses: buy, match: sku}
+"""
+    problems = refused(body)
+    assert any(p.field == "points.rules[2].match" and "same attribute" in p.reason
+               for p in problems), [str(p) for p in problems]
+
+
+@pytest.mark.parametrize(("attribute", "reason"), [
+    ("{type: int, min: 0, default: -1}", "below min"),
+    ("{type: decimal, max: 10, default: 11}", "above max"),
+    ("{type: id, default: 'two words'}", "not a valid id"),
+])
+def test_attribute_defaults_must_be_valid_values(attribute: str, reason: str) -> None:
+    text = SESAME.replace("      method: {type: enum", f"      extra: {attribute}\n"
+                          "      method: {type: enum", 1)
+    assert reason in only(refused(text)).reason

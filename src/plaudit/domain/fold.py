@@ -164,6 +164,8 @@ class MemberFold:
         if raw <= 0:
             return
         points = raw if type(raw) is int else int(raw)  # floor: raw is positive here
+        if points == 0:  # below one point: not an award, so `once` is not used up
+            return
         note = None
         cap = rule.cap
         if cap is not None:

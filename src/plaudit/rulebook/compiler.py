@@ -57,18 +57,28 @@ AGGREGATE_KINDS = ("count", "sum", "min", "max", "distinct", "exists")
 RESERVED_NAMES = frozenset({"score", "tier", "band", "any", *ex.FUNCTIONS, "True", "False",
                             "None"})
 
+# Words (between underscores) that mark special-category data in a name. Whole words, not
+# substrings: `trace_id`, `grace_days`, `archived` and `healthy_meals` are innocent. A
+# trailing `*` lets the word continue (`pregnan*` covers pregnant and pregnancy).
 SPECIAL_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "political opinion": ("political", "politics", "party_affiliation", "vote", "voting"),
-    "religion or belief": ("religion", "religious", "faith", "church", "mosque",
-                           "synagogue", "temple_visit", "belief"),
-    "health": ("health", "medical", "diagnosis", "disease", "illness", "disability",
-               "pregnan", "prescription", "mental", "hiv"),
-    "racial or ethnic origin": ("ethnic", "ethnicity", "race", "racial"),
-    "sex life or sexual orientation": ("sexual", "orientation", "gender_identity"),
-    "trade union membership": ("union_member", "trade_union", "labor_union",
-                               "labour_union"),
-    "biometric or genetic data": ("biometric", "fingerprint", "face_id", "faceprint", "iris",
-                                  "retina", "genetic", "dna", "voiceprint"),
+    "political opinion": ("politic*", "party_affiliation", "vote", "votes", "voted", "voter",
+                          "voters", "voting"),
+    "religion or belief": ("religio*", "faith", "church*", "mosque*", "synagogue*",
+                           "temple_visit*", "belief", "beliefs"),
+    "health": ("health", "medical*", "diagnos*", "disease*", "illness*", "disabilit*",
+               "disabled", "pregnan*", "prescription*", "mental", "hiv"),
+    "racial or ethnic origin": ("ethnic*", "race", "racial*"),
+    "sex life or sexual orientation": ("sexual*", "orientation", "gender_identity"),
+    "trade union membership": ("union_member*", "trade_union*", "labor_union*",
+                               "labour_union*"),
+    "biometric or genetic data": ("biometric*", "fingerprint*", "face_id", "faceprint*",
+                                  "iris", "retina*", "genetic*", "dna", "voiceprint*"),
+}
+_SPECIAL_PATTERNS = {
+    category: re.compile("(?:^|_)(?:" + "|".join(
+        re.escape(w.rstrip("*")) + ("[a-z0-9]*" if w.endswith("*") else "") for w in words
+    ) + ")(?:_|$)")
+    for category, words in SPECIAL_CATEGORIES.items()
 }
 DECLARED_CATEGORIES = {
     "political_opinion": "political opinion", "politics": "political opinion",
@@ -85,6 +95,7 @@ ORDINARY = ("ordinary", "none", "personal")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_WIRE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _DURATION = re.compile(r"^\s*(\d{1,5})\s*([dw])\s*$")
 
 
@@ -112,13 +123,37 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _input_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The part of a pydantic error location that names keys and indexes in the input.
+
+    pydantic puts union member tags (`str`, `decimal`, `function-after[...]`) into `loc`;
+    walking the input alongside tells them apart from real keys, even keys named `streaks`
+    or `int`.
+    """
+    path: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and not isinstance(part, int) and (
+                "[" not in str(part) and "-" not in str(part)
+                and str(part) not in ("str", "int", "decimal", "bool", "float", "none")):
+            path.append(part)  # a missing key: the error is about it
+            node = None
+            continue
+        else:
+            continue  # a union tag, not part of the input
+        path.append(part)
+    return tuple(path)
+
+
 def _shape_problems(source: Source, error: ValidationError) -> list[Problem]:
     problems = []
+    data = source.plain()
     for err in error.errors():
-        loc = tuple(err["loc"])
-        # pydantic appends the union member or "function-after" to loc; drop non-keys
-        clean = tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(
-            ("function-", "tagged-union", "str", "int", "decimal", "bool", "list[", "tuple[")))
+        clean = _input_path(data, tuple(err["loc"]))
         if err["type"] == "extra_forbidden":
             parent = s.model_at(s.RulebookSpec, clean[:-1])
             keys = s.known_keys(parent) if parent else []
@@ -181,8 +216,8 @@ class _Compiler:
 
     def sensitive(self, path: tuple[Any, ...], name: str, what: str) -> None:
         lowered = name.lower()
-        for category, stems in SPECIAL_CATEGORIES.items():
-            if any(stem in lowered for stem in stems):
+        for category, pattern in _SPECIAL_PATTERNS.items():
+            if pattern.search(lowered):
                 self.problem(path, f"{what} `{name}` looks like special-category data "
                                    f"({category}); plaudit does not take it")
                 return
@@ -316,6 +351,17 @@ class _Compiler:
         if not ok:
             self.problem((*path, "default"), f"default `{d}` is not a valid {a.type}")
             return None
+        if a.type == "id" and not _WIRE_ID.match(str(d)):
+            self.problem((*path, "default"), f"default `{d}` is not a valid id: letters, "
+                                             "digits and . _ : @ -, at most 128")
+            return None
+        if a.type in ("int", "decimal"):
+            if a.min is not None and d < a.min:  # type: ignore[operator]
+                self.problem((*path, "default"), f"default {d} is below min {a.min}")
+                return None
+            if a.max is not None and d > a.max:  # type: ignore[operator]
+                self.problem((*path, "default"), f"default {d} is above max {a.max}")
+                return None
         return Decimal(d) if a.type == "decimal" else d  # type: ignore[arg-type]
 
     def event_type(self, path: tuple[Any, ...], name: str, allow_any: bool = False) -> bool:
@@ -421,6 +467,17 @@ class _Compiler:
         ok = self.attribute_of((*path, "match"), r.on, r.match) is not None
         ok = ok and self.attribute_of((*path, "match"), target.on, r.match) is not None
         if not ok:
+            return None
+        # Awards are indexed by one attribute per reversed rule; a second reversal matching
+        # on another attribute would silently find nothing, so it is refused here.
+        other = next((o for o in self.spec.points.rules if o.reverses == r.reverses
+                      and o.match is not None and o.match != r.match), None) \
+            if self.spec.points else None
+        if other is not None:
+            self.problem((*path, "match"),
+                         f"rule `{other.id}` already reverses `{r.reverses}` matching on "
+                         f"`{other.match}`: every reversal of one rule must match on the "
+                         "same attribute")
             return None
         return PointRule(r.id, r.on, reverses=r.reverses, match=r.match)
 

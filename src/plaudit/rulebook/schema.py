@@ -56,7 +56,7 @@ class CapSpec(_Strict):
 class RuleSpec(_Strict):
     id: str
     on: str
-    award: str | int | Decimal | None = None
+    award: str | StrictInt | Decimal | None = None
     when: str | None = None
     multiply: list[MultiplierSpec] = Field(default_factory=list)
     cap: CapSpec | None = None
