@@ -134,7 +134,8 @@ def _input_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     node = data
     for part in loc:
         in_dict = isinstance(node, dict) and part in node
-        if in_dict or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             node = node[part]
         elif isinstance(node, dict) and not isinstance(part, int) and (
                 "[" not in str(part) and "-" not in str(part)
