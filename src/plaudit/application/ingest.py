@@ -22,7 +22,7 @@ from typing import IO, BinaryIO, cast
 
 from plaudit.application.ports import EventRow, StateRow, StoredEvent, Transaction
 from plaudit.application.wire import canonical_attributes, stored_attributes
-from plaudit.domain.errors import EventRejected, InsufficientPoints, Problem
+from plaudit.domain.errors import EventConflict, EventRejected, InsufficientPoints, Problem
 from plaudit.domain.events import SPEND, Event
 from plaudit.domain.fold import MemberFold
 from plaudit.domain.rulebook import Rulebook
@@ -66,6 +66,8 @@ class BatchResult:
     stored: int = 0
     duplicates: int = 0
     members: int = 0
+    duplicate_at: set[int] = field(default_factory=set)
+    """Batch positions of items that were already stored (or repeated in the batch)."""
 
 
 @dataclass
@@ -133,11 +135,12 @@ def _unique_in_batch(events: list[Event], canon: list[str], labels: list[str],
             unique.append(i)
         elif _same(events[j], canon[j], e.member, e.type, e.at_us, canon[i]):
             result.duplicates += 1
+            result.duplicate_at.add(i)
         else:
             problems.append(Problem(labels[i], "id", f"event id `{e.id}` appears again with a "
                                                      f"different body (first at {labels[j]})"))
     if problems:
-        raise EventRejected(problems)
+        raise EventConflict(problems)
     return unique
 
 
@@ -168,11 +171,12 @@ def _insert_new(tx: Transaction, events: list[Event], canon: list[str], labels: 
             fresh.append(i)
         elif _same_stored(old, e, canon[i]):
             result.duplicates += 1
+            result.duplicate_at.add(i)
         else:
             problems.append(Problem(labels[i], "id", f"event id `{e.id}` is already stored "
                                                      "with a different body"))
     if problems:
-        raise EventRejected(problems)
+        raise EventConflict(problems)
     row_of = dict(zip(unique, rows, strict=True))
     tx.insert_events([row_of[i] for i in fresh])
     return fresh

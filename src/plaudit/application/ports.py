@@ -52,6 +52,44 @@ class RulebookRow(NamedTuple):
     published_us: int
 
 
+class KeyRow(NamedTuple):
+    key_id: str
+    name: str
+    kind: str
+    """``operator``, ``partner`` or ``member``."""
+    scopes: str
+    """Space-separated scopes (operator keys)."""
+    partner: str | None
+    member_id: str | None
+    secret_hash: str
+    created_us: int
+    expires_us: int | None
+    revoked_us: int | None
+
+
+class DraftRow(NamedTuple):
+    draft_id: int
+    program_id: str
+    digest: str
+    source: str
+    created_us: int
+    published_version: int | None
+
+
+class JobRow(NamedTuple):
+    job_id: str
+    kind: str
+    status: str
+    """``running``, ``succeeded`` or ``failed``."""
+    done: int
+    total: int
+    result: str | None
+    """JSON."""
+    error: str | None
+    created_us: int
+    updated_us: int
+
+
 class Transaction(Protocol):
     """One database transaction. Writes are serialised per member by the store."""
 
@@ -97,6 +135,33 @@ class Transaction(Protocol):
 
     def state_summary(self) -> dict[str, object]: ...
 
+    # access keys, drafts and jobs
+
+    def add_key(self, row: KeyRow) -> None: ...
+
+    def key(self, key_id: str) -> KeyRow | None: ...
+
+    def keys(self, kinds: Sequence[str]) -> list[KeyRow]: ...
+
+    def revoke_key(self, key_id: str, now_us: int) -> bool:
+        """Mark a live key revoked; False when there is no such live key."""
+        ...
+
+    def add_draft(self, program_id: str, digest: str, source: str, now_us: int) -> int: ...
+
+    def draft(self, draft_id: int) -> DraftRow | None: ...
+
+    def drafts(self) -> list[DraftRow]: ...
+
+    def mark_draft_published(self, draft_id: int, version: int) -> None: ...
+
+    def add_job(self, row: JobRow) -> None: ...
+
+    def update_job(self, job_id: str, *, status: str, done: int, total: int,
+                   result: str | None, error: str | None, now_us: int) -> None: ...
+
+    def job(self, job_id: str) -> JobRow | None: ...
+
 
 class Store(Protocol):
     def write(self) -> AbstractContextManager[Transaction]:
@@ -112,5 +177,5 @@ class Clock(Protocol):
     def now_us(self) -> int: ...
 
 
-__all__ = ["Clock", "EventRow", "RulebookRow", "StateRow", "Store", "StoredEvent",
-           "Transaction"]
+__all__ = ["Clock", "DraftRow", "EventRow", "JobRow", "KeyRow", "RulebookRow", "StateRow",
+           "Store", "StoredEvent", "Transaction"]

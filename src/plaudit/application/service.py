@@ -8,12 +8,14 @@ wrapper over one of them.
 from __future__ import annotations
 
 import gc
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from plaudit.application.access import Access
 from plaudit.application.ingest import (
     DEFAULT_BATCH,
     BatchResult,
@@ -25,13 +27,22 @@ from plaudit.application.ingest import (
     store_batch,
     to_event,
 )
-from plaudit.application.ports import Clock, RulebookRow, StateRow, Store, Transaction
+from plaudit.application.jobs import Jobs
+from plaudit.application.ports import (
+    Clock,
+    DraftRow,
+    RulebookRow,
+    StateRow,
+    Store,
+    Transaction,
+)
 from plaudit.application.wire import EventDecoder
-from plaudit.domain.errors import EventRejected, NotFound
-from plaudit.domain.events import Event
-from plaudit.domain.fold import fold_events
+from plaudit.domain.calendar import from_us
+from plaudit.domain.errors import EventRejected, Forbidden, NotFound
+from plaudit.domain.events import CONSENT, Event
+from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.rulebook import Rulebook
-from plaudit.domain.state import MemberState
+from plaudit.domain.state import ConsentView, MemberState
 from plaudit.rulebook import load_rulebook
 from plaudit.rulebook.compiler import digest
 
@@ -59,6 +70,32 @@ def _quiet_gc() -> Iterator[None]:
 
 
 @dataclass(frozen=True)
+class PerkCheck:
+    """A partner's whole answer: nothing about the member but this yes/no."""
+
+    member: str
+    perk: str
+    eligible: bool
+    checked_at: str
+    valid_until: str
+    """The end of the member's current program day: features and tiers move in whole local
+    days, so without a new event the answer cannot change before then."""
+
+
+@dataclass(frozen=True)
+class ScorePoint:
+    date: str
+    score: int
+    band: str | None
+
+
+NOT_ALLOWED = "not allowed: the member has not consented, or this perk is not yours to check"
+"""One message for every refused partner check, so a refusal leaks nothing about the member."""
+
+MAX_HISTORY_DAYS = 3_660
+
+
+@dataclass(frozen=True)
 class PublishResult:
     version: int
     created: bool
@@ -73,6 +110,8 @@ class Plaudit:
         self.cache = FoldCache(cache_size)
         self._compiled: dict[int, Rulebook] = {}
         self._decoders: dict[int, EventDecoder] = {}
+        self.access = Access(store, clock)
+        self.jobs = Jobs(store, clock)
 
     # -- rulebooks ----------------------------------------------------------------------
 
@@ -121,6 +160,35 @@ class Plaudit:
         self.cache.clear()
         members = self.refold_all(rb, progress)
         return PublishResult(version, True, members)
+
+    def upload_draft(self, text: str, name: str = "draft.yaml") -> DraftRow:
+        """Validate and lint a rulebook and keep it as a draft (RulebookError if refused)."""
+        compiled = load_rulebook(text, name)
+        with self.store.write() as tx:
+            draft_id = tx.add_draft(compiled.program.id, compiled.digest, text,
+                                    self.clock.now_us())
+            row = tx.draft(draft_id)
+        assert row is not None
+        return row
+
+    def drafts(self) -> list[DraftRow]:
+        with self.store.read() as tx:
+            return tx.drafts()
+
+    def draft(self, draft_id: int) -> DraftRow:
+        with self.store.read() as tx:
+            row = tx.draft(draft_id)
+        if row is None:
+            raise NotFound(f"no rulebook draft {draft_id}")
+        return row
+
+    def publish_draft(self, draft_id: int,
+                      progress: Callable[[int, int], Any] | None = None) -> PublishResult:
+        draft = self.draft(draft_id)
+        result = self.publish_rulebook(draft.source, f"draft {draft_id}", progress)
+        with self.store.write() as tx:
+            tx.mark_draft_published(draft_id, result.version)
+        return result
 
     def refold_all(self, rulebook: Rulebook,
                    progress: Callable[[int, int], Any] | None = None) -> int:
@@ -240,6 +308,94 @@ class Plaudit:
                           history=history)
         return acc.view(as_of)
 
+    def _fold_member(self, member_id: str, as_of_us: int, *, history: bool = False
+                     ) -> MemberFold:
+        with self.store.read() as tx:
+            no = tx.member_no(member_id)
+            if no is None:
+                raise NotFound(f"member `{member_id}` not found")
+            rb = self._current(tx)
+            stored = tx.member_events(no, until_us=as_of_us)
+        return fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of_us,
+                           history=history)
+
+    def score_history(self, member_id: str, as_of_us: int | None = None,
+                      days: int = 365) -> list[ScorePoint]:
+        """The score at the end of each local day it changed, over the last ``days`` days.
+
+        Windows slide with time, so a score can change on a day without events; every day
+        is evaluated, and only changes are returned (the first day in range always is).
+        """
+        if not 1 <= days <= MAX_HISTORY_DAYS:
+            raise ValueError(f"days must be 1 to {MAX_HISTORY_DAYS}")
+        as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+        with self.store.read() as tx:
+            no = tx.member_no(member_id)
+            if no is None:
+                raise NotFound(f"member `{member_id}` not found")
+            rb = self._current(tx)
+            stored = tx.member_events(no, until_us=as_of)
+        if rb.score is None:
+            return []
+        events = sorted((to_event(rb, s) for s in stored), key=lambda e: (e.at_us, e.id))
+        cal = rb.calendar
+        acc = MemberFold(rb, member_id)
+        last_day = cal.day(as_of)
+        first_day = max(last_day - days + 1, cal.day(events[0].at_us)) if events else last_day
+        points: list[ScorePoint] = []
+        i = 0
+        previous: tuple[int, str | None] | None = None
+        for day in range(first_day, last_day + 1):
+            end = min(cal.day_start_us(day + 1) - 1, as_of)
+            while i < len(events) and events[i].at_us <= end:
+                acc.apply(events[i])
+                i += 1
+            value = acc.score_on(day)
+            if value != previous:
+                points.append(ScorePoint(cal.date(day).isoformat(), value[0], value[1]))
+                previous = value
+        return points
+
+    def record_consent(self, member_id: str, partner: str, granted: bool) -> ConsentView:
+        """Record a grant or revocation as a ``plaudit.consent`` event of the member."""
+        now = self.clock.now_us()
+        with self.store.read() as tx:
+            if tx.member_no(member_id) is None:
+                raise NotFound(f"member `{member_id}` not found")
+        rb = self.rulebook()
+        at = from_us(now).isoformat()
+        item = {"id": f"consent-{now}-{secrets.token_hex(4)}", "member": member_id,
+                "type": CONSENT, "at": at,
+                "attributes": {"partner": partner, "granted": granted}}
+        self.ingest_items([item])
+        local = from_us(now, rb.calendar.tz).isoformat()
+        return ConsentView(partner, granted, local)
+
+    def check_perk(self, partner: str, member_id: str, perk_id: str) -> PerkCheck:
+        """A partner's question "does this member qualify for my perk?".
+
+        Refused with one and the same :class:`Forbidden` for an unknown member, an unknown
+        perk, a perk not listed for this partner and a member without live consent, so the
+        refusal tells the partner nothing.
+        """
+        rb = self.rulebook()
+        perk = next((p for p in rb.perks if p.id == perk_id), None)
+        if perk is None or partner not in perk.partners:
+            raise Forbidden(NOT_ALLOWED)
+        now = self.clock.now_us()
+        try:
+            acc = self._fold_member(member_id, now)
+        except NotFound:
+            raise Forbidden(NOT_ALLOWED) from None
+        if not acc.consented(partner):
+            raise Forbidden(NOT_ALLOWED)
+        view = acc.view(now)
+        eligible = next(p.eligible for p in view.perks if p.id == perk_id)
+        cal = acc.rulebook.calendar
+        until = cal.day_start_us(cal.day(now) + 1)
+        return PerkCheck(member_id, perk_id, eligible, from_us(now, cal.tz).isoformat(),
+                         from_us(until, cal.tz).isoformat())
+
     def summary(self) -> dict[str, Any]:
         with self.store.read() as tx:
             data = tx.state_summary()
@@ -249,4 +405,4 @@ class Plaudit:
             return data
 
 
-__all__ = ["Plaudit", "PublishResult"]
+__all__ = ["NOT_ALLOWED", "PerkCheck", "Plaudit", "PublishResult", "ScorePoint"]

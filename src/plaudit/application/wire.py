@@ -29,7 +29,7 @@ from typing_extensions import TypedDict
 
 from plaudit.domain.calendar import to_us
 from plaudit.domain.errors import Problem
-from plaudit.domain.events import SPEND, Event
+from plaudit.domain.events import CONSENT, SPEND, Event
 from plaudit.domain.rulebook import Attribute, Rulebook
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -85,6 +85,11 @@ class EventDecoder:
             "reference": Attribute("reference", "id", default="", required=False),
         }
         models.append(_event_model(SPEND, spend_attrs))
+        consent_attrs = {
+            "partner": Attribute("partner", "id"),
+            "granted": Attribute("granted", "bool"),
+        }
+        models.append(_event_model(CONSENT, consent_attrs))
         union: Any = Union[tuple(models)] if len(models) > 1 else models[0]  # noqa: UP007
         tagged: Any = Annotated[union, Field(discriminator="type")]
         self._one: TypeAdapter[Any] = TypeAdapter(tagged)
@@ -94,7 +99,8 @@ class EventDecoder:
             for name, et in rulebook.events.items()
         }
         self._defaults[SPEND] = {"reference": ""}
-        self._types = [*rulebook.events, SPEND]
+        self._defaults[CONSENT] = {}
+        self._types = [*rulebook.events, SPEND, CONSENT]
 
     def _to_event(self, raw: Mapping[str, Any], original_at: str | None = None) -> Event:
         attrs = raw.get("attributes") or {}

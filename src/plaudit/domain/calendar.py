@@ -13,7 +13,7 @@ it for every event, so offsets are cached per quarter hour (no zone changes offs
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 US_PER_SECOND = 1_000_000
@@ -62,6 +62,15 @@ class Calendar:
 
     def date(self, day: int) -> date:
         return date.fromordinal(day)
+
+    def day_start_us(self, day: int) -> int:
+        """The first instant of a local day (local midnight, or the first instant after it
+        when a DST change skips midnight)."""
+        start = datetime.combine(date.fromordinal(day), time(), tzinfo=self.tz)
+        us = to_us(start)
+        while self.day(us) < day:  # midnight did not exist: step to the next valid hour
+            us += 3_600 * US_PER_SECOND
+        return us
 
     def year_month(self, day: int) -> tuple[int, int]:
         ym = self._month_cache.get(day)

@@ -7,9 +7,12 @@ family of exceptions to HTTP problems or CLI exit codes::
     ├── RulebookError        the rulebook cannot be loaded, validated or compiled
     │   └── ExpressionError  one expression is unsafe, ill-typed or names something unknown
     ├── EventRejected        one or more events of a batch are invalid (the batch stored nothing)
-    ├── Conflict             an event id is already stored with a different body
+    │   └── EventConflict    an event id is already stored (or repeated) with another body
+    ├── Conflict             the request contradicts the stored state
     ├── NotFound             an unknown member, rulebook version, …
+    ├── Unauthenticated      no credentials, or unknown, expired or revoked ones
     ├── Forbidden            the caller may not see or do this
+    ├── TooLarge             the request exceeds a size limit
     ├── InsufficientPoints   a spend exceeds the balance available at its time
     └── StoreError           the database failed in a way the caller cannot fix
 
@@ -101,8 +104,22 @@ class EventRejected(PlauditError):
         super().__init__(f"{len(self.problems)} event(s) rejected, batch not stored:\n{shown}")
 
 
+class EventConflict(EventRejected):
+    """An event id was sent again with a different body: ids are the idempotency keys."""
+
+    code = "event-conflict"
+
+
 class Conflict(PlauditError):
     code = "conflict"
+
+
+class Unauthenticated(PlauditError):
+    code = "unauthenticated"
+
+
+class TooLarge(PlauditError):
+    code = "too-large"
 
 
 class NotFound(PlauditError):
@@ -129,6 +146,7 @@ class StoreError(PlauditError):
 __all__ = [
     "Conflict",
     "EvaluationError",
+    "EventConflict",
     "EventRejected",
     "ExpressionError",
     "Forbidden",
@@ -138,4 +156,6 @@ __all__ = [
     "Problem",
     "RulebookError",
     "StoreError",
+    "TooLarge",
+    "Unauthenticated",
 ]

@@ -18,7 +18,15 @@ It is recorded like any other event, after the ingest checked that the balance a
 covers it, and the fold takes the points from the oldest lots first.
 """
 
-BUILTIN_TYPES = frozenset({SPEND})
+CONSENT = "plaudit.consent"
+"""Built-in event type: the member grants (``granted: true``) or revokes (``false``) a partner
+(``partner``: id) the right to ask whether they qualify for that partner's perks.
+
+Consent is recorded as an event so it has a time, an audit trail and a place in the member's
+export, but it never touches points, features or the score: consenting is not behaviour.
+"""
+
+BUILTIN_TYPES = frozenset({SPEND, CONSENT})
 
 
 class Event(NamedTuple):
@@ -34,4 +42,4 @@ class Event(NamedTuple):
     attributes: Mapping[str, Any]
 
 
-__all__ = ["BUILTIN_TYPES", "SPEND", "Event"]
+__all__ = ["BUILTIN_TYPES", "CONSENT", "SPEND", "Event"]

@@ -29,11 +29,12 @@ from typing import Any
 from plaudit.domain.aggregates import AggregateState, DayMarks, new_state
 from plaudit.domain.calendar import US_PER_DAY, from_us
 from plaudit.domain.errors import EvaluationError, InsufficientPoints
-from plaudit.domain.events import SPEND, Event
+from plaudit.domain.events import CONSENT, SPEND, Event
 from plaudit.domain.ledger import Ledger, Lot
 from plaudit.domain.rulebook import PointRule, Rulebook
 from plaudit.domain.state import (
     Award,
+    ConsentView,
     Expiry,
     FactorView,
     LotView,
@@ -63,7 +64,7 @@ class LateEvent(Exception):
 class MemberFold:
     """The accumulator for one member under one rulebook version."""
 
-    __slots__ = ("aggregates", "caps", "first_day", "history", "last_key",
+    __slots__ = ("aggregates", "caps", "consents", "first_day", "history", "last_key",
                  "ledger", "matches", "member", "once", "once_per", "position", "qualifying",
                  "rulebook", "score_levels", "warnings")
 
@@ -91,6 +92,8 @@ class MemberFold:
             deque() if tiers is not None and tiers.basis == "score" and tiers.grace_days
             else None)
         self.warnings: list[str] = []
+        self.consents: dict[str, tuple[bool, str]] = {}
+        """Partner -> (granted, local time of the latest grant or revocation)."""
 
     # -- applying events ----------------------------------------------------------------
 
@@ -99,6 +102,12 @@ class MemberFold:
         key = (event.at_us, event.id)
         if self.last_key is not None and key <= self.last_key:
             raise LateEvent(event.id)
+        if event.type == CONSENT:  # never behaviour: no points, features or first day
+            self.consents[event.attributes["partner"]] = (bool(event.attributes["granted"]),
+                                                          self._local(event.at_us))
+            self.position += 1
+            self.last_key = key
+            return
         rb = self.rulebook
         day = rb.calendar.day(event.at_us)
         if self.first_day is None:
@@ -382,6 +391,10 @@ class MemberFold:
         return TierView(levels[held].name, levels[earned].name, tiers.basis, value,
                         held_until, nxt)
 
+    def score_on(self, day: int) -> tuple[int, str | None]:
+        """Score and band on a local day at or after the last applied event's day."""
+        return self._score_value(self._factor_inputs(self.features(day)))
+
     def summary(self, as_of_us: int) -> Summary:
         """The stored columns: cheaper than :meth:`view` (no lots, perks or history)."""
         day = self._check_as_of(as_of_us)
@@ -413,7 +426,14 @@ class MemberFold:
             perks=perks,
             awards=tuple(self.history) if self.history is not None else None,
             warnings=tuple(self.warnings),
+            consents=tuple(ConsentView(partner, granted, at) for partner, (granted, at)
+                           in sorted(self.consents.items())),
         )
+
+    def consented(self, partner: str) -> bool:
+        """Whether the member's latest word to ``partner`` is a grant."""
+        found = self.consents.get(partner)
+        return found is not None and found[0]
 
     def _perks(self, feats: dict[str, Any], score: ScoreView | None,
                tier: TierView | None) -> tuple[PerkView, ...]:

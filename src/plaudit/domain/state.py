@@ -114,6 +114,14 @@ class PerkView:
 
 
 @dataclass(frozen=True)
+class ConsentView:
+    partner: str
+    granted: bool
+    at: str
+    """Local time of the latest grant or revocation."""
+
+
+@dataclass(frozen=True)
 class MemberState:
     member: str
     as_of: str
@@ -127,6 +135,7 @@ class MemberState:
     perks: tuple[PerkView, ...]
     awards: tuple[Award, ...] | None
     warnings: tuple[str, ...]
+    consents: tuple[ConsentView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,7 @@ def to_dict(state: MemberState) -> dict[str, Any]:
 
 __all__ = [
     "Award",
+    "ConsentView",
     "Expiry",
     "FactorView",
     "LotView",

@@ -27,7 +27,10 @@ from sqlalchemy.pool import NullPool
 
 from plaudit.adapters.sql import tables as t
 from plaudit.application.ports import (
+    DraftRow,
     EventRow,
+    JobRow,
+    KeyRow,
     RulebookRow,
     StateRow,
     StoredEvent,
@@ -251,6 +254,66 @@ class SqlTransaction:
             version=version, program_id=program_id, digest=digest, source=source,
             published_us=now_us))
         return version
+
+
+    # -- keys, drafts, jobs -------------------------------------------------------------
+
+    def add_key(self, row: KeyRow) -> None:
+        self.conn.execute(t.api_keys.insert().values(**row._asdict()))
+
+    def key(self, key_id: str) -> KeyRow | None:
+        row = self.conn.execute(select(*t.api_keys.c).where(
+            t.api_keys.c.key_id == key_id)).first()
+        return KeyRow(*row) if row is not None else None
+
+    def keys(self, kinds: Sequence[str]) -> list[KeyRow]:
+        k = t.api_keys
+        rows = self.conn.execute(select(*k.c).where(k.c.kind.in_(list(kinds)))
+                                 .order_by(k.c.created_us, k.c.key_id))
+        return [KeyRow(*r) for r in rows]
+
+    def revoke_key(self, key_id: str, now_us: int) -> bool:
+        k = t.api_keys
+        result = self.conn.execute(k.update().where(k.c.key_id == key_id,
+                                                    k.c.revoked_us.is_(None))
+                                   .values(revoked_us=now_us))
+        return bool(result.rowcount)
+
+    def add_draft(self, program_id: str, digest: str, source: str, now_us: int) -> int:
+        result = self.conn.execute(t.rulebook_drafts.insert().values(
+            program_id=program_id, digest=digest, source=source, created_us=now_us))
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def draft(self, draft_id: int) -> DraftRow | None:
+        d = t.rulebook_drafts
+        row = self.conn.execute(select(*d.c).where(d.c.draft_id == draft_id)).first()
+        return DraftRow(*row) if row is not None else None
+
+    def drafts(self) -> list[DraftRow]:
+        d = t.rulebook_drafts
+        return [DraftRow(*r) for r in self.conn.execute(select(*d.c).order_by(d.c.draft_id))]
+
+    def mark_draft_published(self, draft_id: int, version: int) -> None:
+        d = t.rulebook_drafts
+        self.conn.execute(d.update().where(d.c.draft_id == draft_id)
+                          .values(published_version=version))
+
+    def add_job(self, row: JobRow) -> None:
+        self.conn.execute(t.jobs.insert().values(**row._asdict()))
+
+    def update_job(self, job_id: str, *, status: str, done: int, total: int,
+                   result: str | None, error: str | None, now_us: int) -> None:
+        j = t.jobs
+        self.conn.execute(j.update().where(j.c.job_id == job_id).values(
+            status=status, done=done, total=total, result=result, error=error,
+            updated_us=now_us))
+
+    def job(self, job_id: str) -> JobRow | None:
+        j = t.jobs
+        row = self.conn.execute(select(*j.c).where(j.c.job_id == job_id)).first()
+        return JobRow(*row) if row is not None else None
 
 
 class SqlStore:

@@ -71,4 +71,45 @@ rulebooks = Table(
     Column("published_us", BigInteger, nullable=False),
 )
 
-__all__ = ["events", "member_states", "members", "metadata", "rulebooks"]
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("partner", String(64), nullable=True),
+    Column("member_id", String(128), nullable=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=True),
+    Column("revoked_us", BigInteger, nullable=True),
+)
+
+rulebook_drafts = Table(
+    "rulebook_drafts",
+    metadata,
+    Column("draft_id", Key, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("published_version", Integer, nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+__all__ = ["api_keys", "events", "jobs", "member_states", "members", "metadata",
+           "rulebook_drafts", "rulebooks"]

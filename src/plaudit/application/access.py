@@ -1,0 +1,163 @@
+"""Who is calling: operator keys with scopes, partner keys and short-lived member tokens.
+
+Every credential is one opaque bearer token ``<prefix>_<key id>_<secret>``; the prefix says
+what it is (``plk`` operator key, ``plp`` partner key, ``plm`` member token) so secret
+scanners and people can recognise a leaked one. Only the SHA-256 of the secret is stored.
+A fast hash is right here, unlike for passwords: the secret is 256 random bits, so there
+is nothing to brute-force, and every request verifies one.
+
+Scopes are deliberately few. ``admin`` implies every other; ``read`` may also issue a
+member token, because a token reads one member, a strict subset of what ``read`` reads.
+Partner keys and member tokens carry no scopes at all: what they may do is fixed by kind.
+
+Verified keys are cached for a couple of seconds per process, so a busy API does not read
+the keys table on every request; revoking in this process takes effect at once, in other
+processes within :data:`CACHE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from plaudit.application.ports import Clock, KeyRow, Store
+from plaudit.domain.errors import NotFound, Unauthenticated
+
+SCOPES = ("admin", "ingest", "read")
+PREFIX = {"operator": "plk", "partner": "plp", "member": "plm"}
+KIND_OF_PREFIX = {v: k for k, v in PREFIX.items()}
+DEFAULT_TOKEN_SECONDS = 900
+MAX_TOKEN_SECONDS = 86_400
+CACHE_SECONDS = 2.0
+_PARTNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_TOKEN = re.compile(r"^(plk|plp|plm)_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    key_id: str
+    kind: str
+    name: str
+    scopes: frozenset[str]
+    partner: str | None = None
+    member: str | None = None
+
+    def has(self, scope: str) -> bool:
+        return self.kind == "operator" and ("admin" in self.scopes or scope in self.scopes)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly created credential: ``token`` is shown once and never stored."""
+
+    token: str
+    row: KeyRow
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Access:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._cache: dict[str, tuple[KeyRow, float]] = {}
+
+    # -- issuing ------------------------------------------------------------------------
+
+    def _issue(self, kind: str, name: str, scopes: Iterable[str] = (), *,
+               partner: str | None = None, member: str | None = None,
+               expires_us: int | None = None) -> IssuedKey:
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        row = KeyRow(key_id, name, kind, " ".join(sorted(set(scopes))), partner, member,
+                     _hash(secret), self.clock.now_us(), expires_us, None)
+        with self.store.write() as tx:
+            if member is not None and tx.member_no(member) is None:
+                raise NotFound(f"member `{member}` not found")
+            tx.add_key(row)
+        return IssuedKey(f"{PREFIX[kind]}_{key_id}_{secret}", row)
+
+    def create_key(self, name: str, scopes: Iterable[str]) -> IssuedKey:
+        wanted = set(scopes)
+        unknown = wanted - set(SCOPES)
+        if unknown or not wanted:
+            raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")
+        return self._issue("operator", name, wanted)
+
+    def create_partner_key(self, name: str, partner: str) -> IssuedKey:
+        if not _PARTNER.match(partner):
+            raise ValueError(f"partner `{partner}` must be an id (letters, digits, . _ -)")
+        return self._issue("partner", name, partner=partner)
+
+    def issue_member_token(self, member: str, seconds: int = DEFAULT_TOKEN_SECONDS
+                           ) -> IssuedKey:
+        if not 1 <= seconds <= MAX_TOKEN_SECONDS:
+            raise ValueError(f"a member token lives 1 to {MAX_TOKEN_SECONDS} seconds")
+        expires = self.clock.now_us() + seconds * 1_000_000
+        return self._issue("member", f"member token for {member}", member=member,
+                           expires_us=expires)
+
+    def revoke(self, key_id: str) -> None:
+        with self.store.write() as tx:
+            if not tx.revoke_key(key_id, self.clock.now_us()):
+                raise NotFound(f"no live key `{key_id}`")
+        self._cache.pop(key_id, None)
+
+    def keys(self) -> list[KeyRow]:
+        """Operator and partner keys (member tokens are short-lived and not listed)."""
+        with self.store.read() as tx:
+            return tx.keys(["operator", "partner"])
+
+    def key(self, key_id: str) -> KeyRow:
+        with self.store.read() as tx:
+            row = tx.key(key_id)
+        if row is None or row.kind == "member":
+            raise NotFound(f"no key `{key_id}`")
+        return row
+
+    # -- verifying ----------------------------------------------------------------------
+
+    def authenticate(self, token: str) -> Principal:
+        """The caller behind a bearer token, or :class:`Unauthenticated`.
+
+        Every failure gives the same message, so a caller cannot tell an unknown key from a
+        revoked or expired one.
+        """
+        m = _TOKEN.match(token)
+        if m is None:
+            raise Unauthenticated("the credential is not valid")
+        prefix, key_id, secret = m.groups()
+        row = self._row(key_id)
+        now = self.clock.now_us()
+        if (row is None or PREFIX[row.kind] != prefix
+                or not hmac.compare_digest(row.secret_hash, _hash(secret))
+                or row.revoked_us is not None
+                or (row.expires_us is not None and row.expires_us <= now)):
+            raise Unauthenticated("the credential is not valid")
+        return Principal(row.key_id, row.kind, row.name, frozenset(row.scopes.split()),
+                         row.partner, row.member_id)
+
+    def _row(self, key_id: str) -> KeyRow | None:
+        hit = self._cache.get(key_id)
+        now = time.monotonic()
+        if hit is not None and now - hit[1] < CACHE_SECONDS:
+            return hit[0]
+        with self.store.read() as tx:
+            row = tx.key(key_id)
+        if row is not None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key_id] = (row, now)
+        return row
+
+
+__all__ = ["SCOPES", "Access", "IssuedKey", "Principal"]
