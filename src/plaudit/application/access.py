@@ -112,7 +112,7 @@ class Access:
                 raise NotFound(f"no live key `{key_id}`")
         self._cache.pop(key_id, None)
 
-    def keys(self) -> list[KeyRow]:
+    def list_keys(self) -> list[KeyRow]:
         """Operator and partner keys (member tokens are short-lived and not listed)."""
         with self.store.read() as tx:
             return tx.keys(["operator", "partner"])

@@ -62,6 +62,9 @@ app = typer.Typer(help="plaudit: an open, explainable loyalty and reputation eng
                   no_args_is_help=True, add_completion=False)
 rulebook_app = typer.Typer(help="Check and publish rulebooks.", no_args_is_help=True)
 app.add_typer(rulebook_app, name="rulebook")
+keys_app = typer.Typer(help="Create, list and revoke API keys and member tokens.",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -264,6 +267,86 @@ def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
         report = ingest_with_progress(service, path, DEFAULT_BATCH)
     elapsed = time.perf_counter() - started
     render.demo_summary(out, service, report, elapsed, home)
+
+
+@app.command()
+@handles_errors
+def serve(host: Annotated[str | None, typer.Option(help="Listen address [default: "
+                                                   "PLAUDIT_HOST or 127.0.0.1].")] = None,
+          port: Annotated[int | None, typer.Option(help="Port [default: PLAUDIT_PORT or "
+                                                   "8000].")] = None,
+          workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes "
+                                                      "[default: PLAUDIT_WORKERS or 1].")
+                             ] = None,
+          database_url: Annotated[str | None, typer.Option(
+              help="Database URL [default: PLAUDIT_DATABASE_URL or SQLite in "
+                   "PLAUDIT_HOME].")] = None,
+          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info") -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, interactive docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    if database_url:
+        os.environ["PLAUDIT_DATABASE_URL"] = database_url  # inherited by worker processes
+    settings = Settings()
+    bootstrap(settings).store.close()  # create and migrate the database once, up front
+    uvicorn.run("plaudit.entrypoints.http.app:app_factory", factory=True,
+                host=host or settings.host, port=port if port is not None else settings.port,
+                workers=workers or settings.workers, log_level=log_level,
+                proxy_headers=False, server_header=False)
+
+
+@keys_app.command("create")
+@handles_errors
+def keys_create(name: Annotated[str, typer.Argument(help="What the key is for.")],
+                scope: Annotated[list[str] | None, typer.Option(
+                    "--scope", "-s", help="admin, ingest or read (repeat for several).")
+                ] = None,
+                partner: Annotated[str | None, typer.Option(
+                    help="Create a partner key for this partner id instead.")] = None
+                ) -> None:
+    """Create an operator key (with --scope) or a partner key (with --partner); prints the
+    token once."""
+    access = _service().access
+    if (partner is None) == (not scope):
+        err.print("[bold red]error:[/] give --scope (operator key) or --partner, not both")
+        raise typer.Exit(2)
+    try:
+        issued = (access.create_partner_key(name, partner) if partner is not None
+                  else access.create_key(name, scope or []))
+    except ValueError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    err.print(f"created key {issued.row.key_id} ({issued.row.kind}); the token is shown "
+              "only now:")
+    out.print(issued.token, highlight=False)
+
+
+@keys_app.command("list")
+@handles_errors
+def keys_list() -> None:
+    """List operator and partner keys (never their tokens)."""
+    render.keys(out, _service().access.list_keys())
+
+
+@keys_app.command("revoke")
+@handles_errors
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")]
+                ) -> None:
+    """Revoke a key at once."""
+    _service().access.revoke(key_id)
+    out.print(f"revoked {key_id}")
+
+
+@keys_app.command("token")
+@handles_errors
+def keys_token(member_id: Annotated[str, typer.Argument(help="The member the token reads.")],
+               seconds: Annotated[int, typer.Option(min=1, max=86_400,
+                                                    help="Lifetime.")] = 900) -> None:
+    """Issue a short-lived member token (reads only that member); prints the token."""
+    issued = _service().access.issue_member_token(member_id, seconds)
+    out.print(issued.token, highlight=False)
 
 
 class _ProgressCtx:

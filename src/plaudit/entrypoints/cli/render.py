@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from plaudit.application.ingest import IngestReport
-from plaudit.application.ports import RulebookRow
+from plaudit.application.ports import KeyRow, RulebookRow
+from plaudit.domain.calendar import from_us
 from plaudit.domain.state import MemberState
 
 if TYPE_CHECKING:
@@ -120,3 +121,13 @@ def demo_summary(console: Console, service: Plaudit, report: IngestReport, elaps
     console.print("\nLook at a member:\n"
                   f"  PLAUDIT_HOME={home} plaudit member m-000042\n"
                   f"  PLAUDIT_HOME={home} plaudit member m-000042 --json")
+
+
+def keys(console: Console, rows: list[KeyRow]) -> None:
+    table = Table("key id", "name", "kind", "scopes / partner", "created (UTC)", "revoked")
+    for r in rows:
+        table.add_row(r.key_id, r.name, r.kind, r.partner or r.scopes,
+                      from_us(r.created_us).strftime("%Y-%m-%d %H:%M"),
+                      from_us(r.revoked_us).strftime("%Y-%m-%d %H:%M") if r.revoked_us
+                      else "")
+    console.print(table)

@@ -1,0 +1,71 @@
+"""The FastAPI application: routes, the problem+json handlers, limits and OpenAPI.
+
+:func:`create_app` takes a ready :class:`~plaudit.application.service.Plaudit` (tests pass
+one) or builds one from settings through the one wiring point, :func:`plaudit.bootstrap`.
+uvicorn workers call :func:`app_factory`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+
+import plaudit
+from plaudit.application.service import Plaudit
+from plaudit.entrypoints.http import events, keys, members, partner, problems, rulebooks
+from plaudit.entrypoints.http.limits import MAX_BODY_BYTES, BodyLimit
+from plaudit.entrypoints.http.models import Health
+
+DESCRIPTION = """\
+The plaudit API: send behaviour events, read members' points, score, tier and perks, let
+partners ask a consented yes/no, and manage rulebooks and keys.
+
+Authenticate with `Authorization: Bearer <token>`: an operator key (`plk_…`, scopes
+`admin`, `ingest`, `read`), a partner key (`plp_…`) or a member token (`plm_…`). Every error
+is `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,
+`instance` and `errors` (one entry per bad item or field).
+"""
+
+
+def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYTES
+               ) -> FastAPI:
+    if svc is None:
+        from plaudit.bootstrap import bootstrap
+
+        svc = bootstrap()
+    app = FastAPI(title="plaudit", version=plaudit.__version__, description=DESCRIPTION,
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    app.state.plaudit = svc
+    problems.install(app)
+    for module in (events, members, partner, rulebooks, keys):
+        app.include_router(module.router)
+
+    @app.get("/healthz", response_model=Health, tags=["health"],
+             responses=problems.responses(503), summary="Liveness and the current version")
+    def healthz(request: Request) -> Health:
+        """No credential needed; says only that the service and its database answer."""
+        versions = svc.rulebook_versions()
+        return Health(status="ok", rulebook_version=versions[-1].version if versions else None)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {})["Event"] = \
+                events._EVENT_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory``: settings from the environment."""
+    return create_app()
+
+
+__all__ = ["app_factory", "create_app"]

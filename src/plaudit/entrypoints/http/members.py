@@ -1,0 +1,193 @@
+"""Member reads (state, score, history, points, tier, perks, consents), consents and tokens.
+
+Every read takes ``as_of`` (RFC 3339 with an offset; default now) and is a fold of the
+member's events up to that instant under the current rulebook. A member token reads only
+its own member; an operator key needs ``read``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import AwareDatetime
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from plaudit.application.access import Principal
+from plaudit.domain.calendar import from_us, to_us
+from plaudit.domain.state import (
+    ConsentView,
+    MemberState,
+    PerkView,
+    Points,
+    ScoreView,
+    TierView,
+    to_dict,
+)
+from plaudit.entrypoints.http.models import (
+    ConsentOut,
+    Partner,
+    ScoreHistoryOut,
+    TokenCreate,
+    TokenOut,
+)
+from plaudit.entrypoints.http.problems import responses
+from plaudit.entrypoints.http.security import (
+    MemberId,
+    member_reader,
+    member_writer,
+    operator,
+    service,
+)
+
+router = APIRouter(tags=["members"])
+
+AsOf = Annotated[AwareDatetime | None, Query(
+    description="The instant to read the member at (RFC 3339 with an offset). Default: now.")]
+Reader = Annotated[Principal, Depends(member_reader)]
+Writer = Annotated[Principal, Depends(member_writer)]
+READ_ERRORS = responses(401, 403, 404, 422, 503)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _as_of_us(as_of: datetime | None) -> int | None:
+    return to_us(as_of) if as_of is not None else None
+
+
+async def _state(request: Request, member_id: str, as_of: datetime | None,
+                 history: bool = False) -> MemberState:
+    return await run_in_threadpool(service(request).member_state, member_id,
+                                   _as_of_us(as_of), history=history)
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses to JSON-ready values, decimals as strings (exact)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _decimals(dataclasses.asdict(value))
+    return _decimals(value)
+
+
+def _decimals(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimals(v) for v in value]
+    return value
+
+
+@router.get("/v1/members/{member_id}", response_model=MemberState, responses=READ_ERRORS,
+            summary="A member's whole state")
+async def get_member(request: Request, member_id: MemberId, who: Reader, as_of: AsOf = None,
+                     history: Annotated[bool, Query(description="Include every award, "
+                                                    "reversal and spend.")] = False
+                     ) -> Response:
+    """Points, features, score with factors and reasons, tier, perks and consents."""
+    return _json(to_dict(await _state(request, member_id, as_of, history)))
+
+
+@router.get("/v1/members/{member_id}/score", response_model=ScoreView | None,
+            responses=READ_ERRORS, summary="Score with factors and reason codes")
+async def get_score(request: Request, member_id: MemberId, who: Reader,
+                    as_of: AsOf = None) -> Response:
+    """The score, its band, each factor's input and points, and up to four reasons, the
+    factors that cost the most points first. `null` when the rulebook has no score."""
+    state = await _state(request, member_id, as_of)
+    return _json(_plain(state.score) if state.score is not None else None)
+
+
+@router.get("/v1/members/{member_id}/score/history", response_model=ScoreHistoryOut,
+            responses=READ_ERRORS, summary="One point per day the score changed")
+async def get_score_history(
+        request: Request, member_id: MemberId, who: Reader, as_of: AsOf = None,
+        days: Annotated[int, Query(ge=1, le=3660, description="How many days back from "
+                                   "as_of.")] = 365) -> Response:
+    svc = service(request)
+    at = to_us(as_of) if as_of is not None else svc.clock.now_us()
+    points = await run_in_threadpool(svc.score_history, member_id, at, days)
+    tz = svc.rulebook().calendar.tz
+    return _json({"member": member_id, "as_of": from_us(at, tz).isoformat(),
+                  "points": [dataclasses.asdict(p) for p in points]})
+
+
+@router.get("/v1/members/{member_id}/points", response_model=Points, responses=READ_ERRORS,
+            summary="Balance, lots and expiry schedule")
+async def get_points(request: Request, member_id: MemberId, who: Reader,
+                     as_of: AsOf = None) -> Response:
+    """The balance, totals, each live lot (oldest first: spent first) and how many points
+    expire on which local date."""
+    return _json(_plain((await _state(request, member_id, as_of)).points))
+
+
+@router.get("/v1/members/{member_id}/tier", response_model=TierView | None,
+            responses=READ_ERRORS, summary="Tier and progress to the next")
+async def get_tier(request: Request, member_id: MemberId, who: Reader,
+                   as_of: AsOf = None) -> Response:
+    state = await _state(request, member_id, as_of)
+    return _json(_plain(state.tier) if state.tier is not None else None)
+
+
+@router.get("/v1/members/{member_id}/perks", response_model=list[PerkView],
+            responses=READ_ERRORS, summary="Perks and whether the member has them")
+async def get_perks(request: Request, member_id: MemberId, who: Reader,
+                    as_of: AsOf = None) -> Response:
+    return _json(_plain(list((await _state(request, member_id, as_of)).perks)))
+
+
+@router.get("/v1/members/{member_id}/consents", response_model=list[ConsentView],
+            responses=READ_ERRORS, summary="Partners the member granted or revoked")
+async def get_consents(request: Request, member_id: MemberId, who: Reader,
+                       as_of: AsOf = None) -> Response:
+    return _json(_plain(list((await _state(request, member_id, as_of)).consents)))
+
+
+async def _consent(request: Request, member_id: str, partner: str, granted: bool
+                   ) -> Response:
+    view = await run_in_threadpool(service(request).record_consent, member_id, partner,
+                                   granted)
+    return _json({"member": member_id, "partner": view.partner, "granted": view.granted,
+                  "at": view.at})
+
+
+@router.put("/v1/members/{member_id}/consents/{partner}", response_model=ConsentOut,
+            responses=READ_ERRORS, summary="Grant a partner consent")
+async def grant_consent(request: Request, member_id: MemberId, partner: Partner,
+                        who: Writer) -> Response:
+    """Let `partner` ask whether this member qualifies for the partner's perks (yes/no
+    only). Recorded as a `plaudit.consent` event; revocable at any time."""
+    return await _consent(request, member_id, partner, True)
+
+
+@router.delete("/v1/members/{member_id}/consents/{partner}", response_model=ConsentOut,
+               responses=READ_ERRORS, summary="Revoke a partner's consent")
+async def revoke_consent(request: Request, member_id: MemberId, partner: Partner,
+                         who: Writer) -> Response:
+    """From now on the partner's checks for this member are refused (403)."""
+    return await _consent(request, member_id, partner, False)
+
+
+@router.post("/v1/members/{member_id}/tokens", response_model=TokenOut, status_code=201,
+             responses=READ_ERRORS, summary="Issue a short-lived member token")
+async def create_token(request: Request, member_id: MemberId,
+                       who: Annotated[Principal, Depends(operator("read"))],
+                       body: Annotated[TokenCreate | None, Body()] = None) -> Response:
+    """A bearer token that reads only this member (and manages their consents), for your
+    app to hand to the member's device. Default lifetime 15 minutes, at most 24 hours."""
+    seconds = (body or TokenCreate()).seconds
+    issued = await run_in_threadpool(service(request).access.issue_member_token, member_id,
+                                     seconds)
+    assert issued.row.expires_us is not None
+    return _json({"member": member_id, "token": issued.token,
+                  "expires_at": from_us(issued.row.expires_us).isoformat()}, 201)
+
+
+__all__ = ["router"]

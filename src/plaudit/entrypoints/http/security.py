@@ -1,0 +1,86 @@
+"""Authentication and the scope each route needs, declared once per route.
+
+Every route depends on exactly one of the guards below; ``tests/api/test_access.py`` walks
+the app's routes and fails if one has none. The guards are ``async`` so that checking a
+(cached) credential does not cost a thread hop on every request.
+
+* :func:`operator` — an operator key with the scope (``admin`` implies all);
+* :func:`member_reader` — an operator key with ``read``, or a member token for exactly the
+  member in the path (anything else is 403, even for a member that does not exist, so a
+  token cannot probe which members exist);
+* :func:`member_writer` — an operator key with ``ingest``, or that member's token;
+* :func:`partner` — a partner key; what it may ask is decided by the partner check itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from plaudit.application.access import Principal
+from plaudit.application.service import Plaudit
+from plaudit.domain.errors import Forbidden, Unauthenticated
+
+bearer = HTTPBearer(auto_error=False, description="An operator key (`plk_…`), a partner key "
+                    "(`plp_…`) or a member token (`plm_…`).")
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+MemberId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$",
+                               description="The operator's member id.")]
+
+
+def service(request: Request) -> Plaudit:
+    svc: Plaudit = request.app.state.plaudit
+    return svc
+
+
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None
+               ) -> Principal:
+    if credentials is None:
+        raise Unauthenticated("send a key or member token as `Authorization: Bearer …`")
+    return service(request).access.authenticate(credentials.credentials)
+
+
+def operator(scope: str) -> Callable[..., Awaitable[Principal]]:
+    async def guard(request: Request, credentials: Credentials) -> Principal:
+        who = _principal(request, credentials)
+        if not who.has(scope):
+            raise Forbidden(f"this route needs an operator key with the `{scope}` scope")
+        return who
+
+    guard.__name__ = f"operator_{scope}"
+    guard.plaudit_scope = scope  # type: ignore[attr-defined]
+    return guard
+
+
+async def member_reader(request: Request, credentials: Credentials,
+                        member_id: MemberId) -> Principal:
+    who = _principal(request, credentials)
+    if who.has("read") or (who.kind == "member" and who.member == member_id):
+        return who
+    raise Forbidden("this credential may not read this member")
+
+
+async def member_writer(request: Request, credentials: Credentials,
+                        member_id: MemberId) -> Principal:
+    who = _principal(request, credentials)
+    if who.has("ingest") or (who.kind == "member" and who.member == member_id):
+        return who
+    raise Forbidden("this credential may not change this member")
+
+
+async def partner(request: Request, credentials: Credentials) -> Principal:
+    who = _principal(request, credentials)
+    if who.kind != "partner":
+        raise Forbidden("this route is for partner keys")
+    return who
+
+
+member_reader.plaudit_scope = "read or the member's own token"  # type: ignore[attr-defined]
+member_writer.plaudit_scope = "ingest or the member's own token"  # type: ignore[attr-defined]
+partner.plaudit_scope = "partner key"  # type: ignore[attr-defined]
+
+__all__ = ["MemberId", "member_reader", "member_writer", "operator", "partner", "service"]
