@@ -1,0 +1,239 @@
+"""Who may call what (OWASP API1, broken object-level authorisation).
+
+The table below lists every route of the app with a request to make. The first test fails
+when a route is added without being listed here, so no route escapes these checks:
+
+* without a credential every route is 401 (problem+json, `WWW-Authenticate: Bearer`);
+* a member token reaches only its own member: every route aimed at another member, and
+  every operator route, is 403;
+* a partner key reaches only the partner check: everything else is 403;
+* each operator route needs its scope, and keys without it get 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from .conftest import Api, purchase
+
+OWN = "m-own"
+OTHER = "m-other"
+
+# (method, path template) -> (path for the request, json body, scope an operator needs)
+# `{member}` in a path is filled with the member under test.
+ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
+    ("POST", "/v1/events"): ("/v1/events", purchase("x1", "{member}"), "ingest"),
+    ("GET", "/v1/members/{member_id}"): ("/v1/members/{member}", None, "read"),
+    ("GET", "/v1/members/{member_id}/score"): ("/v1/members/{member}/score", None, "read"),
+    ("GET", "/v1/members/{member_id}/score/history"):
+        ("/v1/members/{member}/score/history", None, "read"),
+    ("GET", "/v1/members/{member_id}/points"): ("/v1/members/{member}/points", None, "read"),
+    ("GET", "/v1/members/{member_id}/tier"): ("/v1/members/{member}/tier", None, "read"),
+    ("GET", "/v1/members/{member_id}/perks"): ("/v1/members/{member}/perks", None, "read"),
+    ("GET", "/v1/members/{member_id}/consents"):
+        ("/v1/members/{member}/consents", None, "read"),
+    ("PUT", "/v1/members/{member_id}/consents/{partner}"):
+        ("/v1/members/{member}/consents/city-rentals", None, "ingest"),
+    ("DELETE", "/v1/members/{member_id}/consents/{partner}"):
+        ("/v1/members/{member}/consents/city-rentals", None, "ingest"),
+    ("POST", "/v1/members/{member_id}/tokens"):
+        ("/v1/members/{member}/tokens", {"seconds": 60}, "read"),
+    ("GET", "/v1/partner/perks/{perk_id}/members/{member_id}"):
+        ("/v1/partner/perks/deposit_free_rental/members/{member}", None, "partner"),
+    ("GET", "/v1/rulebooks"): ("/v1/rulebooks", None, "read"),
+    ("GET", "/v1/rulebooks/{version}"): ("/v1/rulebooks/1", None, "read"),
+    ("POST", "/v1/drafts"): ("/v1/drafts", "program: {id: p, name: P}\n", "admin"),
+    ("GET", "/v1/drafts"): ("/v1/drafts", None, "admin"),
+    ("GET", "/v1/drafts/{draft_id}"): ("/v1/drafts/1", None, "admin"),
+    ("POST", "/v1/drafts/{draft_id}/publish"): ("/v1/drafts/1/publish", None, "admin"),
+    ("GET", "/v1/jobs/{job_id}"): ("/v1/jobs/0123456789abcdef", None, "admin"),
+    ("POST", "/v1/keys"): ("/v1/keys", {"name": "k", "scopes": ["read"]}, "admin"),
+    ("GET", "/v1/keys"): ("/v1/keys", None, "admin"),
+    ("DELETE", "/v1/keys/{key_id}"): ("/v1/keys/0123456789abcdef", None, "admin"),
+}
+PUBLIC = {("GET", "/healthz")}
+MEMBER_ROUTES = [k for k, v in ROUTES.items() if "{member}" in v[0]]
+OWN_MEMBER_OK = {k for k in MEMBER_ROUTES if k[0] == "GET" and "partner" not in k[1]} | {
+    ("PUT", "/v1/members/{member_id}/consents/{partner}"),
+    ("DELETE", "/v1/members/{member_id}/consents/{partner}")}
+
+
+def call(api: Api, route: tuple[str, str], token: str | None, member: str = OTHER) -> Any:
+    path, body, _ = ROUTES[route]
+    path = path.replace("{member}", member)
+    headers = api.as_(token)
+    if isinstance(body, str):
+        return api.client.request(route[0], path, content=body, headers=headers)
+    if isinstance(body, dict):
+        body = {k: (v.replace("{member}", member) if isinstance(v, str) else v)
+                for k, v in body.items()}
+    return api.client.request(route[0], path, json=body, headers=headers)
+
+
+@pytest.fixture
+def seeded(api: Api) -> Api:
+    r = api.post_events([purchase("a1", OWN), purchase("b1", OTHER)])
+    assert r.status_code == 201, r.text
+    return api
+
+
+def api_routes(app: Any) -> list[APIRoute]:
+    found, stack = [], list(app.routes)
+    while stack:
+        r = stack.pop()
+        if isinstance(r, APIRoute):
+            found.append(r)
+        elif hasattr(r, "original_router"):  # a router included with include_router
+            stack.extend(r.original_router.routes)
+    return found
+
+
+def test_every_route_is_listed_and_guarded(api: Api) -> None:
+    app = api.client.app
+    routes = {(m, r.path) for r in api_routes(app) for m in r.methods}
+    assert routes - PUBLIC == set(ROUTES), "add new routes to ROUTES with their scope"
+    for r in api_routes(app):
+        if (next(iter(r.methods)), r.path) not in PUBLIC:
+            guards = [d.call for d in r.dependant.dependencies
+                      if hasattr(d.call, "plaudit_scope")]
+            assert len(guards) == 1, f"{r.path} must depend on exactly one guard"
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_no_credential_is_401(seeded: Api, route: tuple[str, str]) -> None:
+    for token in (None, "plk_0123456789abcdef_" + "x" * 43, "garbage"):
+        r = call(seeded, route, token)
+        assert r.status_code == 401, (route, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_a_member_token_cannot_reach_another_member_or_operator_routes(
+        seeded: Api, route: tuple[str, str]) -> None:
+    token = seeded.token_for(OWN)
+    r = call(seeded, route, token, member=OTHER)
+    assert r.status_code == 403, (route, r.text)
+    assert r.json()["type"] == "urn:plaudit:problem:forbidden"
+    assert OTHER not in r.text.replace(f"/members/{OTHER}", "")  # nothing about them
+
+
+@pytest.mark.parametrize("route", sorted(MEMBER_ROUTES))
+def test_a_member_token_cannot_probe_which_members_exist(seeded: Api,
+                                                         route: tuple[str, str]) -> None:
+    token = seeded.token_for(OWN)
+    existing = call(seeded, route, token, member=OTHER)
+    missing = call(seeded, route, token, member="m-nobody")
+    assert existing.status_code == missing.status_code == 403
+    assert existing.json()["detail"] == missing.json()["detail"]
+
+
+@pytest.mark.parametrize("route", sorted(OWN_MEMBER_OK))
+def test_a_member_token_reads_its_own_member(seeded: Api, route: tuple[str, str]) -> None:
+    token = seeded.token_for(OWN)
+    r = call(seeded, route, token, member=OWN)
+    assert r.status_code == 200, (route, r.text)
+
+
+@pytest.mark.parametrize("route", sorted(k for k in ROUTES if ROUTES[k][2] != "partner"))
+def test_a_partner_key_reaches_nothing_but_the_check(seeded: Api,
+                                                     route: tuple[str, str]) -> None:
+    for member in (OWN, OTHER):
+        r = call(seeded, route, seeded.rentals, member=member)
+        assert r.status_code == 403, (route, r.text)
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_each_operator_route_needs_its_scope(seeded: Api, route: tuple[str, str]) -> None:
+    scope = ROUTES[route][2]
+    keys = {"ingest": seeded.ingest, "read": seeded.read}
+    for name, token in keys.items():
+        r = call(seeded, route, token, member=OWN)
+        if scope == name:
+            assert r.status_code not in (401, 403), (route, name, r.text)
+        else:
+            assert r.status_code == 403, (route, name, r.text)
+
+
+def test_the_partner_check_needs_consent_and_a_perk_of_that_partner(seeded: Api) -> None:
+    api = seeded
+    check = "/v1/partner/perks/{perk}/members/{member}"
+
+    def ask(perk: str, member: str, token: str) -> Any:
+        return api.client.get(check.format(perk=perk, member=member), headers=api.as_(token))
+
+    refusals = [
+        ask("deposit_free_rental", OWN, api.rentals),    # no consent yet
+        ask("deposit_free_rental", "m-nobody", api.rentals),  # no such member
+        ask("hotel_deposit_waiver", OWN, api.rentals),   # another partner's perk
+        ask("airport_wifi", OWN, api.rentals),           # a perk with no partners
+        ask("no_such_perk", OWN, api.rentals),
+    ]
+    assert {r.status_code for r in refusals} == {403}
+    assert len({r.json()["detail"] for r in refusals}) == 1  # one answer reveals nothing
+
+    member = api.token_for(OWN)
+    granted = api.client.put(f"/v1/members/{OWN}/consents/city-rentals",
+                             headers=api.as_(member))
+    assert granted.status_code == 200 and granted.json()["granted"] is True
+    ok = ask("deposit_free_rental", OWN, api.rentals)
+    assert ok.status_code == 200, ok.text
+    assert set(ok.json()) == {"member", "perk", "eligible", "checked_at", "valid_until"}
+    assert ok.json()["valid_until"] == "2026-11-23T00:00:00+08:00"  # end of the local day
+    # consent to one partner is not consent to another
+    assert ask("hotel_deposit_waiver", OWN, api.hotels).status_code == 403
+    # another member's consent does not open this member
+    assert ask("deposit_free_rental", OTHER, api.rentals).status_code == 403
+
+    revoked = api.client.delete(f"/v1/members/{OWN}/consents/city-rentals",
+                                headers=api.as_(member))
+    assert revoked.status_code == 200 and revoked.json()["granted"] is False
+    assert ask("deposit_free_rental", OWN, api.rentals).status_code == 403
+
+
+def test_consent_changes_nothing_a_member_is_scored_on(seeded: Api) -> None:
+    api = seeded
+    before = api.client.get(f"/v1/members/{OWN}", headers=api.as_(api.read)).json()
+    api.client.put(f"/v1/members/{OWN}/consents/city-rentals", headers=api.as_(api.ingest))
+    after = api.client.get(f"/v1/members/{OWN}", headers=api.as_(api.read)).json()
+    for key in ("points", "features", "score", "tier", "perks"):
+        assert before[key] == after[key]
+    assert [c["partner"] for c in after["consents"]] == ["city-rentals"]
+
+
+def test_revoked_keys_and_expired_tokens_stop_working(seeded: Api) -> None:
+    api = seeded
+    created = api.client.post("/v1/keys", json={"name": "tmp", "scopes": ["read"]},
+                              headers=api.as_(api.admin)).json()
+    path = f"/v1/members/{OWN}"
+    assert api.client.get(path, headers=api.as_(created["token"])).status_code == 200
+    r = api.client.delete(f"/v1/keys/{created['key_id']}", headers=api.as_(api.admin))
+    assert r.status_code == 204
+    assert api.client.get(path, headers=api.as_(created["token"])).status_code == 401
+    again = api.client.delete(f"/v1/keys/{created['key_id']}", headers=api.as_(api.admin))
+    assert again.status_code == 404
+
+    token = api.token_for(OWN, seconds=60)
+    assert api.client.get(path, headers=api.as_(token)).status_code == 200
+    api.clock.now += 61 * 1_000_000
+    assert api.client.get(path, headers=api.as_(token)).status_code == 401
+
+
+def test_a_tampered_secret_is_refused(seeded: Api) -> None:
+    prefix, key_id, secret = seeded.read.split("_", 2)
+    forged = f"{prefix}_{key_id}_{'A' if secret[0] != 'A' else 'B'}{secret[1:]}"
+    r = seeded.client.get(f"/v1/members/{OWN}", headers=seeded.as_(forged))
+    assert r.status_code == 401
+
+
+def test_keys_are_stored_hashed(seeded: Api) -> None:
+    with seeded.svc.store.read() as tx:
+        rows = tx.keys(["operator", "partner"])
+    stored = " ".join(" ".join(str(v) for v in row) for row in rows)
+    for token in (seeded.admin, seeded.read, seeded.rentals):
+        assert token.split("_", 2)[2] not in stored
+    listed = seeded.client.get("/v1/keys", headers=seeded.as_(seeded.admin)).text
+    assert seeded.read.split("_", 2)[2] not in listed and "token" not in listed
