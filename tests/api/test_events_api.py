@@ -1,0 +1,126 @@
+"""POST /v1/events: atomic, idempotent by id, late events re-folded, every bad item named."""
+
+from __future__ import annotations
+
+from .conftest import Api, purchase
+
+READ = "/v1/members/{}"
+
+
+def balance(api: Api, member: str) -> int:
+    r = api.client.get(READ.format(member) + "/points", headers=api.as_(api.read))
+    assert r.status_code == 200, r.text
+    value: int = r.json()["balance"]
+    return value
+
+
+def test_one_event_is_stored_and_folded(api: Api) -> None:
+    r = api.post_events(purchase("e1", "m1", amount="120.50", category="books"))
+    assert r.status_code == 201
+    assert r.json() == {"stored": 1, "duplicates": 0, "items": [
+        {"index": 0, "id": "e1", "member": "m1", "status": "stored"}]}
+    assert balance(api, "m1") == 240  # floor(120.50) x2 for books
+
+
+def test_resending_the_same_event_is_200_with_the_original_result(api: Api) -> None:
+    first = api.post_events(purchase("e1", "m1", amount="120.50"))
+    again = purchase("e1", "m1", amount="120.5", at="2026-11-01T02:00:00Z")  # same instant
+    r = api.post_events(again)
+    assert (first.status_code, r.status_code) == (201, 200)
+    assert r.json()["items"] == [{"index": 0, "id": "e1", "member": "m1",
+                                  "status": "duplicate"}]
+    assert balance(api, "m1") == 240
+
+
+def test_same_id_other_body_is_409_and_stores_nothing(api: Api) -> None:
+    api.post_events(purchase("e1", "m1", amount="10", category="other"))
+    r = api.post_events([purchase("e2", "m1", amount="5", category="other"),
+                         purchase("e1", "m1", amount="11", category="other")])
+    assert r.status_code == 409
+    body = r.json()
+    assert body["type"] == "urn:plaudit:problem:event-conflict"
+    assert body["errors"] == [{"where": "item 1", "field": "id", "suggestion": None,
+                               "reason": "event id `e1` is already stored with a different "
+                                         "body"}]
+    assert balance(api, "m1") == 10  # e2 was not stored either
+
+
+def test_a_batch_with_bad_items_names_each_and_stores_nothing(api: Api) -> None:
+    events = [purchase("ok", "m1"), purchase("bad1", "m1", category="cars"),
+              {"id": "bad2", "member": "m1", "type": "purchse", "at": "2026-11-01T10:00:00Z"},
+              {**purchase("bad3", "m1"), "at": "2026-11-01T10:00:00"}]
+    r = api.post_events(events)
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    errors = r.json()["errors"]
+    assert [(e["where"], e["field"]) for e in errors] == [
+        ("item 1", "attributes.category"), ("item 2", "type"), ("item 3", "at")]
+    assert errors[1]["suggestion"] == "purchase"
+    r = api.client.get(READ.format("m1"), headers=api.as_(api.read))
+    assert r.status_code == 404  # not even the good event created the member
+
+
+def test_a_late_event_is_accepted_and_refolds_the_member(api: Api) -> None:
+    api.post_events(purchase("e2", "m1", at="2026-11-10T10:00:00+08:00", amount="10",
+                             category="other"))
+    r = api.post_events(purchase("e1", "m1", at="2026-11-01T10:00:00+08:00", amount="5",
+                                 category="other"))
+    assert r.status_code == 201
+    state = api.client.get(READ.format("m1"), headers=api.as_(api.read),
+                           params={"history": "true"}).json()
+    assert [a["event"] for a in state["awards"]] == ["e1", "e2"]
+    assert state["points"]["balance"] == 15
+
+
+def test_spends_are_checked_against_the_balance(api: Api) -> None:
+    api.post_events(purchase("e1", "m1", amount="100", category="other"))
+    spend = {"id": "s1", "member": "m1", "type": "plaudit.spend",
+             "at": "2026-11-02T10:00:00+08:00", "attributes": {"points": 150}}
+    r = api.post_events(spend)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "attributes.points"
+    spend["attributes"] = {"points": 60}
+    assert api.post_events(spend).status_code == 201
+    assert balance(api, "m1") == 40
+
+
+def test_limits_are_enforced_with_clear_messages(api: Api) -> None:
+    r = api.post_events([purchase(f"e{i}", "m1") for i in range(1001)])
+    assert r.status_code == 413
+    assert "at most 1000 events" in r.json()["detail"]
+
+    long_id = purchase("x" * 300, "m1")
+    r = api.post_events(long_id)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "id"
+    assert "longer than 256" in r.json()["errors"][0]["reason"]
+
+    many = purchase("e1", "m1")
+    many["attributes"] = {f"a{i}": 1 for i in range(65)}
+    r = api.post_events(many)
+    assert r.status_code == 422 and "more than 64 attributes" in r.json()["errors"][0]["reason"]
+
+    r = api.client.post("/v1/events", content=b"[" + b"1," * 1_100_000 + b"1]",
+                        headers={**api.as_(api.ingest), "content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["type"] == "urn:plaudit:problem:too-large"
+
+
+def test_not_json_and_wrong_shapes_are_422(api: Api) -> None:
+    headers = {**api.as_(api.ingest), "content-type": "application/json"}
+    for body, field in [(b"{nope", ""), (b'{"events": {}}', "events"),
+                        (b'{"events": []}', "events"),
+                        (b'{"events": [], "x": 1}', "x")]:
+        r = api.client.post("/v1/events", content=body, headers=headers)
+        assert r.status_code == 422, body
+        assert r.json()["errors"][0]["field"] == field
+
+
+def test_consent_events_can_be_sent_in_a_batch(api: Api) -> None:
+    consent = {"id": "c1", "member": "m1", "type": "plaudit.consent",
+               "at": "2026-11-02T10:00:00+08:00",
+               "attributes": {"partner": "city-rentals", "granted": True}}
+    assert api.post_events([purchase("e1", "m1"), consent]).status_code == 201
+    consents = api.client.get(READ.format("m1") + "/consents", headers=api.as_(api.read))
+    assert consents.json() == [{"partner": "city-rentals", "granted": True,
+                                "at": "2026-11-02T10:00:00+08:00"}]

@@ -1,0 +1,101 @@
+"""Member reads at an as-of time: state, score and its history, points, tier, perks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import Api, purchase
+
+
+def get(api: Api, path: str, **params: Any) -> Any:
+    r = api.client.get(path, params=params, headers=api.as_(api.read))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def seed(api: Api) -> None:
+    api.post_events([
+        purchase("e1", "m1", at="2026-06-01T10:00:00+08:00", amount="300", category="books"),
+        purchase("e2", "m1", at="2026-09-01T10:00:00+08:00", amount="50", category="other"),
+        {"id": "v1", "member": "m1", "type": "identity_verified",
+         "at": "2026-09-02T10:00:00+08:00", "attributes": {"method": "phone"}},
+    ])
+
+
+def test_state_matches_the_fold_and_reads_back_in_time(api: Api) -> None:
+    seed(api)
+    now = get(api, "/v1/members/m1")
+    assert now["events"] == 3 and now["points"]["balance"] == 600 + 50 + 100
+    assert now["as_of"] == "2026-11-22T20:00:00+08:00"  # the fixed clock, program timezone
+    july = get(api, "/v1/members/m1", as_of="2026-07-01T00:00:00+08:00")
+    assert july["events"] == 1 and july["points"]["balance"] == 600
+    assert july["awards"] is None
+    assert get(api, "/v1/members/m1", history="true")["awards"][0]["rule"] == "spend"
+
+
+def test_score_has_factors_and_ordered_reasons(api: Api) -> None:
+    seed(api)
+    score = get(api, "/v1/members/m1/score")
+    assert 350 <= score["value"] <= 950
+    assert score["range"] == [350, 950]
+    assert {f["id"] for f in score["factors"]} >= {"identity"}
+    lost = [r["points_lost"] for r in score["reasons"]]
+    assert len(lost) <= 4 and lost == sorted(lost, key=float, reverse=True)
+    state = get(api, "/v1/members/m1")
+    assert state["score"] == score
+
+
+def test_score_history_has_one_point_per_change(api: Api) -> None:
+    seed(api)
+    history = get(api, "/v1/members/m1/score/history", days=365)
+    points = history["points"]
+    assert points[0]["date"] == "2026-06-01"
+    assert all(a["score"] != b["score"] or a["band"] != b["band"]
+               for a, b in zip(points, points[1:], strict=False))
+    assert [p["date"] for p in points] == sorted(p["date"] for p in points)
+    assert points[-1]["score"] == get(api, "/v1/members/m1/score")["value"]
+    short = get(api, "/v1/members/m1/score/history", days=10)["points"]
+    assert short[0]["date"] == "2026-11-13"
+
+
+def test_points_lots_and_expiry_schedule(api: Api) -> None:
+    seed(api)
+    points = get(api, "/v1/members/m1/points")
+    assert [lot["remaining"] for lot in points["lots"]] == [600, 50, 100]
+    assert points["expiring"][0] == {"date": "2027-06-01", "points": 600}
+    later = get(api, "/v1/members/m1/points", as_of="2027-06-02T00:00:00+08:00")
+    assert later["balance"] == 150 and later["expired"] == 600
+
+
+def test_tier_progress_and_perks(api: Api) -> None:
+    seed(api)
+    tier = get(api, "/v1/members/m1/tier")
+    assert tier["name"] and (tier["next"] is None or float(tier["next"]["missing"]) > 0)
+    perks = get(api, "/v1/members/m1/perks")
+    assert {p["id"] for p in perks} == {"deposit_free_rental", "hotel_deposit_waiver",
+                                        "airport_wifi"}
+    assert all(isinstance(p["eligible"], bool) for p in perks)
+
+
+def test_unknown_member_and_bad_as_of(api: Api) -> None:
+    r = api.client.get("/v1/members/nobody", headers=api.as_(api.read))
+    assert r.status_code == 404 and r.json()["detail"] == "member `nobody` not found"
+    seed(api)
+    r = api.client.get("/v1/members/m1", params={"as_of": "2026-07-01T00:00:00"},
+                       headers=api.as_(api.read))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["where"] == "query"
+    assert r.json()["errors"][0]["field"] == "as_of"
+
+
+def test_member_tokens_have_a_bounded_lifetime(api: Api) -> None:
+    seed(api)
+    for seconds in (0, 86_401):
+        r = api.client.post("/v1/members/m1/tokens", json={"seconds": seconds},
+                            headers=api.as_(api.read))
+        assert r.status_code == 422
+    r = api.client.post("/v1/members/m1/tokens", headers=api.as_(api.read))
+    assert r.status_code == 201
+    assert r.json()["expires_at"] == "2026-11-22T12:15:00+00:00"
+    r = api.client.post("/v1/members/nobody/tokens", headers=api.as_(api.read))
+    assert r.status_code == 404
