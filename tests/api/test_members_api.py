@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from .conftest import Api, purchase
@@ -51,7 +52,7 @@ def test_score_history_has_one_point_per_change(api: Api) -> None:
     points = history["points"]
     assert points[0]["date"] == "2026-06-01"
     assert all(a["score"] != b["score"] or a["band"] != b["band"]
-               for a, b in zip(points, points[1:], strict=False))
+               for a, b in pairwise(points))
     assert [p["date"] for p in points] == sorted(p["date"] for p in points)
     assert points[-1]["score"] == get(api, "/v1/members/m1/score")["value"]
     short = get(api, "/v1/members/m1/score/history", days=10)["points"]
