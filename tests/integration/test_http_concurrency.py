@@ -1,0 +1,135 @@
+"""A real `uvicorn` server on loopback, 50 clients at once, on SQLite and PostgreSQL.
+
+The server is a separate process (as in production); the clients are 50 threads released
+together by a barrier. The database alone decides who stores what.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from plaudit.adapters.clock import SystemClock
+from plaudit.adapters.sql.store import SqlStore
+from plaudit.application.service import Plaudit
+
+from ..conftest import EXAMPLES
+
+CLIENTS = 50
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, url: str, token: str, proc: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self.token = token
+        self.proc = proc
+
+
+@pytest.fixture
+def server(store_url: str, tmp_path: Path) -> Iterator[Server]:
+    store = SqlStore(store_url)
+    svc = Plaudit(store, SystemClock())
+    svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), "sesame-style.yaml")
+    token = svc.access.create_key("load", ["ingest", "read"]).token
+    store.close()
+    port = _free_port()
+    env = {**os.environ, "PLAUDIT_DATABASE_URL": store_url, "PLAUDIT_HOME": str(tmp_path)}
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "plaudit.entrypoints.http.app:app_factory",
+         "--factory", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            pytest.fail("server did not start:\n" + (tmp_path / "server.log").read_text())
+        time.sleep(0.1)
+    yield Server(base, token, proc)
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def _together(n: int, work: Any) -> list[Any]:
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        with httpx.Client(timeout=60) as client:
+            barrier.wait()
+            results[i] = work(client, i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _events(ids: range, member: str = "m-1") -> list[dict[str, Any]]:
+    return [{"id": f"e-{i}", "member": member, "type": "purchase",
+             "at": f"2026-11-01T10:{i // 60:02d}:{i % 60:02d}+08:00",
+             "attributes": {"amount": "10", "category": "other", "order_id": f"o-{i}"}}
+            for i in ids]
+
+
+def test_fifty_clients_posting_the_same_events_store_each_once(server: Server) -> None:
+    batch = {"events": _events(range(20))}
+    headers = {"Authorization": f"Bearer {server.token}"}
+
+    def post(client: httpx.Client, _: int) -> httpx.Response:
+        return client.post(f"{server.url}/v1/events", json=batch, headers=headers)
+
+    responses = _together(CLIENTS, post)
+    assert {r.status_code for r in responses} <= {200, 201}, [r.text for r in responses]
+    stored: dict[str, int] = {}
+    for r in responses:
+        for item in r.json()["items"]:
+            stored[item["id"]] = stored.get(item["id"], 0) + (item["status"] == "stored")
+    assert stored == {f"e-{i}": 1 for i in range(20)}
+    state = httpx.get(f"{server.url}/v1/members/m-1", headers=headers).json()
+    assert state["events"] == 20
+    assert state["points"]["balance"] == 200
+
+
+def test_fifty_clients_posting_different_events_for_one_member_lose_none(
+        server: Server) -> None:
+    headers = {"Authorization": f"Bearer {server.token}"}
+
+    def post(client: httpx.Client, i: int) -> httpx.Response:
+        # each client sends 3 events; times interleave, so many arrive late
+        body = {"events": _events(range(i, i + 3 * CLIENTS, CLIENTS))}
+        return client.post(f"{server.url}/v1/events", json=body, headers=headers)
+
+    responses = _together(CLIENTS, post)
+    assert [r.status_code for r in responses] == [201] * CLIENTS
+    state = httpx.get(f"{server.url}/v1/members/m-1", headers=headers,
+                      params={"history": "true"}).json()
+    assert state["events"] == 3 * CLIENTS
+    assert state["points"]["balance"] == 10 * 3 * CLIENTS
+    assert [a["event"] for a in state["awards"]] == [f"e-{i}" for i in range(3 * CLIENTS)]
