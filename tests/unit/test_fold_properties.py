@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plaudit.domain.calendar import to_us
-from plaudit.domain.events import SPEND, Event
+from plaudit.domain.events import CONSENT, SPEND, Event
 from plaudit.domain.fold import MemberFold, fold, fold_events
 from plaudit.domain.state import to_dict
 from plaudit.rulebook import load_rulebook
@@ -36,6 +36,8 @@ kinds: dict[str, Any] = {
                                               "damaged": st.booleans()}),
     "referral": st.fixed_dictionaries({"referred": st.sampled_from(["m", "a", "b"])}),
     SPEND: st.fixed_dictionaries({"points": st.integers(1, 3000), "reference": st.just("r")}),
+    CONSENT: st.fixed_dictionaries({"partner": st.sampled_from(["city-rentals", "hotels"]),
+                                    "granted": st.booleans()}),
 }
 
 
@@ -127,3 +129,18 @@ def test_decimal_amounts_are_exact() -> None:
               for i in range(10)]
     inside = fold(RB, "m", events, at + 100)
     assert inside.features["spend_12m"] == Decimal("1.00")
+
+
+@FAST
+@given(histories())
+def test_consent_never_changes_points_features_score_or_tier(events: list[Event]) -> None:
+    without = [e for e in events if e.type != CONSENT]
+    with_consents = to_dict(fold(RB, "m", events, AS_OF))
+    plain = to_dict(fold(RB, "m", without, AS_OF))
+    for key in ("points", "features", "score", "tier", "perks"):
+        assert with_consents[key] == plain[key]
+    latest: dict[str, bool] = {}
+    for e in sorted(events, key=lambda e: (e.at_us, e.id)):
+        if e.type == CONSENT:
+            latest[e.attributes["partner"]] = e.attributes["granted"]
+    assert {c["partner"]: c["granted"] for c in with_consents["consents"]} == latest
