@@ -1,7 +1,7 @@
 """HTTP benchmark: ``plaudit serve`` against a bare Starlette endpoint, in the same run.
 
     python bench/http.py                       # needs wrk: apt-get install wrk
-    python bench/http.py --duration 20 --connections 32 --profile
+    python bench/http.py --duration 20 --connections 32 --profile single
 
 1. builds a fresh SQLite database with the sesame-style rulebook, an ingest key and a read
    key, then starts ``plaudit serve`` (one uvicorn worker) on loopback;
@@ -18,8 +18,8 @@
 
 wrk and the servers share the machine's two cores, as a loopback benchmark must; the bare
 endpoint pays the same, which is why the ratio is the figure to compare between machines.
-``--profile`` samples the plaudit server with py-spy (``pip install py-spy``) during the
-batch-1 run and prints the functions where it spends its own time.
+``--profile RUN`` samples the plaudit server with py-spy (``pip install py-spy``) during
+that run (single, batch or read) and prints the functions where it spends its own time.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ local n = 0
 local run = "{run}"
 local batch = {batch}
 local members = {members}
-local base = 1767225600  -- 2026-01-01T00:00:00Z; each event one second after the last
+local base = {base}  -- each event one second after the last, all in the past
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {token}"
@@ -99,8 +99,8 @@ request = function()
     n = n + 1
     parts[i] = event(n)
   end
-  local body
-  if batch == 1 then body = parts[1] else body = '{{"events":[' .. table.concat(parts, ",") .. ']}}' end
+  local body = parts[1]
+  if batch > 1 then body = '{{"events":[' .. table.concat(parts, ",") .. ']}}' end
   return wrk.format(nil, "/v1/events", nil, body)
 end
 '''
@@ -179,18 +179,24 @@ def wrk(url: str, script: str, seconds: int, connections: int, workdir: Path) ->
 
 
 class Runs:
-    """Numbers each run's ids and times so that no two runs ever send the same event."""
+    """Numbers each run's ids and times so that no two runs ever send the same event.
+
+    Times start 100 days ago and move one second per event; each run starts 1,000,000
+    seconds after the previous one, so no event is ever late (a late event re-folds its
+    member from the database, a different and slower path) and none is in the future.
+    """
 
     def __init__(self, members: int) -> None:
         self.members = members
         self.count = 0
+        self.base = int(time.time()) - 100 * 86400
         self.offset = 0
 
     def ingest(self, token: str, batch: int) -> str:
         self.count += 1
-        self.offset += 10_000_000  # seconds: later runs are later in time, never late events
+        self.offset += 1_000_000
         return INGEST_LUA.format(run=f"r{self.count}", batch=batch, members=self.members,
-                                 token=token, offset=self.offset)
+                                 token=token, base=self.base, offset=self.offset)
 
 
 def prepare_database(db: Path) -> tuple[str, str]:
@@ -232,21 +238,34 @@ def profile(pid: int, seconds: int, workdir: Path) -> subprocess.Popen[bytes] | 
 
 
 def print_profile(path: Path, top: int = 25) -> None:
-    """Self time per function from py-spy's collapsed stacks (idle waits left out)."""
+    """Own and inclusive time per function from py-spy's collapsed stacks, idle waits
+    left out."""
     own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
-        leaf = frames[-1]
-        if any(w in leaf for w in ("wait (threading", "select (selectors", "_worker (concurrent",
-                                   "run_forever", "poll (")):
+        frames = [re.sub(r" \(.*/(site-packages|src|python3\.\d+)/", " (", f)
+                  for f in stack.split(";")]
+        if any(w in frames[-1] for w in IDLE):
             continue
-        own[re.sub(r" \(.*/site-packages/| \(.*/src/", " (", leaf)] += int(count)
-        total += int(count)
-    print(f"\n  where the plaudit server spends its own time ({total} busy samples):")
+        n = int(count)
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+        total += n
+    print(f"\n  where the plaudit server spends its time ({total} busy samples)")
+    print("  own time:")
     for name, count in own.most_common(top):
         print(f"    {100 * count / total:5.1f} %  {name}")
+    print("  inclusive time (plaudit's own code):")
+    ours = [(k, v) for k, v in inclusive.items() if "plaudit/" in k]
+    for name, count in sorted(ours, key=lambda kv: -kv[1])[:top]:
+        print(f"    {100 * count / total:5.1f} %  {name}")
+
+
+IDLE = ("wait (threading", "select (selectors", "_worker (concurrent", "run_forever", "poll (",
+        "_run_once (asyncio")
 
 
 def main() -> None:
@@ -254,7 +273,9 @@ def main() -> None:
     p.add_argument("--duration", type=int, default=10, help="seconds per run")
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--members", type=int, default=1000)
-    p.add_argument("--profile", action="store_true", help="py-spy the batch-1 plaudit run")
+    p.add_argument("--profile", choices=["single", "batch", "read"],
+                   help="sample the plaudit server with py-spy during this run")
+    p.add_argument("--keep", type=Path, help="copy the plaudit database here afterwards")
     args = p.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/http.py needs wrk: apt-get install wrk")
@@ -287,18 +308,24 @@ def main() -> None:
             for name, batch in (("single", 1), ("batch", 100)):
                 for server, url in (("bare", bare_url), ("plaudit", plaudit_url)):
                     spy = (profile(servers["plaudit"].pid, args.duration, work)
-                           if args.profile and server == "plaudit" and batch == 1 else None)
+                           if args.profile == name and server == "plaudit" else None)
                     results[(name, server)] = wrk(url, runs.ingest(ingest_token, batch),
                                                   args.duration, args.connections, work)
                     if spy is not None:
                         spy.wait()
             read = READ_LUA.format(token=read_token, members=args.members)
             for server, url in (("bare", bare_url), ("plaudit", plaudit_url)):
+                spy = (profile(servers["plaudit"].pid, args.duration, work)
+                       if args.profile == "read" and server == "plaudit" else None)
                 results[("read", server)] = wrk(url, read, args.duration, args.connections,
                                                 work)
+                if spy is not None:
+                    spy.wait()
         finally:
             for proc in servers.values():
                 stop(proc)
+        if args.keep:
+            shutil.copy(db, args.keep)
         report(results, args)
         if args.profile and (work / "profile.txt").exists():
             print_profile(work / "profile.txt")

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `plaudit serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `plaudit serve` uses.")
     workers: int = Field(default=1, ge=1, le=64, description="API worker processes.")
+    threads: int = Field(default=2, ge=1, le=256, description="Threads per API worker that "
+                         "run database work and folds (more only add GIL contention).")
 
     @property
     def url(self) -> str:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+import orjson
+
+from plaudit.domain.state import to_dict
+
 from .conftest import Api, purchase
 
 
@@ -32,6 +36,17 @@ def test_state_matches_the_fold_and_reads_back_in_time(api: Api) -> None:
     assert july["events"] == 1 and july["points"]["balance"] == 600
     assert july["awards"] is None
     assert get(api, "/v1/members/m1", history="true")["awards"][0]["rule"] == "spend"
+
+
+def test_every_read_is_the_canonical_json_of_the_state(api: Api) -> None:
+    """The API serialises the state with orjson directly; it must equal the domain's
+    canonical form (decimals as exact strings) that replay determinism is checked on."""
+    seed(api)
+    state = api.svc.member_state("m1", history=True)
+    canonical = orjson.loads(orjson.dumps(to_dict(state)))
+    assert get(api, "/v1/members/m1", history="true") == canonical
+    for part in ("score", "points", "tier", "perks", "consents"):
+        assert get(api, f"/v1/members/m1/{part}") == canonical[part], part
 
 
 def test_score_has_factors_and_ordered_reasons(api: Api) -> None:

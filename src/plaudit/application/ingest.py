@@ -95,10 +95,6 @@ def to_event(rulebook: Rulebook, row: StoredEvent) -> Event:
                  stored_attributes(rulebook, row.type, row.attributes))
 
 
-class _Partial(Exception):
-    """Control flow: some ids were already stored; roll back the optimistic insert."""
-
-
 def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: list[Event],
                 labels: list[str], now_us: int) -> BatchResult:
     """Store one validated batch and re-fold its members inside ``tx``.
@@ -148,20 +144,15 @@ def _insert_new(tx: Transaction, events: list[Event], canon: list[str], labels: 
                 unique: list[int], nos: dict[str, int], result: BatchResult) -> list[int]:
     """Insert the events not stored yet; return their positions.
 
-    Optimistic first: one ``ON CONFLICT DO NOTHING`` insert in a savepoint. Only when some
-    ids were already there is it rolled back and each id compared with the stored body.
+    One indexed look-up of the batch's ids first (far cheaper than the savepoint an
+    optimistic insert needs to undo itself), then a plain insert of the new ones. The
+    look-up cannot go stale on SQLite (the write lock is held) nor for this batch's members
+    on PostgreSQL (their rows are locked); the ``ON CONFLICT`` guard is for the one race
+    left: another member's event stored under the same id meanwhile, which is a conflict.
     """
-    rows = [EventRow(events[i].id, nos[events[i].member], events[i].type, events[i].at_us,
-                     events[i].at, canon[i]) for i in unique]
-    try:
-        with tx.savepoint():
-            if tx.insert_events(rows) != len(rows):
-                raise _Partial
-    except _Partial:
-        pass
-    else:
-        return unique
-    stored = tx.stored_events([r.event_id for r in rows])
+    rows = {i: EventRow(events[i].id, nos[events[i].member], events[i].type,
+                        events[i].at_us, events[i].at, canon[i]) for i in unique}
+    stored = tx.stored_events([r.event_id for r in rows.values()])
     fresh: list[int] = []
     problems: list[Problem] = []
     for i in unique:
@@ -177,8 +168,13 @@ def _insert_new(tx: Transaction, events: list[Event], canon: list[str], labels: 
                                                      "with a different body"))
     if problems:
         raise EventConflict(problems)
-    row_of = dict(zip(unique, rows, strict=True))
-    tx.insert_events([row_of[i] for i in fresh])
+    if tx.insert_events([rows[i] for i in fresh]) != len(fresh):
+        now = tx.stored_events([events[i].id for i in fresh])
+        raise EventConflict([
+            Problem(labels[i], "id", f"event id `{events[i].id}` was just stored by another "
+                                     "request with a different body")
+            for i in fresh if not _same_stored(now[events[i].id], events[i], canon[i])]
+            or [Problem("body", "id", "an event id was stored concurrently; send again")])
     return fresh
 
 

@@ -149,14 +149,12 @@ class SqlTransaction:
         return int(result.rowcount)
 
     def stored_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
-        e, m = t.events, t.members
         found: dict[str, StoredEvent] = {}
         for chunk in _chunks(list(event_ids)):
-            rows = self.conn.execute(
-                select(e.c.event_id, m.c.member_id, e.c.type, e.c.at_us, e.c.at,
-                       e.c.attributes)
-                .join(m, m.c.member_no == e.c.member_no)
-                .where(e.c.event_id.in_(chunk)))
+            rows = self.conn.exec_driver_sql(
+                "SELECT e.event_id, m.member_id, e.type, e.at_us, e.at, e.attributes "
+                "FROM events e JOIN members m ON m.member_no = e.member_no "
+                f"WHERE e.event_id IN ({', '.join([self.p] * len(chunk))})", tuple(chunk))
             found.update({r[0]: StoredEvent(*r) for r in rows})
         return found
 
@@ -224,11 +222,6 @@ class SqlTransaction:
             "bands": {b: n for b, n in bands if b is not None},
             "tiers": {tr: n for tr, n in tiers if tr is not None},
         }
-
-    @contextmanager
-    def savepoint(self) -> Iterator[object]:
-        with self.conn.begin_nested() as sp:
-            yield sp
 
     # -- rulebooks ---------------------------------------------------------------------
 
