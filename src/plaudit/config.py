@@ -23,8 +23,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `plaudit serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `plaudit serve` uses.")
     workers: int = Field(default=1, ge=1, le=64, description="API worker processes.")
-    threads: int = Field(default=2, ge=1, le=256, description="Threads per API worker that "
-                         "run database work and folds (more only add GIL contention).")
+    threads: int | None = Field(
+        default=None, ge=1, le=256,
+        description="Threads per API worker for database work and folds; unset means 1 on "
+                    "SQLite (folds are CPU-bound: more threads only queue on the GIL) and 4 "
+                    "on PostgreSQL (its network waits release the GIL).")
 
     @property
     def url(self) -> str:

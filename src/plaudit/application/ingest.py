@@ -14,6 +14,7 @@ stored events.
 from __future__ import annotations
 
 import gzip
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,16 +27,24 @@ from plaudit.domain.errors import EventConflict, EventRejected, InsufficientPoin
 from plaudit.domain.events import SPEND, Event
 from plaudit.domain.fold import MemberFold
 from plaudit.domain.rulebook import Rulebook
+from plaudit.domain.state import MemberState
 
 DEFAULT_BATCH = 50_000
 
 
 class FoldCache:
-    """Accumulators of recently written members, bounded in count."""
+    """Accumulators of recently written members, bounded in count.
+
+    An accumulator is trusted only while it matches its member's stored state row (same
+    rulebook version, event count and last event), so a cache can never serve what another
+    process or a rolled-back batch changed. Ingest folds under :attr:`lock`; a read takes
+    it only if free (it would rather re-fold than wait behind a large batch).
+    """
 
     def __init__(self, capacity: int = 20_000) -> None:
         self.capacity = capacity
         self._items: OrderedDict[int, MemberFold] = OrderedDict()
+        self.lock = threading.Lock()
 
     def get(self, member_no: int) -> MemberFold | None:
         acc = self._items.get(member_no)
@@ -48,6 +57,20 @@ class FoldCache:
         self._items.move_to_end(member_no)
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
+
+    def view(self, state: StateRow, rulebook: Rulebook, as_of_us: int) -> MemberState | None:
+        """The member's state from its cached accumulator, or None if that is not trusted
+        (absent, stale, or ``as_of_us`` before its last event) or an ingest is folding."""
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            acc = self._items.get(state.member_no)
+            if acc is None or not trusted(acc, state, rulebook) or acc.last_key is None \
+                    or as_of_us < acc.last_key[0]:
+                return None
+            return acc.view(as_of_us)
+        finally:
+            self.lock.release()
 
     def drop(self, member_nos: Sequence[int]) -> None:
         for no in member_nos:
@@ -183,6 +206,13 @@ def _fold_members(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                   label_of: dict[str, str], now_us: int) -> None:
     """Apply each member's new events (incrementally, or by re-folding) and write states."""
     states = tx.states([nos[m] for m in by_member])
+    with cache.lock:
+        _fold_locked(tx, rulebook, cache, by_member, nos, created, label_of, now_us, states)
+
+
+def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
+                 by_member: dict[str, list[Event]], nos: dict[str, int], created: set[str],
+                 label_of: dict[str, str], now_us: int, states: dict[int, StateRow]) -> None:
     out: list[StateRow] = []
     folded: list[tuple[int, MemberFold]] = []
     try:
@@ -234,13 +264,16 @@ def _accumulator(rulebook: Rulebook, cache: FoldCache, no: int, member: str,
     if created:
         return MemberFold(rulebook, member)
     acc = cache.get(no)
-    if acc is None or state is None:
-        return None
-    if acc.rulebook is not rulebook or state.rulebook_version != rulebook.version \
-            or state.position != acc.position \
-            or acc.last_key is None or state.last_event_id != acc.last_key[1]:
+    if acc is None or state is None or not trusted(acc, state, rulebook):
         return None
     return acc
+
+
+def trusted(acc: MemberFold, state: StateRow, rulebook: Rulebook) -> bool:
+    """Whether ``acc`` folded exactly the stored events behind ``state``."""
+    return (acc.rulebook is rulebook and state.rulebook_version == rulebook.version
+            and state.position == acc.position and acc.last_key is not None
+            and state.last_event_id == acc.last_key[1])
 
 
 def _same(a: Event, a_canon: str, member: str, type_: str, at_us: int, canon: str) -> bool:

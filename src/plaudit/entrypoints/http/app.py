@@ -40,13 +40,17 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
 
         svc = bootstrap()
     if threads is None:
-        threads = Settings().threads
+        settings = Settings()
+        if settings.threads is not None:
+            threads = settings.threads
+        else:  # the service may not come from settings (tests): ask its store
+            threads = 1 if getattr(svc.store, "dialect", "sqlite") == "sqlite" else 4
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Folds are CPU-bound Python: forty threads (anyio's default) only queue on the GIL,
-        # and a thread back from SQLite waits a whole switch interval for it, so p99 grew to
-        # ~1 s under load. Two threads keep one request's I/O overlapped with another's fold.
+        # Folds are CPU-bound Python: with anyio's default of forty threads they only queued
+        # on the GIL, a thread back from SQLite waiting a switch interval for it, and p99
+        # grew to ~1 s under load (docs/benchmarks.md). See Settings.threads.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
 
