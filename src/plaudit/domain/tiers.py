@@ -109,8 +109,14 @@ class QualifyingPoints:
         best = earned
         if first_day is not None and start >= first_day:
             best = max(best, level_index(self.levels, self.on_past_day(start)))
-        if self.recent:
-            best = max([best] + [lv for d, lv in self.recent if d >= start])
+        if self.recent:  # ascending by day: walk back from today, stop at the grace start
+            for d, lv in reversed(self.recent):
+                if d < start:
+                    break
+                if lv > best:
+                    best = lv
+                    if best == top:
+                        break
         if best == earned:
             return earned, earned, None
         last = start
