@@ -22,7 +22,9 @@ Generated from each command's `--help` by `python -m plaudit.entrypoints.cli.ref
 Settings come from the environment: `PLAUDIT_HOME` (data directory, default `./.plaudit`),
 `PLAUDIT_DATABASE_URL` (unset: SQLite in the data directory; PostgreSQL:
 `postgresql+psycopg://user@host/db`), `PLAUDIT_CACHE_MEMBERS` (accumulators kept in memory
-between batches, default 20000).
+between batches, default 20000); for `plaudit serve`: `PLAUDIT_HOST` (default 127.0.0.1),
+`PLAUDIT_PORT` (8000), `PLAUDIT_WORKERS` (worker processes, 1) and `PLAUDIT_THREADS`
+(threads per worker for database work and folds; default 1 on SQLite, 4 on PostgreSQL).
 
 Exit codes: 0 success; 1 other plaudit error; 2 usage error; 3 rulebook refused; 4 events
 rejected (a file ingest exits 4 when any batch was rejected); 5 not found; 6 conflict;
