@@ -133,3 +133,40 @@ def test_fifty_clients_posting_different_events_for_one_member_lose_none(
     assert state["events"] == 3 * CLIENTS
     assert state["points"]["balance"] == 10 * 3 * CLIENTS
     assert [a["event"] for a in state["awards"]] == [f"e-{i}" for i in range(3 * CLIENTS)]
+
+
+def test_bad_requests_among_good_ones_fail_alone(server: Server) -> None:
+    """Requests arriving together are written in one transaction when they all succeed;
+    a refused one (a reused id, an overspend) must fail alone, with its own item numbers,
+    and take nothing of its neighbours with it."""
+    headers = {"Authorization": f"Bearer {server.token}"}
+    first = httpx.post(f"{server.url}/v1/events", json={"events": _events(range(1))},
+                       headers=headers)
+    assert first.status_code == 201
+
+    def own(i: int, n: int) -> list[dict[str, Any]]:
+        return [{**e, "id": f"g{i}-{k}"} for k, e in enumerate(_events(range(n), f"g-{i}"))]
+
+    def body(i: int) -> dict[str, Any]:
+        if i % 10 == 3:  # e-0 again with another body (another member): 409
+            return {"events": [*own(i, 1), _events(range(1), f"g-{i}")[0]]}
+        if i % 10 == 7:  # more points than the member has: 422
+            return {"events": [*own(i, 1),
+                               {"id": f"s-{i}", "member": f"g-{i}", "type": "plaudit.spend",
+                                "at": "2026-11-02T10:00:00+08:00",
+                                "attributes": {"points": 10**6}}]}
+        return {"events": own(i, 2)}
+
+    def post(client: httpx.Client, i: int) -> httpx.Response:
+        return client.post(f"{server.url}/v1/events", json=body(i), headers=headers)
+
+    responses = _together(CLIENTS, post)
+    for i, r in enumerate(responses):
+        state = httpx.get(f"{server.url}/v1/members/g-{i}", headers=headers)
+        if i % 10 in (3, 7):
+            assert r.status_code == (409 if i % 10 == 3 else 422), r.text
+            assert [e["where"] for e in r.json()["errors"]] == ["item 1"], r.text
+            assert state.status_code == 404  # nothing of the request was stored
+        else:
+            assert r.status_code == 201, r.text
+            assert state.json()["events"] == 2

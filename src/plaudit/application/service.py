@@ -258,6 +258,40 @@ class Plaudit:
                     raise EventRejected(problems)
             return store_batch(tx, current, self.cache, events, labels, self.clock.now_us())
 
+    def ingest_requests(self, requests: list[list[Any]]
+                        ) -> list[BatchResult | EventRejected]:
+        """Several requests' items, each atomic on its own, in one transaction when they
+        all succeed (group commit): the common case pays one BEGIN, one commit and one
+        statement of each kind for the lot.
+
+        When the merged batch is refused, each request is stored alone, in order, so a bad
+        request cannot take its neighbours down and its errors name its own items. The
+        outcome is that of the requests applied one after another in some order, as for any
+        concurrent requests: a spend may be covered by a purchase sent at the same moment.
+        """
+        if len(requests) > 1:
+            try:
+                merged = self.ingest_items([item for r in requests for item in r])
+            except EventRejected:
+                pass
+            else:
+                out: list[BatchResult | EventRejected] = []
+                offset = 0
+                for r in requests:
+                    dup = {i - offset for i in merged.duplicate_at
+                           if offset <= i < offset + len(r)}
+                    out.append(BatchResult(received=len(r), stored=len(r) - len(dup),
+                                           duplicates=len(dup), duplicate_at=dup))
+                    offset += len(r)
+                return out
+        results: list[BatchResult | EventRejected] = []
+        for r in requests:
+            try:
+                results.append(self.ingest_items(r))
+            except EventRejected as e:
+                results.append(e)
+        return results
+
     def ingest_events(self, events: list[Event], labels: Sequence[str]) -> BatchResult:
         with self.store.write() as tx:
             rb = self._current(tx)

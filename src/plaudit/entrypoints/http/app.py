@@ -19,6 +19,7 @@ import plaudit
 from plaudit.application.service import Plaudit
 from plaudit.config import Settings
 from plaudit.entrypoints.http import events, keys, members, partner, problems, rulebooks
+from plaudit.entrypoints.http.coalesce import Coalescer, FreezeAfterWrites
 from plaudit.entrypoints.http.limits import MAX_BODY_BYTES, BodyLimit
 from plaudit.entrypoints.http.models import Health
 
@@ -34,7 +35,7 @@ is `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail
 
 
 def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYTES,
-               threads: int | None = None) -> FastAPI:
+               threads: int | None = None, freeze_gc: bool = False) -> FastAPI:
     if svc is None:
         from plaudit.bootstrap import bootstrap
 
@@ -58,6 +59,7 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
                   docs_url="/docs", redoc_url=None, openapi_url="/openapi.json",
                   lifespan=lifespan)
     app.state.plaudit = svc
+    app.state.coalescer = Coalescer(svc, FreezeAfterWrites() if freeze_gc else None)
     problems.install(app)
     for module in (events, members, partner, rulebooks, keys):
         app.include_router(module.router)
@@ -84,8 +86,9 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
 
 
 def app_factory() -> FastAPI:
-    """For ``uvicorn --factory``: settings from the environment."""
-    return create_app()
+    """For ``uvicorn --factory``: settings from the environment; the process is the
+    server's own, so it may manage the cycle collector (see FreezeAfterWrites)."""
+    return create_app(freeze_gc=True)
 
 
 __all__ = ["app_factory", "create_app"]

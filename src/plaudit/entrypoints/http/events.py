@@ -6,15 +6,15 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from plaudit.application.access import Principal
 from plaudit.domain.errors import EventRejected, Problem
+from plaudit.entrypoints.http.coalesce import Coalescer
 from plaudit.entrypoints.http.limits import MAX_BATCH, check_items
 from plaudit.entrypoints.http.models import IngestOut
 from plaudit.entrypoints.http.problems import responses
-from plaudit.entrypoints.http.security import operator, service
+from plaudit.entrypoints.http.security import operator
 
 router = APIRouter(tags=["events"])
 
@@ -79,7 +79,8 @@ async def post_events(request: Request,
     else:
         items = [data]
     check_items(items)
-    result = await run_in_threadpool(service(request).ingest_items, items)
+    coalescer: Coalescer = request.app.state.coalescer
+    result = await coalescer.submit(items)
     out = {
         "stored": result.stored, "duplicates": result.duplicates,
         "items": [{"index": i, "id": it["id"], "member": it["member"],
