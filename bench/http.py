@@ -245,8 +245,9 @@ def print_profile(path: Path, top: int = 25) -> None:
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        # "func (/path/to/site-packages/pkg/mod.py:123)" -> "func (pkg/mod.py)"
-        frames = [re.sub(r" \(.*?/(?:site-packages|src|python3\.\d+)/(.*?)(?::\d+)?\)$",
+        # "func (/venv/…/site-packages/pkg/mod.py:123)" or "func (pkg/mod.py:123)" ->
+        # "func (pkg/mod.py)": one entry per function, whatever the line
+        frames = [re.sub(r" \((?:.*/(?:site-packages|src)/|.*/python3\.\d+/)?(.*?)(?::\d+)?\)$",
                          r" (\1)", f) for f in stack.split(";")]
         if any(w in frames[-1] for w in IDLE):
             continue
