@@ -14,6 +14,7 @@ problem has exactly these members, so clients can rely on them::
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -113,12 +114,41 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     codes = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
              413: ("too-large", "Request too large"), 401: ("unauthenticated",
                                                             "Not authenticated")}
-    code, title = codes.get(exc.status_code, ("http-error", "HTTP error"))
+    status = exc.status_code
+    code, title = codes.get(status, ("http-error", "HTTP error"))
     detail = str(exc.detail) if exc.detail else title
-    if exc.status_code == 404 and detail == "Not Found":
+    if status == 404 and detail == "Not Found":
         detail = f"no such route: {request.method} {request.url.path}"
-    headers = dict(exc.headers) if exc.headers else None
-    return problem_response(request, exc.status_code, code, title, detail, None, headers)
+    headers = dict(exc.headers) if exc.headers else {}
+    if status == 400 and detail == "There was an error parsing the body":
+        # FastAPI's own answer to a body that is not JSON: every other bad body is a 422
+        # (the events route parses its body itself and says 422 too), so this one is as well.
+        status, code, title = 422, "request-invalid", "Request invalid"
+        detail = "the body is not valid JSON"
+    if status == 405:
+        headers["Allow"] = ", ".join(_allowed(request))
+    return problem_response(request, status, code, title, detail, None, headers or None)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every documented method on this path, from the app's own OpenAPI: Starlette's 405
+    names only the first route that matched, though e.g. PUT and DELETE on a consent are
+    two routes."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allow_table", None)
+    if table is None:
+        table = [(re.compile("^" + "[^/]+".join(re.escape(part) for part in
+                                                 re.split(r"\{[^/}]+\}", path)) + "$"),
+                  {method.upper() for method in operations})
+                 for path, operations in request.app.openapi()["paths"].items()]
+        request.app.state.allow_table = table
+    methods: set[str] = set()
+    for pattern, found in table:
+        if pattern.match(request.url.path):
+            methods |= found
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
