@@ -10,12 +10,8 @@ document at least once.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +23,8 @@ import pytest
 from plaudit.adapters.clock import SystemClock
 from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.service import Plaudit
+
+from ..live_server import live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "api.md"
@@ -120,13 +118,6 @@ def parse_curl(command: str) -> Request:
     return Request(method, url, headers, body)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`plaudit serve` over a fresh database with the keys the page's Setup creates."""
@@ -142,28 +133,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         "RENTALS": svc.access.create_partner_key("rentals", "city-rentals").token,
     }
     svc.store.close()
-    port = _free_port()
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "plaudit", "serve", "--port", str(port), "--database-url", url,
-         "--log-level", "warning"],
-        env={**os.environ, "PLAUDIT_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            pytest.fail("plaudit serve did not start:\n" + (home / "server.log").read_text())
-        time.sleep(0.1)
-    yield {"PLAUDIT": base, **env}
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    with live_server(url, home) as base:
+        yield {"PLAUDIT": base, **env}
 
 
 def test_every_example_answers_as_documented(served: dict[str, str]) -> None:

@@ -1,18 +1,14 @@
 """A real `uvicorn` server on loopback, 50 clients at once, on SQLite and PostgreSQL.
 
-The server is a separate process (as in production); the clients are 50 threads released
+The server is `plaudit serve` in its own process (as in production); the clients are 50 threads released
 together by a barrier. The database alone decides who stores what.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +20,15 @@ from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.service import Plaudit
 
 from ..conftest import EXAMPLES
+from ..live_server import live_server
 
 CLIENTS = 50
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
+@dataclass
 class Server:
-    def __init__(self, url: str, token: str, proc: subprocess.Popen[bytes]) -> None:
-        self.url = url
-        self.token = token
-        self.proc = proc
+    url: str
+    token: str
 
 
 @pytest.fixture
@@ -49,29 +38,8 @@ def server(store_url: str, tmp_path: Path) -> Iterator[Server]:
     svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), "sesame-style.yaml")
     token = svc.access.create_key("load", ["ingest", "read"]).token
     store.close()
-    port = _free_port()
-    env = {**os.environ, "PLAUDIT_DATABASE_URL": store_url, "PLAUDIT_HOME": str(tmp_path)}
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "plaudit.entrypoints.http.app:app_factory",
-         "--factory", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            pytest.fail("server did not start:\n" + (tmp_path / "server.log").read_text())
-        time.sleep(0.1)
-    yield Server(base, token, proc)
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    with live_server(store_url, tmp_path) as base:
+        yield Server(base, token)
 
 
 def _together(n: int, work: Any) -> list[Any]:
