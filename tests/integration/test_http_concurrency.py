@@ -1,7 +1,7 @@
-"""A real `uvicorn` server on loopback, 50 clients at once, on SQLite and PostgreSQL.
+"""A real server on loopback, 50 clients at once, on SQLite and PostgreSQL.
 
-The server is `plaudit serve` in its own process (as in production); the clients are 50 threads released
-together by a barrier. The database alone decides who stores what.
+The server is `plaudit serve` (uvicorn) in its own process, as in production; the clients
+are 50 threads released together by a barrier. The database alone decides who stores what.
 """
 
 from __future__ import annotations
