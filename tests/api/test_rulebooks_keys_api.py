@@ -99,3 +99,20 @@ def test_openapi_is_3_1_with_bearer_auth(api: Api) -> None:
     assert spec["openapi"].startswith("3.1")
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert api.client.get("/docs").status_code == 200
+
+
+def test_a_job_whose_process_died_reads_as_failed(api: Api) -> None:
+    """A publish interrupted by a crash must not read `running` for ever."""
+    from plaudit.application.jobs import STALE_SECONDS
+    from plaudit.application.ports import JobRow
+
+    now = api.clock.now
+    with api.svc.store.write() as tx:  # what a process that died mid-publish leaves behind
+        tx.add_job(JobRow("0123456789abcdef", "publish", "running", 500, 2000, None, None,
+                          now, now))
+    job = "/v1/jobs/0123456789abcdef"
+    assert api.client.get(job, headers=api.as_(api.admin)).json()["status"] == "running"
+    api.clock.now = now + STALE_SECONDS * 1_000_000 + 1
+    body = api.client.get(job, headers=api.as_(api.admin)).json()
+    assert body["status"] == "failed" and (body["done"], body["total"]) == (500, 2000)
+    assert "publish again" in body["error"]

@@ -19,6 +19,9 @@ from plaudit.application.ports import Clock, JobRow, Store
 from plaudit.domain.errors import NotFound, PlauditError
 
 PROGRESS_SECONDS = 0.25
+STALE_SECONDS = 300
+"""A running job with no progress written for this long has lost its process: publishing
+writes progress after every page of 500 members, seconds apart at most."""
 
 Progress = Callable[[int, int], None]
 
@@ -70,10 +73,18 @@ class Jobs:
                           error=error, now_us=self.clock.now_us())
 
     def get(self, job_id: str) -> JobRow:
+        """The job; one whose process stopped (a crash, a restart) reads as failed rather
+        than running for ever. Its work was transactional per page: re-publish to finish."""
         with self.store.read() as tx:
             row = tx.job(job_id)
         if row is None:
             raise NotFound(f"no job `{job_id}`")
+        idle_us = self.clock.now_us() - row.updated_us
+        if row.status == "running" and job_id not in self._threads \
+                and idle_us > STALE_SECONDS * 1_000_000:
+            return row._replace(status="failed", error=(
+                f"no progress for {idle_us // 1_000_000} s: the process running it stopped; "
+                "publish again to finish"))
         return row
 
     def wait(self, job_id: str, timeout: float = 60.0) -> JobRow:
