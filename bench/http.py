@@ -245,6 +245,8 @@ def print_profile(path: Path, top: int = 25) -> None:
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():  # py-spy's notes, e.g. a failed sample
+            continue
         # "func (/venv/…/site-packages/pkg/mod.py:123)" or "func (pkg/mod.py:123)" ->
         # "func (pkg/mod.py)": one entry per function, whatever the line
         frames = [re.sub(r" \((?:.*/(?:site-packages|src)/|.*/python3\.\d+/)?(.*?)(?::\d+)?\)$",

@@ -39,13 +39,45 @@ def from_us(us: int, tz: ZoneInfo | None = None) -> datetime:
 class Calendar:
     """Local-day arithmetic for one timezone."""
 
-    __slots__ = ("_month_cache", "_offsets", "tz", "tz_name")
+    __slots__ = ("_iso_cache", "_month_cache", "_offsets", "tz", "tz_name")
 
     def __init__(self, tz_name: str) -> None:
         self.tz_name = tz_name
         self.tz = ZoneInfo(tz_name)
         self._offsets: dict[int, int] = {}
         self._month_cache: dict[int, tuple[int, int]] = {}
+        self._iso_cache: dict[int, tuple[str, int, str] | None] = {}
+
+    def iso(self, at_us: int) -> str:
+        """``from_us(at_us, tz).isoformat()``, ~4× cheaper.
+
+        A member read lists every live lot with its local award and expiry times, and the
+        zoneinfo conversion was most of a read's cost. Within one quarter hour the local
+        date, hour and offset are fixed (no zone changes offset off a 15-minute boundary),
+        so only minutes, seconds and microseconds are formatted per call. An offset that is
+        not a whole quarter hour (historic local mean time) takes the exact slow path.
+        """
+        quarter = at_us // _QUARTER_US
+        cache = self._iso_cache
+        parts = cache.get(quarter, False)
+        if parts is False:
+            local = from_us(quarter * _QUARTER_US, self.tz)
+            off = local.utcoffset()
+            text = local.isoformat()
+            whole = off is not None and (off.days * 86_400 + off.seconds) % 900 == 0 \
+                and off.microseconds == 0
+            parts = (text[:14], local.minute, text[19:]) if whole else None
+            if len(cache) > 100_000:
+                cache.clear()
+            cache[quarter] = parts
+        if parts is None:
+            return from_us(at_us, self.tz).isoformat()
+        prefix, minute, suffix = parts
+        seconds, micro = divmod(at_us - quarter * _QUARTER_US, US_PER_SECOND)
+        minutes, seconds = divmod(seconds, 60)
+        if micro:
+            return f"{prefix}{minute + minutes:02d}:{seconds:02d}.{micro:06d}{suffix}"
+        return f"{prefix}{minute + minutes:02d}:{seconds:02d}{suffix}"
 
     def day(self, at_us: int) -> int:
         """The local date ordinal of an instant."""

@@ -27,7 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from plaudit.domain.aggregates import AggregateState, DayMarks, new_state
-from plaudit.domain.calendar import US_PER_DAY, from_us
+from plaudit.domain.calendar import US_PER_DAY
 from plaudit.domain.errors import EvaluationError, InsufficientPoints
 from plaudit.domain.events import CONSENT, SPEND, Event
 from plaudit.domain.ledger import Ledger, Lot
@@ -265,7 +265,7 @@ class MemberFold:
     # -- reading state at an as-of time -------------------------------------------------
 
     def _local(self, at_us: int) -> str:
-        return from_us(at_us, self.rulebook.calendar.tz).isoformat()
+        return self.rulebook.calendar.iso(at_us)
 
     def _check_as_of(self, as_of_us: int) -> int:
         if self.last_key is not None and as_of_us < self.last_key[0]:
@@ -462,17 +462,18 @@ class MemberFold:
         live: list[LotView] = []
         expiring: dict[str, int] = {}
         late_expired = 0
+        iso = self.rulebook.calendar.iso
         for lot in ledger.lots:
             if lot.remaining == 0:
                 continue
             if not lot.live_at(as_of_us):
                 late_expired += lot.remaining
                 continue
-            expires = self._local(lot.expires_us) if lot.expires_us is not None else None
-            live.append(LotView(self._local(lot.at_us), expires, lot.points, lot.remaining,
+            expires = iso(lot.expires_us) if lot.expires_us is not None else None
+            live.append(LotView(iso(lot.at_us), expires, lot.points, lot.remaining,
                                 lot.rule, lot.event_id, lot.version))
-            if lot.expires_us is not None:
-                date = _local_date(self.rulebook, lot.expires_us)
+            if expires is not None:
+                date = expires[:10]  # the local date of the expiry instant
                 expiring[date] = expiring.get(date, 0) + lot.remaining
         return Points(
             balance=sum(v.remaining for v in live),
@@ -484,11 +485,6 @@ class MemberFold:
             lots=tuple(live),
             expiring=tuple(Expiry(d, p) for d, p in sorted(expiring.items())),
         )
-
-
-def _local_date(rulebook: Rulebook, at_us: int) -> str:
-    cal = rulebook.calendar
-    return cal.date(cal.day(at_us)).isoformat()
 
 
 def _forget_expired(index: dict[Any, list[Lot]]) -> None:
