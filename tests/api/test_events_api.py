@@ -124,3 +124,13 @@ def test_consent_events_can_be_sent_in_a_batch(api: Api) -> None:
     consents = api.client.get(READ.format("m1") + "/consents", headers=api.as_(api.read))
     assert consents.json() == [{"partner": "city-rentals", "granted": True,
                                 "at": "2026-11-02T10:00:00+08:00"}]
+
+
+def test_event_times_outside_the_supported_range_are_named(api: Api) -> None:
+    r = api.post_events([purchase("ok", "m1"),
+                         {**purchase("far", "m1"), "at": "9999-12-31T23:00:00Z"},
+                         {**purchase("early", "m1"), "at": "0001-01-01T10:00:00+14:00"}])
+    assert r.status_code == 422
+    errors = r.json()["errors"]
+    assert [(e["where"], e["field"]) for e in errors] == [("item 1", "at"), ("item 2", "at")]
+    assert "9000-01-01T00:00:00Z" in errors[0]["reason"]

@@ -104,6 +104,23 @@ def test_unknown_member_and_bad_as_of(api: Api) -> None:
     assert r.json()["errors"][0]["field"] == "as_of"
 
 
+def test_as_of_outside_the_supported_range_is_422_on_every_read(api: Api) -> None:
+    seed(api)
+    routes = ["", "/score", "/score/history", "/points", "/tier", "/perks", "/consents"]
+    for as_of in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00",
+                  "1899-12-31T23:59:59Z", "9000-01-01T00:00:00Z"):
+        for route in routes:
+            r = api.client.get(f"/v1/members/m1{route}", params={"as_of": as_of},
+                               headers=api.as_(api.read))
+            assert r.status_code == 422, (route, as_of, r.text)
+            error = r.json()["errors"][0]
+            assert (error["where"], error["field"]) == ("query", "as_of")
+            assert "1900" in error["reason"] and "9000" in error["reason"]
+    r = api.client.get("/v1/members/m1", params={"as_of": "8999-12-31T23:59:59+14:00"},
+                       headers=api.as_(api.read))
+    assert r.status_code == 200
+
+
 def test_member_tokens_have_a_bounded_lifetime(api: Api) -> None:
     seed(api)
     for seconds in (0, 86_401):

@@ -64,3 +64,22 @@ def test_a_refused_request_fails_alone_with_its_own_item_numbers(service: Plaudi
     assert service.member_state("m3").events == 1
     assert service.member_state("m4").events == 1
     assert count_events(service.store) == 3
+
+
+def test_an_event_out_of_the_time_range_fails_only_its_own_request(service: Plaudit) -> None:
+    """Year 9999 in +14:00 is not a representable local date: once it crashed the fold,
+    and the crash failed every request grouped with it."""
+    far = purchase("far", "m5", "9999-12-31T23:00:00-14:00", "10")
+    early = purchase("early", "m5", "0001-01-01T10:00:00+14:00", "10")
+    results = service.ingest_requests([
+        [purchase("ok1", "m5", "2026-10-01T10:00:00+08:00", "10")],
+        [far], [early],
+        [purchase("ok2", "m6", "2026-10-01T10:00:00+08:00", "10")],
+    ])
+    assert [type(r).__name__ for r in results] == [
+        "BatchResult", "EventRejected", "EventRejected", "BatchResult"]
+    for bad in results[1:3]:
+        assert isinstance(bad, EventRejected)
+        assert [(p.where, p.field) for p in bad.problems] == [("item 0", "at")]
+        assert "1900" in bad.problems[0].reason and "9000" in bad.problems[0].reason
+    assert count_events(service.store) == 2

@@ -259,23 +259,24 @@ class Plaudit:
             return store_batch(tx, current, self.cache, events, labels, self.clock.now_us())
 
     def ingest_requests(self, requests: list[list[Any]]
-                        ) -> list[BatchResult | EventRejected]:
+                        ) -> list[BatchResult | Exception]:
         """Several requests' items, each atomic on its own, in one transaction when they
         all succeed (group commit): the common case pays one BEGIN, one commit and one
         statement of each kind for the lot.
 
-        When the merged batch is refused, each request is stored alone, in order, so a bad
-        request cannot take its neighbours down and its errors name its own items. The
-        outcome is that of the requests applied one after another in some order, as for any
-        concurrent requests: a spend may be covered by a purchase sent at the same moment.
+        When the merged batch fails for any reason, each request is stored alone, in order,
+        so a bad request cannot take its neighbours down and its errors name its own items;
+        each request's own failure is returned in its place, never raised. The outcome is
+        that of the requests applied one after another in some order, as for any concurrent
+        requests: a spend may be covered by a purchase sent at the same moment.
         """
         if len(requests) > 1:
             try:
                 merged = self.ingest_items([item for r in requests for item in r])
-            except EventRejected:
+            except Exception:  # each request is retried alone below
                 pass
             else:
-                out: list[BatchResult | EventRejected] = []
+                out: list[BatchResult | Exception] = []
                 offset = 0
                 for r in requests:
                     dup = {i - offset for i in merged.duplicate_at
@@ -284,11 +285,11 @@ class Plaudit:
                                            duplicates=len(dup), duplicate_at=dup))
                     offset += len(r)
                 return out
-        results: list[BatchResult | EventRejected] = []
+        results: list[BatchResult | Exception] = []
         for r in requests:
             try:
                 results.append(self.ingest_items(r))
-            except EventRejected as e:
+            except Exception as e:  # answered to its own request
                 results.append(e)
         return results
 

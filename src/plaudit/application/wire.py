@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union
 
 import orjson
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     ConfigDict,
     Field,
@@ -27,7 +28,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-from plaudit.domain.calendar import to_us
+from plaudit.domain.calendar import in_range, to_us
 from plaudit.domain.errors import Problem
 from plaudit.domain.events import CONSENT, SPEND, Event
 from plaudit.domain.rulebook import Attribute, Rulebook
@@ -36,6 +37,7 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 MAX_DECIMAL_DIGITS = 30
 
+Instant = Annotated[AwareDatetime, AfterValidator(in_range)]
 _STRICT = ConfigDict(extra="forbid")
 
 
@@ -67,7 +69,7 @@ def _event_model(name: str, attributes: Mapping[str, Attribute]) -> Any:
         "id": Identifier,
         "member": Identifier,
         "type": Literal[name],
-        "at": AwareDatetime,
+        "at": Instant,
         "attributes": attrs_td if attributes else NotRequired[attrs_td],
     })
     event_td.__pydantic_config__ = _STRICT
@@ -212,4 +214,4 @@ def stored_attributes(rulebook: Rulebook, event_type: str, text: str) -> dict[st
     return data
 
 
-__all__ = ["ID_PATTERN", "EventDecoder", "canonical_attributes", "stored_attributes"]
+__all__ = ["ID_PATTERN", "EventDecoder", "Instant", "canonical_attributes", "stored_attributes"]

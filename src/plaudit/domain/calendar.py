@@ -24,6 +24,19 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 PERIODS = ("day", "week", "month", "year")
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""Event times and as-of times must fall in [EARLIEST, LATEST): far enough from year 1 and
+year 9999 that windows, expiry, grace and local dates in any zone stay representable."""
+RANGE_TEXT = "must be from 1900-01-01T00:00:00Z up to (not including) 9000-01-01T00:00:00Z"
+
+
+def in_range(at: datetime) -> datetime:
+    """``at`` if it is in the supported range; ValueError naming the range otherwise."""
+    if not EARLIEST <= at < LATEST:
+        raise ValueError(RANGE_TEXT)
+    return at
+
 
 def to_us(at: datetime) -> int:
     """Exact microseconds since the epoch for an aware datetime."""
@@ -58,18 +71,10 @@ class Calendar:
         not a whole quarter hour (historic local mean time) takes the exact slow path.
         """
         quarter = at_us // _QUARTER_US
-        cache = self._iso_cache
-        parts = cache.get(quarter, False)
-        if parts is False:
-            local = from_us(quarter * _QUARTER_US, self.tz)
-            off = local.utcoffset()
-            text = local.isoformat()
-            whole = off is not None and (off.days * 86_400 + off.seconds) % 900 == 0 \
-                and off.microseconds == 0
-            parts = (text[:14], local.minute, text[19:]) if whole else None
-            if len(cache) > 100_000:
-                cache.clear()
-            cache[quarter] = parts
+        try:
+            parts = self._iso_cache[quarter]
+        except KeyError:
+            parts = self._iso_parts(quarter)
         if parts is None:
             return from_us(at_us, self.tz).isoformat()
         prefix, minute, suffix = parts
@@ -78,6 +83,18 @@ class Calendar:
         if micro:
             return f"{prefix}{minute + minutes:02d}:{seconds:02d}.{micro:06d}{suffix}"
         return f"{prefix}{minute + minutes:02d}:{seconds:02d}{suffix}"
+
+    def _iso_parts(self, quarter: int) -> tuple[str, int, str] | None:
+        local = from_us(quarter * _QUARTER_US, self.tz)
+        off = local.utcoffset()
+        text = local.isoformat()
+        whole = off is not None and off.microseconds == 0 \
+            and (off.days * 86_400 + off.seconds) % 900 == 0
+        parts = (text[:14], local.minute, text[19:]) if whole else None
+        if len(self._iso_cache) > 100_000:
+            self._iso_cache.clear()
+        self._iso_cache[quarter] = parts
+        return parts
 
     def day(self, at_us: int) -> int:
         """The local date ordinal of an instant."""
@@ -146,4 +163,5 @@ class Calendar:
             year -= 1
 
 
-__all__ = ["PERIODS", "US_PER_DAY", "US_PER_SECOND", "Calendar", "from_us", "to_us"]
+__all__ = ["EARLIEST", "LATEST", "PERIODS", "RANGE_TEXT", "US_PER_DAY", "US_PER_SECOND",
+           "Calendar", "from_us", "in_range", "to_us"]

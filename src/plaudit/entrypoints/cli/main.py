@@ -36,7 +36,7 @@ from plaudit.application.ingest import DEFAULT_BATCH, IngestReport
 from plaudit.application.service import Plaudit
 from plaudit.bootstrap import bootstrap
 from plaudit.config import Settings
-from plaudit.domain.calendar import to_us
+from plaudit.domain.calendar import in_range, to_us
 from plaudit.domain.errors import (
     Conflict,
     EventRejected,
@@ -222,16 +222,19 @@ def _parse_as_of(service: Plaudit, text: str) -> int:
         if len(text) == 10:
             day = date.fromisoformat(text)
             tz = service.rulebook().calendar.tz
-            end = datetime.combine(day, dtime(23, 59, 59, 999999), tzinfo=tz)
-            return to_us(end)
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            at = datetime.combine(day, dtime(23, 59, 59, 999999), tzinfo=tz)
+        else:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise typer.BadParameter(f"`{text}` is not an RFC 3339 time or a date",
                                  param_hint="--as-of") from None
     if at.tzinfo is None:
         raise typer.BadParameter("give the time with its offset, like "
                                  "2026-06-01T10:00:00+08:00", param_hint="--as-of")
-    return to_us(at)
+    try:
+        return to_us(in_range(at))
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--as-of") from None
 
 
 @app.command()

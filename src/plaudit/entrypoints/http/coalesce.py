@@ -89,14 +89,9 @@ class Coalescer:
                 while self._pending and total + len(self._pending[0][0]) <= MAX_GROUP_ITEMS:
                     group.append(self._pending.pop(0))
                     total += len(group[-1][0])
-                try:
-                    results = await run_in_threadpool(self.svc.ingest_requests,
-                                                      [items for items, _ in group])
-                except Exception as e:  # the store failed: every request of the group hears
-                    for _, future in group:
-                        if not future.done():
-                            future.set_exception(e)
-                    continue
+                # Never raises: every request's own failure comes back in its place.
+                results = await run_in_threadpool(self.svc.ingest_requests,
+                                                  [items for items, _ in group])
                 if self.gc is not None:
                     self.gc.after_write()
                 for (_, future), result in zip(group, results, strict=True):

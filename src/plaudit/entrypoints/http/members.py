@@ -13,11 +13,11 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from plaudit.application.access import Principal
+from plaudit.application.wire import Instant
 from plaudit.domain.calendar import from_us, to_us
 from plaudit.domain.state import (
     ConsentView,
@@ -45,8 +45,9 @@ from plaudit.entrypoints.http.security import (
 
 router = APIRouter(tags=["members"])
 
-AsOf = Annotated[AwareDatetime | None, Query(
-    description="The instant to read the member at (RFC 3339 with an offset). Default: now.")]
+AsOf = Annotated[Instant | None, Query(
+    description="The instant to read the member at (RFC 3339 with an offset), from 1900 "
+                "up to 9000. Default: now.")]
 Reader = Annotated[Principal, Depends(member_reader)]
 Writer = Annotated[Principal, Depends(member_writer)]
 READ_ERRORS = responses(401, 403, 404, 422, 503)
