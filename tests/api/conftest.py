@@ -31,6 +31,8 @@ class Api:
     admin: str
     ingest: str
     read: str
+    backend: str
+    """An operator key with `read` and `ingest`, as a member app's backend holds."""
     rentals: str
     """Partner key of `city-rentals` (perk `deposit_free_rental`)."""
     hotels: str
@@ -43,9 +45,9 @@ class Api:
         body = events if isinstance(events, dict) else {"events": events}
         return self.client.post("/v1/events", json=body, headers=self.as_(token or self.ingest))
 
-    def token_for(self, member: str, seconds: int = 900) -> str:
+    def token_for(self, member: str, seconds: int = 900, issuer: str | None = None) -> str:
         r = self.client.post(f"/v1/members/{member}/tokens", json={"seconds": seconds},
-                             headers=self.as_(self.read))
+                             headers=self.as_(issuer or self.backend))
         assert r.status_code == 201, r.text
         token: str = r.json()["token"]
         return token
@@ -69,6 +71,7 @@ def make_api(url: str) -> tuple[Api, SqlStore]:
         admin=access.create_key("admin", ["admin"]).token,
         ingest=access.create_key("ingest", ["ingest"]).token,
         read=access.create_key("read", ["read"]).token,
+        backend=access.create_key("backend", ["read", "ingest"]).token,
         rentals=access.create_partner_key("rentals", "city-rentals").token,
         hotels=access.create_partner_key("hotels", "partner-hotels").token,
     )

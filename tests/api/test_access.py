@@ -138,6 +138,28 @@ def test_a_member_token_reads_its_own_member(seeded: Api, route: tuple[str, str]
     assert r.status_code == 200, (route, r.text)
 
 
+def test_a_member_token_gets_no_more_than_its_issuer_had(seeded: Api) -> None:
+    """A `read` key may issue tokens, but a token it issued cannot record a consent (a
+    write): only a key that also has `ingest` issues tokens that may."""
+    api = seeded
+    issued = api.client.post(f"/v1/members/{OWN}/tokens", headers=api.as_(api.read))
+    assert issued.json()["scopes"] == ["read"]
+    read_only = issued.json()["token"]
+    consent = f"/v1/members/{OWN}/consents/city-rentals"
+    for method in ("PUT", "DELETE"):
+        r = api.client.request(method, consent, headers=api.as_(read_only))
+        assert r.status_code == 403, r.text
+    assert api.client.get(f"/v1/members/{OWN}", headers=api.as_(read_only)).status_code == 200
+    check = f"/v1/partner/perks/deposit_free_rental/members/{OWN}"
+    assert api.client.get(check, headers=api.as_(api.rentals)).status_code == 403
+
+    issued = api.client.post(f"/v1/members/{OWN}/tokens", headers=api.as_(api.backend))
+    assert issued.json()["scopes"] == ["consents", "read"]
+    r = api.client.put(consent, headers=api.as_(issued.json()["token"]))
+    assert r.status_code == 200
+    assert api.client.get(check, headers=api.as_(api.rentals)).status_code == 200
+
+
 @pytest.mark.parametrize("route", sorted(k for k in ROUTES if ROUTES[k][2] != "partner"))
 def test_a_partner_key_reaches_nothing_but_the_check(seeded: Api,
                                                      route: tuple[str, str]) -> None:

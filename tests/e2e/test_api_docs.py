@@ -130,6 +130,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         "ADMIN": svc.access.create_key("admin-console", ["admin"]).token,
         "INGEST": svc.access.create_key("shop-backend", ["ingest"]).token,
         "READ": svc.access.create_key("dashboard", ["read"]).token,
+        "BACKEND": svc.access.create_key("member-app", ["read", "ingest"]).token,
         "RENTALS": svc.access.create_partner_key("rentals", "city-rentals").token,
     }
     svc.store.close()

@@ -8,7 +8,10 @@ is nothing to brute-force, and every request verifies one.
 
 Scopes are deliberately few. ``admin`` implies every other; ``read`` may also issue a
 member token, because a token reads one member, a strict subset of what ``read`` reads.
-Partner keys and member tokens carry no scopes at all: what they may do is fixed by kind.
+A member token never gets more than its issuer had: it always reads its member, and it may
+grant and revoke that member's consents (scope ``consents``) only when the issuing key also
+has ``ingest``, which records consents itself. Partner keys carry no scopes: what they may
+do is fixed by kind.
 
 Verified keys are cached for a couple of seconds per process, so a busy API does not read
 the keys table on every request; revoking in this process takes effect at once, in other
@@ -29,6 +32,7 @@ from plaudit.application.ports import Clock, KeyRow, Store
 from plaudit.domain.errors import NotFound, Unauthenticated
 
 SCOPES = ("admin", "ingest", "read")
+MEMBER_SCOPES = ("read", "consents")
 PREFIX = {"operator": "plk", "partner": "plp", "member": "plm"}
 KIND_OF_PREFIX = {v: k for k, v in PREFIX.items()}
 DEFAULT_TOKEN_SECONDS = 900
@@ -98,12 +102,15 @@ class Access:
             raise ValueError(f"partner `{partner}` must be an id (letters, digits, . _ -)")
         return self._issue("partner", name, partner=partner)
 
-    def issue_member_token(self, member: str, seconds: int = DEFAULT_TOKEN_SECONDS
-                           ) -> IssuedKey:
+    def issue_member_token(self, member: str, seconds: int = DEFAULT_TOKEN_SECONDS, *,
+                           consents: bool = False) -> IssuedKey:
+        """A token that reads ``member``; with ``consents``, it may also grant and revoke
+        that member's partner consents (give it only when the issuer may: ``ingest``)."""
         if not 1 <= seconds <= MAX_TOKEN_SECONDS:
             raise ValueError(f"a member token lives 1 to {MAX_TOKEN_SECONDS} seconds")
         expires = self.clock.now_us() + seconds * 1_000_000
-        return self._issue("member", f"member token for {member}", member=member,
+        scopes = ("read", "consents") if consents else ("read",)
+        return self._issue("member", f"member token for {member}", scopes, member=member,
                            expires_us=expires)
 
     def revoke(self, key_id: str) -> None:
@@ -160,4 +167,4 @@ class Access:
         return row
 
 
-__all__ = ["SCOPES", "Access", "IssuedKey", "Principal"]
+__all__ = ["MEMBER_SCOPES", "SCOPES", "Access", "IssuedKey", "Principal"]

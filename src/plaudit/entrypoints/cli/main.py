@@ -346,9 +346,13 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id from `key
 @handles_errors
 def keys_token(member_id: Annotated[str, typer.Argument(help="The member the token reads.")],
                seconds: Annotated[int, typer.Option(min=1, max=86_400,
-                                                    help="Lifetime.")] = 900) -> None:
+                                                    help="Lifetime.")] = 900,
+               consents: Annotated[bool, typer.Option(
+                   "--consents/--read-only",
+                   help="Whether the token may also grant and revoke the member's "
+                        "partner consents.")] = True) -> None:
     """Issue a short-lived member token (reads only that member); prints the token."""
-    issued = _service().access.issue_member_token(member_id, seconds)
+    issued = _service().access.issue_member_token(member_id, seconds, consents=consents)
     out.print(issued.token, highlight=False)
 
 

@@ -172,13 +172,15 @@ async def revoke_consent(request: Request, member_id: MemberId, partner: Partner
 async def create_token(request: Request, member_id: MemberId,
                        who: Annotated[Principal, Depends(operator("read"))],
                        body: Annotated[TokenCreate | None, Body()] = None) -> Response:
-    """A bearer token that reads only this member (and manages their consents), for your
-    app to hand to the member's device. Default lifetime 15 minutes, at most 24 hours."""
+    """A bearer token that reads only this member, for your app to hand to the member's
+    device. Issued by a key that also has `ingest`, it may grant and revoke the member's
+    consents too (`scopes` says which). Default lifetime 15 minutes, at most 24 hours."""
     seconds = (body or TokenCreate()).seconds
     issued = await run_in_threadpool(service(request).access.issue_member_token, member_id,
-                                     seconds)
+                                     seconds, consents=who.has("ingest"))
     assert issued.row.expires_us is not None
     return _json({"member": member_id, "token": issued.token,
+                  "scopes": issued.row.scopes.split(),
                   "expires_at": from_us(issued.row.expires_us).isoformat()}, 201)
 
 

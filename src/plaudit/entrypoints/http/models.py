@@ -72,6 +72,9 @@ class TokenCreate(_Body):
 class TokenOut(BaseModel):
     member: str
     token: str
+    scopes: list[Literal["consents", "read"]] = Field(
+        description="`read`: the member's state; `consents`: grant and revoke the member's "
+                    "partner consents (only when the issuing key has `ingest`).")
     expires_at: str
 
 

@@ -8,7 +8,8 @@ the app's routes and fails if one has none. The guards are ``async`` so that che
 * :func:`member_reader` — an operator key with ``read``, or a member token for exactly the
   member in the path (anything else is 403, even for a member that does not exist, so a
   token cannot probe which members exist);
-* :func:`member_writer` — an operator key with ``ingest``, or that member's token;
+* :func:`member_writer` — an operator key with ``ingest``, or that member's token if it
+  was issued with the ``consents`` scope (by a key that has ``ingest``);
 * :func:`partner` — a partner key; what it may ask is decided by the partner check itself.
 """
 
@@ -67,7 +68,8 @@ async def member_reader(request: Request, credentials: Credentials,
 async def member_writer(request: Request, credentials: Credentials,
                         member_id: MemberId) -> Principal:
     who = _principal(request, credentials)
-    if who.has("ingest") or (who.kind == "member" and who.member == member_id):
+    if who.has("ingest") or (who.kind == "member" and who.member == member_id
+                             and "consents" in who.scopes):
         return who
     raise Forbidden("this credential may not change this member")
 
@@ -80,7 +82,7 @@ async def partner(request: Request, credentials: Credentials) -> Principal:
 
 
 member_reader.plaudit_scope = "read or the member's own token"  # type: ignore[attr-defined]
-member_writer.plaudit_scope = "ingest or the member's own token"  # type: ignore[attr-defined]
+member_writer.plaudit_scope = "ingest or the member's own token with `consents`"  # type: ignore[attr-defined]
 partner.plaudit_scope = "partner key"  # type: ignore[attr-defined]
 
 __all__ = ["MemberId", "member_reader", "member_writer", "operator", "partner", "service"]
