@@ -186,6 +186,40 @@ def test_publish_refolds_every_member(service: Plaudit, store: SqlStore,
     assert service.publish_rulebook(richer).created is False
 
 
+class Interrupted(Exception):
+    pass
+
+
+def test_publishing_the_same_text_again_finishes_an_interrupted_refold(
+        service: Plaudit, store: SqlStore, sesame_text: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import plaudit.application.service as service_module
+
+    service.ingest_items([
+        {"id": f"v{i}", "member": f"m-{i}", "type": "identity_verified",
+         "at": "2026-06-01T10:00:00+08:00", "attributes": {"method": "phone"}}
+        for i in range(5)])
+    richer = sesame_text.replace("award: 100\n      once: true", "award: 150\n      once: true")
+    monkeypatch.setattr(service_module, "REFOLD_BATCH", 2)
+
+    def crash(done: int, total: int) -> None:
+        raise Interrupted  # the process stops after the first page of members
+
+    with pytest.raises(Interrupted):
+        service.publish_rulebook(richer, progress=crash)
+    versions = [state_row(store, f"m-{i}")[1] for i in range(5)]
+    assert versions == [2, 2, 1, 1, 1]  # the first page only
+
+    seen: list[tuple[int, int]] = []
+    result = service.publish_rulebook(richer, progress=lambda d, t: seen.append((d, t)))
+    assert (result.version, result.created, result.members) == (2, False, 3)
+    assert seen[-1] == (3, 3)
+    for i in range(5):
+        row = state_row(store, f"m-{i}")
+        assert (row[1], row[5]) == (2, 150)
+    assert service.publish_rulebook(richer).members == 0  # nothing left behind
+
+
 def test_member_state_as_of_the_past(service: Plaudit) -> None:
     service.ingest_items([
         purchase("e1", "m-1", "2026-06-01T10:00:00+08:00", "100", "games"),

@@ -157,14 +157,24 @@ class Plaudit:
 
     def publish_rulebook(self, text: str, name: str = "rulebook.yaml",
                          progress: Callable[[int, int], Any] | None = None) -> PublishResult:
-        """Publish a new version (if the text changed) and re-fold every member under it."""
+        """Publish a new version (if the text changed) and re-fold every member under it.
+
+        Publishing the current text again creates nothing, but finishes a re-fold that was
+        cut off (a crash, a restart): members whose stored state is not yet at the current
+        version are re-folded, the others are left alone.
+        """
         compiled = load_rulebook(text, name)
         with self.store.write() as tx:
             current = tx.current_rulebook()
-            if current is not None and current.digest == digest(text):
-                return PublishResult(current.version, False, 0)
-            version = tx.add_rulebook(compiled.program.id, compiled.digest, text,
-                                      self.clock.now_us())
+            unchanged = current is not None and current.digest == digest(text)
+            if not unchanged:
+                version = tx.add_rulebook(compiled.program.id, compiled.digest, text,
+                                          self.clock.now_us())
+        if unchanged:
+            assert current is not None
+            rb = self._compiled_row(current)
+            return PublishResult(current.version, False,
+                                 self.refold_all(rb, progress, behind_only=True))
         rb = compiled.with_version(version)
         self._compiled[version] = rb
         self.cache.clear()
@@ -201,15 +211,18 @@ class Plaudit:
         return result
 
     def refold_all(self, rulebook: Rulebook,
-                   progress: Callable[[int, int], Any] | None = None) -> int:
-        """Recompute every member's stored state under ``rulebook``, in small transactions."""
+                   progress: Callable[[int, int], Any] | None = None, *,
+                   behind_only: bool = False) -> int:
+        """Recompute every member's stored state under ``rulebook``, in small transactions
+        (with ``behind_only``, only members whose state is at another version)."""
+        behind = rulebook.version if behind_only else None
         with self.store.read() as tx:
-            total = tx.count_members()
+            total = tx.count_members(behind)
         done = 0
         after = 0
         while True:
             with self.store.write() as tx:
-                page = tx.member_ids(after, REFOLD_BATCH)
+                page = tx.member_ids(after, REFOLD_BATCH, behind)
                 if not page:
                     break
                 by_no: dict[int, list[Event]] = {no: [] for no, _ in page}

@@ -21,7 +21,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, or_, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import QueuePool
 
@@ -125,12 +125,22 @@ class SqlTransaction:
     def member_no(self, member_id: str) -> int | None:
         return self._member_nos([member_id]).get(member_id)
 
-    def count_members(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(t.members)).scalar_one())
+    def _members(self, behind: int | None, *columns: Any) -> Select[Any]:
+        query = select(*columns).select_from(t.members)
+        if behind is not None:
+            states = t.member_states
+            query = query.outerjoin(states, states.c.member_no == t.members.c.member_no) \
+                .where(or_(states.c.rulebook_version.is_(None),
+                           states.c.rulebook_version != behind))
+        return query
 
-    def member_ids(self, after_no: int, limit: int) -> list[tuple[int, str]]:
+    def count_members(self, behind: int | None = None) -> int:
+        return int(self.conn.execute(self._members(behind, func.count())).scalar_one())
+
+    def member_ids(self, after_no: int, limit: int, behind: int | None = None
+                   ) -> list[tuple[int, str]]:
         rows = self.conn.execute(
-            select(t.members.c.member_no, t.members.c.member_id)
+            self._members(behind, t.members.c.member_no, t.members.c.member_id)
             .where(t.members.c.member_no > after_no)
             .order_by(t.members.c.member_no).limit(limit))
         return [(r[0], r[1]) for r in rows]

@@ -150,7 +150,10 @@ def rulebook_publish(file: Annotated[Path, typer.Argument(exists=True, dir_okay=
         out.print(f"published {file} as version {result.version}; "
                   f"{result.members} member(s) re-folded")
     else:
-        out.print(f"{file} is already the current rulebook (version {result.version})")
+        finished = (f"; finished an interrupted re-fold of {result.members} member(s)"
+                    if result.members else "")
+        out.print(f"{file} is already the current rulebook (version {result.version})"
+                  f"{finished}")
 
 
 @rulebook_app.command("list")
