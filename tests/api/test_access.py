@@ -111,6 +111,19 @@ def test_no_credential_is_401(seeded: Api, route: tuple[str, str]) -> None:
         assert r.headers["www-authenticate"] == "Bearer"
 
 
+@pytest.mark.parametrize("route", sorted(MEMBER_ROUTES))
+def test_no_credential_is_401_before_any_input_is_judged(seeded: Api,
+                                                         route: tuple[str, str]) -> None:
+    """Authentication comes first: an invalid member id in the path (a 422 for a caller
+    who may ask) tells a caller without a credential nothing but 401."""
+    r = call(seeded, route, None, member="not a valid id!")
+    assert r.status_code == 401, (route, r.text)
+    allowed = seeded.rentals if ROUTES[route][2] == "partner" else seeded.admin
+    r = call(seeded, route, allowed, member="not a valid id!")
+    assert r.status_code == 422, (route, r.text)
+    assert r.json()["errors"][0]["field"] == "member_id"
+
+
 @pytest.mark.parametrize("route", sorted(ROUTES))
 def test_a_member_token_cannot_reach_another_member_or_operator_routes(
         seeded: Api, route: tuple[str, str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .conftest import Api, purchase
 
 READ = "/v1/members/{}"
@@ -134,3 +136,37 @@ def test_event_times_outside_the_supported_range_are_named(api: Api) -> None:
     errors = r.json()["errors"]
     assert [(e["where"], e["field"]) for e in errors] == [("item 1", "at"), ("item 2", "at")]
     assert "9000-01-01T00:00:00Z" in errors[0]["reason"]
+
+
+def test_long_field_names_are_refused_and_not_echoed(api: Api) -> None:
+    huge = "k" * 100_000
+    for event in ({**purchase("e1", "m1"), huge: 1},
+                  {**purchase("e1", "m1"), "attributes": {huge: "1"}}):
+        r = api.post_events(event)
+        assert r.status_code == 422
+        error = r.json()["errors"][0]
+        assert error["reason"] == "field name longer than 64 characters"
+        assert error["field"].endswith("k" * 64 + "…") and len(error["field"]) < 80
+        assert len(r.content) < 2_000
+    r = api.client.post("/v1/keys", json={"name": "k", "scopes": ["read"], huge: 1},
+                        headers=api.as_(api.admin))
+    assert r.status_code == 422 and len(r.content) < 2_000
+
+
+def test_a_streamed_body_over_the_limit_is_413_on_every_route_with_a_body(api: Api) -> None:
+    """Without Content-Length the limit is found while reading: still 413, not a parse
+    error, whichever way the route reads its body."""
+
+    def chunks() -> Any:
+        yield b'{"name": "'
+        for _ in range(300):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    for path, token in [("/v1/events", api.ingest), ("/v1/keys", api.admin),
+                        ("/v1/members/m1/tokens", api.read), ("/v1/drafts", api.admin)]:
+        r = api.client.post(path, content=chunks(),
+                            headers={**api.as_(token), "content-type": "application/json"})
+        assert r.status_code == 413, (path, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"] == "urn:plaudit:problem:too-large"

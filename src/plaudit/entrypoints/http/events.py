@@ -11,7 +11,7 @@ from starlette.responses import Response
 from plaudit.application.access import Principal
 from plaudit.domain.errors import EventRejected, Problem
 from plaudit.entrypoints.http.coalesce import Coalescer
-from plaudit.entrypoints.http.limits import MAX_BATCH, check_items
+from plaudit.entrypoints.http.limits import MAX_BATCH, check_items, short
 from plaudit.entrypoints.http.models import IngestOut
 from plaudit.entrypoints.http.problems import responses
 from plaudit.entrypoints.http.security import operator
@@ -70,7 +70,8 @@ async def post_events(request: Request,
     if isinstance(data, dict) and "events" in data:
         if set(data) != {"events"}:
             extra = sorted(set(data) - {"events"})
-            raise EventRejected([Problem("body", extra[0], "unknown field next to `events`")])
+            raise EventRejected([Problem("body", short(str(extra[0])),
+                                         "unknown field next to `events`")])
         items = data["events"]
         if not isinstance(items, list):
             raise EventRejected([Problem("body", "events", "must be a list of events")])

@@ -1,5 +1,12 @@
 """Size limits, enforced before any parsing: body bytes, events per batch, attributes per
-event and string length. A request over a limit stores nothing and says which limit."""
+event, key and string length. A request over a limit stores nothing and says which limit.
+
+Why our own body limit rather than recent FastAPI's ``max_body_size`` (Starlette's
+``RequestBodyLimitMiddleware``): that one answers a too-large ``Content-Length`` on a request
+the app refuses without reading (a 401, say) with a plain-text 413, which would break the
+one problem+json shape every error has, and it would raise the minimum FastAPI version a
+long way for a few lines.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,9 @@ MAX_BODY_BYTES = 2_000_000
 MAX_BATCH = 1_000
 MAX_ATTRIBUTES = 64
 MAX_STRING = 256
+MAX_KEY = 64
+"""Longest field or attribute name; a longer one is refused and shown cut to this length,
+so an error never echoes a huge key back."""
 
 
 class BodyLimit:
@@ -65,10 +75,7 @@ def check_items(items: list[Any]) -> None:
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             continue
-        for key, value in item.items():
-            if isinstance(value, str) and len(value) > MAX_STRING:
-                problems.append(Problem(f"item {i}", str(key)[:64],
-                                        f"longer than {MAX_STRING} characters"))
+        problems += _check_fields(f"item {i}", "", item)
         attrs = item.get("attributes")
         if isinstance(attrs, dict):
             if len(attrs) > MAX_ATTRIBUTES:
@@ -76,13 +83,28 @@ def check_items(items: list[Any]) -> None:
                                         f"more than {MAX_ATTRIBUTES} attributes "
                                         f"({len(attrs)})"))
                 continue
-            for key, value in attrs.items():
-                if isinstance(value, str) and len(value) > MAX_STRING:
-                    problems.append(Problem(f"item {i}", f"attributes.{str(key)[:64]}",
-                                            f"longer than {MAX_STRING} characters"))
+            problems += _check_fields(f"item {i}", "attributes.", attrs)
     if problems:
         raise EventRejected(problems)
 
 
-__all__ = ["MAX_ATTRIBUTES", "MAX_BATCH", "MAX_BODY_BYTES", "MAX_STRING", "BodyLimit",
-           "check_items"]
+def _check_fields(where: str, prefix: str, fields: dict[Any, Any]) -> list[Problem]:
+    found = []
+    for key, value in fields.items():
+        name = str(key)
+        if len(name) > MAX_KEY:
+            found.append(Problem(where, prefix + short(name),
+                                 f"field name longer than {MAX_KEY} characters"))
+        elif isinstance(value, str) and len(value) > MAX_STRING:
+            found.append(Problem(where, prefix + name,
+                                 f"longer than {MAX_STRING} characters"))
+    return found
+
+
+def short(name: str) -> str:
+    """A field name as errors show it: cut to :data:`MAX_KEY` characters."""
+    return name if len(name) <= MAX_KEY else name[:MAX_KEY] + "…"
+
+
+__all__ = ["MAX_ATTRIBUTES", "MAX_BATCH", "MAX_BODY_BYTES", "MAX_KEY", "MAX_STRING",
+           "BodyLimit", "check_items", "short"]

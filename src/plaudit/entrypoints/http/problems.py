@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from plaudit.domain import errors as e
+from plaudit.entrypoints.http.limits import short
 
 log = logging.getLogger("plaudit.http")
 
@@ -93,7 +94,7 @@ async def _plaudit_error(request: Request, exc: Exception) -> Response:
 
 def _loc(loc: tuple[Any, ...]) -> tuple[str, str]:
     where = str(loc[0]) if loc else "request"
-    field = ".".join(str(p) for p in loc[1:])
+    field = ".".join(short(str(p)) for p in loc[1:])
     return where, field
 
 
@@ -120,6 +121,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if status == 404 and detail == "Not Found":
         detail = f"no such route: {request.method} {request.url.path}"
     headers = dict(exc.headers) if exc.headers else {}
+    if status == 400 and isinstance(exc.__cause__, e.TooLarge):
+        # BodyLimit refused a body streamed without Content-Length while FastAPI was
+        # reading it for a JSON parameter; FastAPI wraps every such failure in a 400.
+        return await _plaudit_error(request, exc.__cause__)
     if status == 400 and detail == "There was an error parsing the body":
         # FastAPI's own answer to a body that is not JSON: every other bad body is a 422
         # (the events route parses its body itself and says 422 too), so this one is as well.
@@ -133,7 +138,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def _allowed(request: Request) -> list[str]:
     """Every documented method on this path, from the app's own OpenAPI: Starlette's 405
     names only the first route that matched, though e.g. PUT and DELETE on a consent are
-    two routes."""
+    two routes. (FastAPI routes do not answer HEAD, so it is not offered.)"""
     table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
         request.app.state, "allow_table", None)
     if table is None:
@@ -146,8 +151,6 @@ def _allowed(request: Request) -> list[str]:
     for pattern, found in table:
         if pattern.match(request.url.path):
             methods |= found
-    if "GET" in methods:
-        methods.add("HEAD")
     return sorted(methods)
 
 

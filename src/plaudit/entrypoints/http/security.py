@@ -57,18 +57,23 @@ def operator(scope: str) -> Callable[..., Awaitable[Principal]]:
     return guard
 
 
-async def member_reader(request: Request, credentials: Credentials,
-                        member_id: MemberId) -> Principal:
+def _path_member(request: Request) -> str:
+    """The raw member id of the path. The guard does not validate it (the route does), so
+    a caller without a credential hears 401 before anything about the path."""
+    member: str = request.path_params.get("member_id", "")
+    return member
+
+
+async def member_reader(request: Request, credentials: Credentials) -> Principal:
     who = _principal(request, credentials)
-    if who.has("read") or (who.kind == "member" and who.member == member_id):
+    if who.has("read") or (who.kind == "member" and who.member == _path_member(request)):
         return who
     raise Forbidden("this credential may not read this member")
 
 
-async def member_writer(request: Request, credentials: Credentials,
-                        member_id: MemberId) -> Principal:
+async def member_writer(request: Request, credentials: Credentials) -> Principal:
     who = _principal(request, credentials)
-    if who.has("ingest") or (who.kind == "member" and who.member == member_id
+    if who.has("ingest") or (who.kind == "member" and who.member == _path_member(request)
                              and "consents" in who.scopes):
         return who
     raise Forbidden("this credential may not change this member")
