@@ -284,3 +284,27 @@ def test_now_is_the_injected_clock(service: Plaudit) -> None:
     assert state.as_of.startswith("2026-11-22T20:00:00")  # NOW in Asia/Shanghai
     assert state.points.balance == 0 and state.points.expired == 100  # 365d expiry passed
     assert NOW > 0
+
+
+def test_stored_state_keeps_the_partners_the_latest_word_grants(service: Plaudit) -> None:
+    """The partner check refuses from this column before folding anything: it must follow
+    the latest word by event time, late events and re-folds included."""
+
+    def consent(i: str, at: str, partner: str, granted: bool) -> dict[str, Any]:
+        return {"id": i, "member": "m-1", "type": "plaudit.consent", "at": at,
+                "attributes": {"partner": partner, "granted": granted}}
+
+    def granted() -> frozenset[str]:
+        with service.store.read() as tx:
+            return tx.granted_partners("m-1")
+
+    service.ingest_items([consent("c1", "2026-06-01T10:00:00+08:00", "hotels", True),
+                          consent("c2", "2026-06-02T10:00:00+08:00", "rentals", True)])
+    assert granted() == {"hotels", "rentals"}
+    service.ingest_items([consent("c3", "2026-06-03T10:00:00+08:00", "hotels", False)])
+    assert granted() == {"rentals"}
+    # a late grant older than the revocation does not reopen it
+    service.ingest_items([consent("c0", "2026-06-02T12:00:00+08:00", "hotels", True)])
+    assert granted() == {"rentals"}
+    with service.store.read() as tx:
+        assert tx.granted_partners("m-nobody") == frozenset()

@@ -118,6 +118,14 @@ def to_event(rulebook: Rulebook, row: StoredEvent) -> Event:
                  stored_attributes(rulebook, row.type, row.attributes))
 
 
+def state_row(member_no: int, acc: MemberFold) -> StateRow:
+    """The stored state of a folded member, as of its last event."""
+    assert acc.last_key is not None
+    s = acc.summary(acc.last_key[0])
+    return StateRow(member_no, acc.rulebook.version, acc.position, acc.last_key[0],
+                    acc.last_key[1], s.balance, s.score, s.band, s.tier, " ".join(s.consents))
+
+
 def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: list[Event],
                 labels: list[str], now_us: int) -> BatchResult:
     """Store one validated batch and re-fold its members inside ``tx``.
@@ -235,11 +243,7 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                 for e in history:
                     acc.apply(e, strict=spends)
             folded.append((no, acc))
-            assert acc.last_key is not None
-            summary = acc.summary(acc.last_key[0])
-            out.append(StateRow(no, rulebook.version, acc.position, acc.last_key[0],
-                                acc.last_key[1], summary.balance, summary.score, summary.band,
-                                summary.tier))
+            out.append(state_row(no, acc))
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
         where = label_of.get(e.event_id or "")
@@ -321,6 +325,7 @@ __all__ = [
     "RejectedBatch",
     "open_events_file",
     "read_batches",
+    "state_row",
     "store_batch",
     "to_event",
 ]

@@ -42,6 +42,8 @@ class StateRow(NamedTuple):
     score: int | None
     band: str | None
     tier: str | None
+    consents: str = ""
+    """Partners the member's latest word (by event time) grants, space-separated."""
 
 
 class RulebookRow(NamedTuple):
@@ -123,6 +125,11 @@ class Transaction(Protocol):
     def rulebooks(self) -> list[RulebookRow]: ...
 
     def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int) -> int: ...
+
+    def granted_partners(self, member_id: str) -> frozenset[str]:
+        """The partners the member's stored state grants; empty for an unknown member. One
+        query either way, so the partner check costs the same whether the member exists."""
+        ...
 
     def count_members(self, behind: int | None = None) -> int:
         """All members, or with ``behind`` only those whose stored state is not (yet) at

@@ -24,6 +24,7 @@ from plaudit.application.ingest import (
     RejectedBatch,
     open_events_file,
     read_batches,
+    state_row,
     store_batch,
     to_event,
 )
@@ -32,7 +33,6 @@ from plaudit.application.ports import (
     Clock,
     DraftRow,
     RulebookRow,
-    StateRow,
     Store,
     Transaction,
 )
@@ -230,13 +230,8 @@ class Plaudit:
                     by_no[no].append(to_event(rulebook, row))
                 rows = []
                 for no, member in page:
-                    if not by_no[no]:
-                        continue
-                    acc = fold_events(rulebook, member, by_no[no])
-                    assert acc.last_key is not None
-                    s = acc.summary(acc.last_key[0])
-                    rows.append(StateRow(no, rulebook.version, acc.position, acc.last_key[0],
-                                         acc.last_key[1], s.balance, s.score, s.band, s.tier))
+                    if by_no[no]:
+                        rows.append(state_row(no, fold_events(rulebook, member, by_no[no])))
                 tx.put_states(rows, self.clock.now_us())
             after = page[-1][0]
             done += len(page)
@@ -459,16 +454,24 @@ class Plaudit:
 
         Refused with one and the same :class:`Forbidden` for an unknown member, an unknown
         perk, a perk not listed for this partner and a member without live consent, so the
-        refusal tells the partner nothing.
+        refusal tells the partner nothing. Refusals are decided by one query on the stored
+        state's granted partners before anything is folded, so they also take the same
+        time whether the member exists or has a long history. The fold at now then decides
+        again (a grant dated in the future is not yet live); a revocation dated in the future
+        refuses at once, erring on the member's side.
         """
         rb = self.rulebook()
         perk = next((p for p in rb.perks if p.id == perk_id), None)
         if perk is None or partner not in perk.partners:
             raise Forbidden(NOT_ALLOWED)
+        with self.store.read() as tx:
+            granted = tx.granted_partners(member_id)
+        if partner not in granted:
+            raise Forbidden(NOT_ALLOWED)
         now = self.clock.now_us()
         try:
             acc = self._fold_member(member_id, now)
-        except NotFound:
+        except NotFound:  # erased meanwhile
             raise Forbidden(NOT_ALLOWED) from None
         if not acc.consented(partner):
             raise Forbidden(NOT_ALLOWED)

@@ -403,7 +403,8 @@ class MemberFold:
                        if rb.score is not None else (None, None))
         tier = self._tier(day, score) if rb.tiers is not None else None
         return Summary(self.ledger.balance_at(as_of_us), score, band,
-                       tier.name if tier else None)
+                       tier.name if tier else None,
+                       tuple(sorted(p for p, (granted, _) in self.consents.items() if granted)))
 
     def view(self, as_of_us: int) -> MemberState:
         day = self._check_as_of(as_of_us)

@@ -146,6 +146,8 @@ class Summary:
     score: int | None
     band: str | None
     tier: str | None
+    consents: tuple[str, ...] = ()
+    """Partners the member's latest word grants, sorted (the partner check's first test)."""
 
 
 def _plain(value: Any) -> Any:

@@ -134,6 +134,12 @@ class SqlTransaction:
                            states.c.rulebook_version != behind))
         return query
 
+    def granted_partners(self, member_id: str) -> frozenset[str]:
+        row = self.conn.exec_driver_sql(
+            "SELECT s.consents FROM members m JOIN member_states s ON s.member_no = m.member_no "
+            f"WHERE m.member_id = {self.p}", (member_id,)).first()
+        return frozenset(row[0].split()) if row is not None else frozenset()
+
     def count_members(self, behind: int | None = None) -> int:
         return int(self.conn.execute(self._members(behind, func.count())).scalar_one())
 
@@ -200,7 +206,7 @@ class SqlTransaction:
         for chunk in _chunks(list(member_nos)):
             rows = self.conn.exec_driver_sql(
                 "SELECT member_no, rulebook_version, position, last_at_us, last_event_id, "
-                "balance, score, band, tier FROM member_states WHERE member_no IN "
+                "balance, score, band, tier, consents FROM member_states WHERE member_no IN "
                 f"({', '.join([self.p] * len(chunk))})", tuple(chunk))
             found.update({r[0]: StateRow(*r) for r in rows})
         return found
@@ -211,13 +217,13 @@ class SqlTransaction:
         p = self.p
         self.conn.exec_driver_sql(
             "INSERT INTO member_states (member_no, rulebook_version, position, last_at_us, "
-            "last_event_id, balance, score, band, tier, updated_us) "
-            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+            "last_event_id, balance, score, band, tier, consents, updated_us) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
             "ON CONFLICT (member_no) DO UPDATE SET rulebook_version = excluded.rulebook_version, "
             "position = excluded.position, last_at_us = excluded.last_at_us, "
             "last_event_id = excluded.last_event_id, balance = excluded.balance, "
             "score = excluded.score, band = excluded.band, tier = excluded.tier, "
-            "updated_us = excluded.updated_us",
+            "consents = excluded.consents, updated_us = excluded.updated_us",
             [(*r, now_us) for r in rows])
 
     def state_summary(self) -> dict[str, object]:
