@@ -23,26 +23,29 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(database_url: str, home: Path) -> Iterator[str]:
-    """Serve ``database_url`` (already migrated) and yield the base URL once /healthz
-    answers; the server's output goes to ``home/server.log`` and into the failure."""
+def live_server(database_url: str, home: Path, workers: int = 1) -> Iterator[str]:
+    """Serve ``database_url`` (already migrated) with ``workers`` uvicorn processes and
+    yield the base URL once every worker answers /healthz; the server's output goes to
+    ``home/server.log`` and into the failure."""
     port = free_port()
     log_path = home / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "plaudit", "serve", "--port", str(port),
-             "--database-url", database_url, "--log-level", "warning"],
+             "--database-url", database_url, "--log-level", "warning",
+             "--workers", str(workers)],
             env={**os.environ, "PLAUDIT_HOME": str(home)}, stdout=log,
             stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
-            while True:
+            answered = 0  # consecutive answers: with several workers, let all start
+            while answered < 2 * workers:
                 try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
+                    ok = httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+                    answered = answered + 1 if ok else 0
                 except httpx.TransportError:
-                    pass
+                    answered = 0
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("plaudit serve did not start:\n" + log_path.read_text())
                 time.sleep(0.1)

@@ -1,7 +1,9 @@
 """A real server on loopback, 50 clients at once, on SQLite and PostgreSQL.
 
 The server is `plaudit serve` (uvicorn) in its own process, as in production; the clients
-are 50 threads released together by a barrier. The database alone decides who stores what.
+are 50 threads released together by a barrier. With one worker, group commit already
+merges requests that arrive together; with four worker processes, each with its own
+group commit and fold cache, the database alone decides who stores what.
 """
 
 from __future__ import annotations
@@ -32,14 +34,19 @@ class Server:
 
 
 @pytest.fixture
-def server(store_url: str, tmp_path: Path) -> Iterator[Server]:
+def server(store_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    workers = getattr(request, "param", 1)
     store = SqlStore(store_url)
     svc = Plaudit(store, SystemClock())
     svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), "sesame-style.yaml")
     token = svc.access.create_key("load", ["ingest", "read"]).token
     store.close()
-    with live_server(store_url, tmp_path) as base:
+    with live_server(store_url, tmp_path, workers) as base:
         yield Server(base, token)
+
+
+WORKERS = pytest.mark.parametrize("server", [1, 4], indirect=True,
+                                  ids=["1 worker", "4 workers"])
 
 
 def _together(n: int, work: Any) -> list[Any]:
@@ -66,6 +73,7 @@ def _events(ids: range, member: str = "m-1") -> list[dict[str, Any]]:
             for i in ids]
 
 
+@WORKERS
 def test_fifty_clients_posting_the_same_events_store_each_once(server: Server) -> None:
     batch = {"events": _events(range(20))}
     headers = {"Authorization": f"Bearer {server.token}"}
@@ -85,6 +93,7 @@ def test_fifty_clients_posting_the_same_events_store_each_once(server: Server) -
     assert state["points"]["balance"] == 200
 
 
+@WORKERS
 def test_fifty_clients_posting_different_events_for_one_member_lose_none(
         server: Server) -> None:
     headers = {"Authorization": f"Bearer {server.token}"}
