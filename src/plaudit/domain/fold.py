@@ -21,6 +21,7 @@ depend on time (windows, expiry, grace), not only on events.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
@@ -470,11 +471,21 @@ class MemberFold:
             if not lot.live_at(as_of_us):
                 late_expired += lot.remaining
                 continue
-            expires = iso(lot.expires_us) if lot.expires_us is not None else None
-            live.append(LotView(iso(lot.at_us), expires, lot.points, lot.remaining,
-                                lot.rule, lot.event_id, lot.version))
-            if expires is not None:
-                date = expires[:10]  # the local date of the expiry instant
+            # A read lists every live lot, and formatting its two local times was most of
+            # a read's cost: each lot keeps its last view, rebuilt only when its remaining
+            # points changed (everything else about a lot is fixed once it exists).
+            view: LotView | None = lot.shown
+            if view is None or view.remaining != lot.remaining:
+                if view is None:
+                    expires = iso(lot.expires_us) if lot.expires_us is not None else None
+                    view = LotView(iso(lot.at_us), expires, lot.points, lot.remaining,
+                                   lot.rule, lot.event_id, lot.version)
+                else:
+                    view = dataclasses.replace(view, remaining=lot.remaining)
+                lot.shown = view
+            live.append(view)
+            if view.expires_at is not None:
+                date = view.expires_at[:10]  # the local date of the expiry instant
                 expiring[date] = expiring.get(date, 0) + lot.remaining
         return Points(
             balance=sum(v.remaining for v in live),

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 
 class Lot:
     """Points from one award. ``remaining`` is what is left to spend."""
 
     __slots__ = ("at_us", "event_id", "expired", "expires_us", "points", "remaining",
-                 "reversed", "rule", "spent", "version")
+                 "reversed", "rule", "shown", "spent", "version")
 
     def __init__(self, at_us: int, expires_us: int | None, points: int, rule: str,
                  event_id: str, version: int) -> None:
@@ -33,6 +34,9 @@ class Lot:
         self.rule = rule
         self.event_id = event_id
         self.version = version
+        self.shown: Any = None
+        """The last view of this lot a read built (the fold's to fill and trust: only
+        ``remaining`` can change once a lot exists), or None."""
 
     def live_at(self, at_us: int) -> bool:
         return self.remaining > 0 and (self.expires_us is None or self.expires_us > at_us)
