@@ -10,12 +10,14 @@ document at least once.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,20 +38,37 @@ class Example:
     command: str
     status: int
     captures: list[tuple[str, str]]
+    shown: Any = None
+    """The answer the page shows right after the command's block (a ``json`` block), if any."""
 
 
 def examples(text: str) -> list[Example]:
-    """The curl commands of the ``sh`` blocks, with their expected statuses."""
+    """The curl commands of the ``sh`` blocks, with their expected statuses and, when a
+    ``json`` block follows, the answer shown for the block's last command."""
     found: list[Example] = []
     in_sh = False
+    in_json: list[str] | None = None
+    after_sh = False  # only blank lines since an sh block closed
     current: list[str] = []
     start = 0
     for number, line in enumerate(text.splitlines(), 1):
+        if in_json is not None:
+            if line.startswith("```"):
+                found[-1].shown = json.loads("\n".join(in_json))
+                in_json = None
+            else:
+                in_json.append(line)
+            continue
         if line.startswith("```"):
+            if line.strip() == "```json" and after_sh:
+                in_json = []
+                continue
+            after_sh = in_sh and line.strip() == "```"
             in_sh = line.strip() == "```sh"
             assert not current, f"docs/api.md:{start}: curl without `# → STATUS` before the fence"
             continue
         if not in_sh:
+            after_sh = after_sh and not line.strip()
             continue
         status = re.fullmatch(r"# → (\d{3})", line.strip())
         capture = re.fullmatch(r"# \$(\w+) = \.(\w+)", line.strip())
@@ -151,10 +170,29 @@ def test_every_example_answers_as_documented(served: dict[str, str]) -> None:
                 f"{ex.command}\n→ {r.text[:500]}")
             if r.status_code >= 400:
                 assert r.headers["content-type"] == "application/problem+json", ex.line
+            if ex.shown is not None:
+                assert shape(r.json()) == shape(ex.shown), (
+                    f"docs/api.md:{ex.line}: the answer shown has other fields than the real "
+                    f"one\nshown: {shape(ex.shown)}\nreal:  {shape(r.json())}")
             for name, field in ex.captures:
                 env[name] = str(r.json()[field])
             if req.url.endswith("/publish"):
                 _wait_for_job(client, env, r.headers["Location"])
+
+
+def shape(value: Any) -> Any:
+    """Field names all the way down (a list of objects by its first); values left out,
+    since times, ids and tokens differ from run to run."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value and isinstance(value[0], dict | list) else []
+    return None
+
+
+def test_shown_answers_are_attached_to_their_commands() -> None:
+    found = examples(DOC.read_text(encoding="utf-8"))
+    assert sum(ex.shown is not None for ex in found) >= 10
 
 
 def _wait_for_job(client: httpx.Client, env: dict[str, str], location: str) -> None:
