@@ -64,6 +64,35 @@ def test_another_process_writing_the_member_is_seen(store_url: str, sesame_text:
         b.store.close()
 
 
+def test_a_read_that_folds_keeps_its_fold_for_the_next_read(store_url: str,
+                                                            sesame_text: str) -> None:
+    """After a restart (or when another process wrote the member) the first read folds
+    the stored events; it keeps that fold, so the next read is a view, and a later write
+    through this process continues from it."""
+    writer = Plaudit(SqlStore(store_url), FixedClock(NOW))
+    writer.publish_rulebook(sesame_text)
+    writer.ingest_items([purchase(f"e{i}", "m", at(i), "10") for i in range(5)])
+    writer.store.close()
+    fresh = Plaudit(SqlStore(store_url), FixedClock(NOW))  # a restarted process
+    try:
+        assert len(fresh.cache) == 0
+        first = fresh.member_state("m", history=False)
+        assert len(fresh.cache) == 1
+        assert fresh.cache.view(_state(fresh, "m"), fresh.rulebook(), NOW) is not None
+        assert to_dict(fresh.member_state("m", history=False)) == to_dict(first)
+        # a read in the past, or with history, folds something else and keeps nothing new
+        fresh.cache.clear()
+        fresh.member_state("m", to_us(T0 + timedelta(minutes=2)), history=False)
+        fresh.member_state("m", history=True)
+        assert len(fresh.cache) == 0
+        fresh.member_state("m", history=False)
+        fresh.ingest_items([purchase("e9", "m", at(9), "10")])
+        assert to_dict(fresh.member_state("m", history=False)) == to_dict(folded(fresh, "m"))
+        assert fresh.member_state("m", history=False).events == 6
+    finally:
+        fresh.store.close()
+
+
 def test_a_rejected_batch_leaves_no_trace_in_reads(service: Plaudit) -> None:
     service.ingest_items([purchase("e1", "m", at(0), "100")])
     before = to_dict(service.member_state("m", history=False))

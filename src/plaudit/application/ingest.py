@@ -72,6 +72,24 @@ class FoldCache:
         finally:
             self.lock.release()
 
+    def offer(self, state: StateRow, rulebook: Rulebook, acc: MemberFold) -> None:
+        """Keep a fold a read made, so the member's next read is a view, not a re-fold.
+
+        Only a fold of exactly the stored events behind ``state`` is kept, and never in
+        place of an entry that is trusted or further along (ingest may have written the
+        member since the read's snapshot). The caller must be done with ``acc``: once kept,
+        ingest may apply events to it. Skipped rather than waiting when ingest is folding.
+        """
+        if not trusted(acc, state, rulebook) or not self.lock.acquire(blocking=False):
+            return
+        try:
+            kept = self._items.get(state.member_no)
+            if kept is None or (not trusted(kept, state, rulebook)
+                                and kept.position <= acc.position):
+                self.put(state.member_no, acc)
+        finally:
+            self.lock.release()
+
     def drop(self, member_nos: Sequence[int]) -> None:
         for no in member_nos:
             self._items.pop(no, None)

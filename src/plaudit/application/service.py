@@ -33,6 +33,7 @@ from plaudit.application.ports import (
     Clock,
     DraftRow,
     RulebookRow,
+    StateRow,
     Store,
     Transaction,
 )
@@ -355,11 +356,13 @@ class Plaudit:
                      version: int | None = None, history: bool = True) -> MemberState:
         """The member's state at ``as_of_us`` (default: now), folded from their events.
 
-        When this process folded the member's latest events itself and its accumulator
-        still matches the stored state row, that accumulator answers (a view, no re-fold):
-        the common read right after a write costs a few queries instead of the member's
-        whole history."""
+        When this process holds an accumulator of the member that still matches the stored
+        state row, it answers (a view, no re-fold): a read costs a few queries instead of
+        the member's whole history. Ingest keeps the accumulators it folds; a read that had
+        to fold all of the member's stored events keeps its own too, so after a restart, or
+        when another process wrote the member, only the first read pays the fold."""
         as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+        state: StateRow | None = None
         with self.store.read() as tx:
             no = tx.member_no(member_id)
             if no is None:
@@ -379,18 +382,10 @@ class Plaudit:
             stored = tx.member_events(no, until_us=as_of)
         acc = fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of,
                           history=history)
-        return acc.view(as_of)
-
-    def _fold_member(self, member_id: str, as_of_us: int, *, history: bool = False
-                     ) -> MemberFold:
-        with self.store.read() as tx:
-            no = tx.member_no(member_id)
-            if no is None:
-                raise NotFound(f"member `{member_id}` not found")
-            rb = self._current(tx)
-            stored = tx.member_events(no, until_us=as_of_us)
-        return fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of_us,
-                           history=history)
+        view = acc.view(as_of)  # before offering: once kept, ingest may change acc
+        if state is not None:
+            self.cache.offer(state, rb, acc)
+        return view
 
     def score_history(self, member_id: str, as_of_us: int | None = None,
                       days: int = 365) -> list[ScorePoint]:
@@ -470,14 +465,13 @@ class Plaudit:
             raise Forbidden(NOT_ALLOWED)
         now = self.clock.now_us()
         try:
-            acc = self._fold_member(member_id, now)
+            view = self.member_state(member_id, now, history=False)
         except NotFound:  # erased meanwhile
             raise Forbidden(NOT_ALLOWED) from None
-        if not acc.consented(partner):
+        if not any(c.partner == partner and c.granted for c in view.consents):
             raise Forbidden(NOT_ALLOWED)
-        view = acc.view(now)
         eligible = next(p.eligible for p in view.perks if p.id == perk_id)
-        cal = acc.rulebook.calendar
+        cal = rb.calendar
         until = cal.day_start_us(cal.day(now) + 1)
         return PerkCheck(member_id, perk_id, eligible, from_us(now, cal.tz).isoformat(),
                          from_us(until, cal.tz).isoformat())
