@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from plaudit.domain.events import SPEND
 
-from .helpers import PURCHASES, ev, rulebook, state
+from .helpers import PURCHASES, at, ev, rulebook, state
 
 SPEND_RULE = PURCHASES + """
 points:
@@ -393,3 +393,35 @@ def test_every_award_names_rule_event_and_version() -> None:
     assert (award.rule, award.event, award.rulebook_version) == ("spend", "a", 1)
     (lot,) = s.points.lots
     assert (lot.rule, lot.event, lot.rulebook_version) == ("spend", "a", 1)
+
+
+def test_reading_twice_never_repeats_a_warning() -> None:
+    """A perk or factor that fails on division by zero is reported on the view, once; the
+    accumulator a cache keeps is not changed by being read, so a second read (or the
+    summary ingest computes after every write) cannot pile the warning up."""
+    from plaudit.domain.fold import MemberFold
+
+    rb = rulebook(PURCHASES + """
+features:
+  spent: {sum: purchase.amount}
+  games: {count: purchase, where: 'category == "games"'}
+score:
+  range: [300, 900]
+  factors:
+    - {id: ratio, label: Ratio, weight: 1, expr: spent / games,
+       reason: Low, improve: Buy}
+perks:
+  - {id: odd, label: Odd, when: spent / games > 1}
+""")
+    acc = MemberFold(rb, "m")
+    acc.apply(ev("e1", "purchase", "2026-06-01T10:00:00+00:00", amount="5",
+                 category="books", order_id="o1"))
+    as_of = at("2026-06-02T00:00:00+00:00")
+    acc.summary(as_of)
+    first = acc.view(as_of)
+    assert [w.split(":")[0] for w in first.warnings] == ["factor ratio", "perk odd"]
+    acc.summary(as_of)
+    assert acc.view(as_of).warnings == first.warnings
+    fresh = state(rb, [ev("e1", "purchase", "2026-06-01T10:00:00+00:00", amount="5",
+                          category="books", order_id="o1")], "2026-06-02T00:00:00+00:00")
+    assert first.warnings == fresh.warnings

@@ -298,8 +298,11 @@ class MemberFold:
             result[f.name] = v
         return result
 
-    def _factor_inputs(self, feats: dict[str, Any]) -> list[tuple[Any, Decimal]]:
-        """Each factor's input and curve value in [0, 1]."""
+    def _factor_inputs(self, feats: dict[str, Any], notes: list[str] | None = None
+                       ) -> list[tuple[Any, Decimal]]:
+        """Each factor's input and curve value in [0, 1]. A factor that fails is noted in
+        ``notes`` (a view's own list): reads never change the accumulator, so reading a
+        cached member twice cannot repeat a warning."""
         sc = self.rulebook.score
         assert sc is not None
         out = []
@@ -311,7 +314,8 @@ class MemberFold:
                 try:
                     x = factor.expr(feats)
                 except EvaluationError as e:
-                    self._warn(f"factor {factor.id}: {e}; counted as 0")
+                    if notes is not None:
+                        notes.append(f"factor {factor.id}: {e}; counted as 0")
                     x = 0
             xd = Decimal(int(x)) if isinstance(x, bool) else Decimal(x)
             c = factor.curve(xd) if factor.curve is not None else min(max(xd, _ZERO), _ONE)
@@ -328,10 +332,10 @@ class MemberFold:
         band_idx = level_index(sc.bands, value) if sc.bands else -1
         return value, sc.bands[band_idx].name if band_idx >= 0 else None
 
-    def _score(self, feats: dict[str, Any]) -> ScoreView:
+    def _score(self, feats: dict[str, Any], notes: list[str]) -> ScoreView:
         sc = self.rulebook.score
         assert sc is not None
-        inputs = self._factor_inputs(feats)
+        inputs = self._factor_inputs(feats, notes)
         views: list[FactorView] = []
         losses: list[tuple[Decimal, int, Reason]] = []
         for i, (factor, share, (x, c)) in enumerate(zip(sc.factors, self.rulebook.score_shares,
@@ -411,10 +415,11 @@ class MemberFold:
         day = self._check_as_of(as_of_us)
         rb = self.rulebook
         feats = self.features(day)
-        score = self._score(feats) if rb.score is not None else None
+        notes: list[str] = []
+        score = self._score(feats, notes) if rb.score is not None else None
         tier = self._tier(day, score.value if score else None) if rb.tiers is not None \
             else None
-        perks = self._perks(feats, score, tier)
+        perks = self._perks(feats, score, tier, notes)
         return MemberState(
             member=self.member,
             as_of=self._local(as_of_us),
@@ -427,7 +432,7 @@ class MemberFold:
             tier=tier,
             perks=perks,
             awards=tuple(self.history) if self.history is not None else None,
-            warnings=tuple(self.warnings),
+            warnings=(*self.warnings, *notes[:max(0, MAX_WARNINGS - len(self.warnings))]),
             consents=tuple(ConsentView(partner, granted, at) for partner, (granted, at)
                            in sorted(self.consents.items())),
         )
@@ -438,7 +443,7 @@ class MemberFold:
         return found is not None and found[0]
 
     def _perks(self, feats: dict[str, Any], score: ScoreView | None,
-               tier: TierView | None) -> tuple[PerkView, ...]:
+               tier: TierView | None, notes: list[str]) -> tuple[PerkView, ...]:
         rb = self.rulebook
         if not rb.perks:
             return ()
@@ -454,7 +459,7 @@ class MemberFold:
             try:
                 ok = bool(perk.when(ctx))
             except EvaluationError as e:
-                self._warn(f"perk {perk.id}: {e}; not eligible")
+                notes.append(f"perk {perk.id}: {e}; not eligible")
                 ok = False
             views.append(PerkView(perk.id, perk.label, ok, perk.partners))
         return tuple(views)
