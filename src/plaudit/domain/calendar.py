@@ -7,8 +7,10 @@ program's zone — so a purchase at 23:30 in Shanghai counts for that Shanghai d
 offset the operator sent.
 
 Converting a UTC instant to a local date through :mod:`zoneinfo` costs ~1 µs; the fold does
-it for every event, so offsets are cached per quarter hour (no zone changes offset off a
-15-minute boundary), which keeps it exact and ~5× cheaper.
+it for every event, so offsets are cached per UTC quarter hour, ~5× cheaper. Nearly every
+offset change falls on a quarter hour of UTC; the few quarters inside which one happens
+(St. John's changed at 00:01 local time for decades) are detected and never cached, so the
+result stays exact.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def from_us(us: int, tz: ZoneInfo | None = None) -> datetime:
 class Calendar:
     """Local-day arithmetic for one timezone."""
 
-    __slots__ = ("_iso_cache", "_month_cache", "_offsets", "tz", "tz_name")
+    __slots__ = ("_iso_cache", "_mixed", "_month_cache", "_offsets", "tz", "tz_name")
 
     def __init__(self, tz_name: str) -> None:
         self.tz_name = tz_name
@@ -60,15 +62,17 @@ class Calendar:
         self._offsets: dict[int, int] = {}
         self._month_cache: dict[int, tuple[int, int]] = {}
         self._iso_cache: dict[int, tuple[str, int, str] | None] = {}
+        self._mixed: set[int] = set()
+        """Quarter hours inside which the offset changes (a handful per zone)."""
 
     def iso(self, at_us: int) -> str:
         """``from_us(at_us, tz).isoformat()``, ~4× cheaper.
 
         A member read lists every live lot with its local award and expiry times, and the
-        zoneinfo conversion was most of a read's cost. Within one quarter hour the local
-        date, hour and offset are fixed (no zone changes offset off a 15-minute boundary),
-        so only minutes, seconds and microseconds are formatted per call. An offset that is
-        not a whole quarter hour (historic local mean time) takes the exact slow path.
+        zoneinfo conversion was most of a read's cost. Within a UTC quarter hour with one
+        offset that is a whole number of quarter hours, the local date, hour and offset are
+        fixed, so only minutes, seconds and microseconds are formatted per call. Any other
+        quarter (historic local mean time, an offset change inside it) takes the exact path.
         """
         quarter = at_us // _QUARTER_US
         try:
@@ -89,7 +93,8 @@ class Calendar:
         off = local.utcoffset()
         text = local.isoformat()
         whole = off is not None and off.microseconds == 0 \
-            and (off.days * 86_400 + off.seconds) % 900 == 0
+            and (off.days * 86_400 + off.seconds) % 900 == 0 \
+            and self._quarter_offset(quarter) is not None  # one offset all quarter long
         parts = (text[:14], local.minute, text[19:]) if whole else None
         if len(self._iso_cache) > 100_000:
             self._iso_cache.clear()
@@ -101,13 +106,32 @@ class Calendar:
         quarter = at_us // _QUARTER_US
         offset = self._offsets.get(quarter)
         if offset is None:
-            local = from_us(quarter * _QUARTER_US, self.tz)
-            off = local.utcoffset()
-            offset = 0 if off is None else (off.days * 86_400 + off.seconds) * US_PER_SECOND
-            if len(self._offsets) > 100_000:
-                self._offsets.clear()
-            self._offsets[quarter] = offset
+            offset = self._quarter_offset(quarter)
+            if offset is None:  # the offset changes inside this quarter hour
+                offset = self._offset_us(at_us)
         return (at_us + offset) // US_PER_DAY + _EPOCH_ORDINAL
+
+    def _offset_us(self, at_us: int) -> int:
+        off = from_us(at_us, self.tz).utcoffset()
+        return 0 if off is None else (off.days * 86_400 + off.seconds) * US_PER_SECOND
+
+    def _quarter_offset(self, quarter: int) -> int | None:
+        """The UTC offset throughout a UTC quarter hour, cached; None if it changes inside.
+
+        Most zones change offset on a quarter hour of UTC, but not all: St. John's changed
+        at 00:01 local time (-03:30) for decades, and Gaza, Moncton and Casey have had such
+        changes too. A quarter whose first and last microsecond differ is never cached, so
+        every instant in it takes the exact path."""
+        if quarter in self._mixed:
+            return None
+        start = self._offset_us(quarter * _QUARTER_US)
+        if self._offset_us(quarter * _QUARTER_US + _QUARTER_US - 1) != start:
+            self._mixed.add(quarter)
+            return None
+        if len(self._offsets) > 100_000:
+            self._offsets.clear()
+        self._offsets[quarter] = start
+        return start
 
     def date(self, day: int) -> date:
         return date.fromordinal(day)
