@@ -47,7 +47,7 @@ def state_row(store: SqlStore, member: str) -> tuple[Any, ...]:
             select(t.member_states).join(t.members,
                                          t.members.c.member_no == t.member_states.c.member_no)
             .where(t.members.c.member_id == member)).one()
-    return tuple(row)[:-1]  # without updated_us
+    return tuple(v for k, v in row._mapping.items() if k != "updated_us")
 
 
 def test_ingest_stores_events_and_derived_state(service: Plaudit, store: SqlStore) -> None:
@@ -308,3 +308,24 @@ def test_stored_state_keeps_the_partners_the_latest_word_grants(service: Plaudit
     assert granted() == {"rentals"}
     with service.store.read() as tx:
         assert tx.granted_partners("m-nobody") == frozenset()
+
+
+def test_a_state_row_from_before_the_consents_column_is_folded_then_filled(
+        service: Plaudit, store: SqlStore, sesame_text: str) -> None:
+    """Rows written before migration 0003 have NULL consents: not known. The partner check
+    must fold those members rather than refuse them, and publishing the current rulebook
+    again fills the column in."""
+    service.ingest_items([
+        {"id": "c1", "member": "m-1", "type": "plaudit.consent",
+         "at": "2026-06-01T10:00:00+08:00",
+         "attributes": {"partner": "city-rentals", "granted": True}}])
+    with store.engine.begin() as conn:
+        conn.execute(t.member_states.update().values(consents=None))
+    with store.read() as tx:
+        assert tx.granted_partners("m-1") is None
+    check = service.check_perk("city-rentals", "m-1", "deposit_free_rental")
+    assert check.member == "m-1"
+    result = service.publish_rulebook(sesame_text)
+    assert (result.created, result.members) == (False, 1)
+    with store.read() as tx:
+        assert tx.granted_partners("m-1") == {"city-rentals"}

@@ -42,8 +42,9 @@ class StateRow(NamedTuple):
     score: int | None
     band: str | None
     tier: str | None
-    consents: str = ""
-    """Partners the member's latest word (by event time) grants, space-separated."""
+    consents: str | None = ""
+    """Partners the member's latest word (by event time) grants, space-separated; None
+    when not known (a row from before the column existed)."""
 
 
 class RulebookRow(NamedTuple):
@@ -126,14 +127,15 @@ class Transaction(Protocol):
 
     def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int) -> int: ...
 
-    def granted_partners(self, member_id: str) -> frozenset[str]:
-        """The partners the member's stored state grants; empty for an unknown member. One
-        query either way, so the partner check costs the same whether the member exists."""
+    def granted_partners(self, member_id: str) -> frozenset[str] | None:
+        """The partners the member's stored state grants; empty for an unknown member, None
+        when the state does not say (see :attr:`StateRow.consents`). One query either way,
+        so the partner check costs the same whether the member exists."""
         ...
 
     def count_members(self, behind: int | None = None) -> int:
         """All members, or with ``behind`` only those whose stored state is not (yet) at
-        that rulebook version."""
+        that rulebook version or lacks a column added since."""
         ...
 
     def count_events(self) -> int: ...

@@ -100,8 +100,10 @@ MAX_HISTORY_DAYS = 3_660
 class PublishResult:
     version: int
     created: bool
-    """False when the same text was already the current version (nothing re-folded)."""
+    """False when the same text was already the current version: no new version, and only
+    members left behind by an interrupted re-fold were re-folded."""
     members: int
+    """Members re-folded."""
 
 
 class Plaudit:
@@ -449,11 +451,12 @@ class Plaudit:
 
         Refused with one and the same :class:`Forbidden` for an unknown member, an unknown
         perk, a perk not listed for this partner and a member without live consent, so the
-        refusal tells the partner nothing. Refusals are decided by one query on the stored
-        state's granted partners before anything is folded, so they also take the same
-        time whether the member exists or has a long history. The fold at now then decides
-        again (a grant dated in the future is not yet live); a revocation dated in the future
-        refuses at once, erring on the member's side.
+        refusal tells the partner nothing. A member with no grant to this partner is refused
+        by one query on the stored state's granted partners before anything is folded, so
+        that refusal takes the same time whether the member exists or has a long history.
+        The fold at now then decides again: a grant dated in the future is not live yet (the
+        one refusal that costs a fold), and a revocation dated in the future refuses at
+        once, erring on the member's side.
         """
         rb = self.rulebook()
         perk = next((p for p in rb.perks if p.id == perk_id), None)
@@ -461,12 +464,12 @@ class Plaudit:
             raise Forbidden(NOT_ALLOWED)
         with self.store.read() as tx:
             granted = tx.granted_partners(member_id)
-        if partner not in granted:
+        if granted is not None and partner not in granted:  # None: not known, fold below
             raise Forbidden(NOT_ALLOWED)
         now = self.clock.now_us()
         try:
             view = self.member_state(member_id, now, history=False)
-        except NotFound:  # erased meanwhile
+        except NotFound:
             raise Forbidden(NOT_ALLOWED) from None
         if not any(c.partner == partner and c.granted for c in view.consents):
             raise Forbidden(NOT_ALLOWED)

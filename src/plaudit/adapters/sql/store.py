@@ -131,14 +131,16 @@ class SqlTransaction:
             states = t.member_states
             query = query.outerjoin(states, states.c.member_no == t.members.c.member_no) \
                 .where(or_(states.c.rulebook_version.is_(None),
-                           states.c.rulebook_version != behind))
+                           states.c.rulebook_version != behind, states.c.consents.is_(None)))
         return query
 
-    def granted_partners(self, member_id: str) -> frozenset[str]:
+    def granted_partners(self, member_id: str) -> frozenset[str] | None:
         row = self.conn.exec_driver_sql(
             "SELECT s.consents FROM members m JOIN member_states s ON s.member_no = m.member_no "
             f"WHERE m.member_id = {self.p}", (member_id,)).first()
-        return frozenset(row[0].split()) if row is not None else frozenset()
+        if row is None:
+            return frozenset()
+        return frozenset(row[0].split()) if row[0] is not None else None
 
     def count_members(self, behind: int | None = None) -> int:
         return int(self.conn.execute(self._members(behind, func.count())).scalar_one())

@@ -59,8 +59,9 @@ member_states = Table(
     Column("band", String(64), nullable=True),
     Column("tier", String(64), nullable=True),
     Column("updated_us", BigInteger, nullable=False),
-    # partners the member's latest word grants, space-separated (partner ids have no spaces)
-    Column("consents", Text, nullable=False, server_default=""),
+    # partners the member's latest word grants, space-separated (partner ids have no
+    # spaces); NULL for rows written before it existed: not known, fold to find out
+    Column("consents", Text, nullable=True),
 )
 
 rulebooks = Table(

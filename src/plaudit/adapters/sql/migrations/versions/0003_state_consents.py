@@ -1,5 +1,8 @@
 """Member states keep the partners the member's latest word grants, for the partner check.
 
+Rows written before this revision get NULL: not known, so the partner check folds those
+members as before, and publishing the current rulebook again fills them in.
+
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
@@ -16,7 +19,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("member_states") as batch:
-        batch.add_column(sa.Column("consents", sa.Text, nullable=False, server_default=""))
+        batch.add_column(sa.Column("consents", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
