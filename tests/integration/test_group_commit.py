@@ -67,8 +67,9 @@ def test_a_refused_request_fails_alone_with_its_own_item_numbers(service: Plaudi
 
 
 def test_an_event_out_of_the_time_range_fails_only_its_own_request(service: Plaudit) -> None:
-    """Year 9999 in +14:00 is not a representable local date: once it crashed the fold,
-    and the crash failed every request grouped with it."""
+    """Year 9999 in +14:00 is not a representable local date. Before times were limited to
+    1900..9000 it crashed the fold, and the crash failed every request grouped with it;
+    now it is refused at decoding, as a 422 of its own request naming `at`."""
     far = purchase("far", "m5", "9999-12-31T23:00:00-14:00", "10")
     early = purchase("early", "m5", "0001-01-01T10:00:00+14:00", "10")
     results = service.ingest_requests([

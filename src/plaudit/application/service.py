@@ -39,7 +39,7 @@ from plaudit.application.ports import (
 )
 from plaudit.application.wire import EventDecoder
 from plaudit.domain.calendar import from_us
-from plaudit.domain.errors import EventRejected, Forbidden, NotFound
+from plaudit.domain.errors import EventRejected, Forbidden, NotFound, StoreError
 from plaudit.domain.events import CONSENT, Event
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.rulebook import Rulebook
@@ -275,15 +275,19 @@ class Plaudit:
         all succeed (group commit): the common case pays one BEGIN, one commit and one
         statement of each kind for the lot.
 
-        When the merged batch fails for any reason, each request is stored alone, in order,
-        so a bad request cannot take its neighbours down and its errors name its own items;
-        each request's own failure is returned in its place, never raised. The outcome is
+        When the merged batch is refused or fails for a reason of its own, each request is
+        stored alone, in order, so a bad request cannot take its neighbours down and its
+        errors name its own items; each request's own failure is returned in its place.
+        When the database itself fails (:class:`StoreError`) the whole group hears it at
+        once instead of waiting out one more failure per request. The outcome is
         that of the requests applied one after another in some order, as for any concurrent
         requests: a spend may be covered by a purchase sent at the same moment.
         """
         if len(requests) > 1:
             try:
                 merged = self.ingest_items([item for r in requests for item in r])
+            except StoreError:
+                raise
             except Exception:  # each request is retried alone below
                 pass
             else:

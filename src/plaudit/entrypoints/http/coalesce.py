@@ -89,9 +89,11 @@ class Coalescer:
                 while self._pending and total + len(self._pending[0][0]) <= MAX_GROUP_ITEMS:
                     group.append(self._pending.pop(0))
                     total += len(group[-1][0])
-                # Never raises: every request's own failure comes back in its place.
-                results = await run_in_threadpool(self.svc.ingest_requests,
-                                                  [items for items, _ in group])
+                try:  # every request's own failure comes back in its place...
+                    results: list[Any] = await run_in_threadpool(
+                        self.svc.ingest_requests, [items for items, _ in group])
+                except Exception as e:  # ...but a failing database fails the whole group
+                    results = [e] * len(group)
                 if self.gc is not None:
                     self.gc.after_write()
                 for (_, future), result in zip(group, results, strict=True):
