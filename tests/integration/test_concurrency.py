@@ -98,3 +98,22 @@ def test_cached_accumulators_notice_other_writers(service: Plaudit, store_url: s
     a.ingest_items([spend("s1", "m-1", "2026-06-03T10:00:00+08:00", 150)])
     assert a.member_state("m-1").points.balance == 0
     assert writers == 4
+
+
+def test_concurrent_publishes_of_one_text_create_one_version(service: Plaudit, store_url: str,
+                                                             sesame_text: str) -> None:
+    richer = sesame_text.replace("award: 100\n      once: true", "award: 150\n      once: true")
+    assert richer != sesame_text
+
+    def work(i: int) -> Any:
+        store = SqlStore(store_url, migrate=False)
+        try:
+            return Plaudit(store, FixedClock(service.clock.now_us())).publish_rulebook(richer)
+        finally:
+            store.close()
+
+    results = run_together(WRITERS, work)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(r.created for r in results) == [False] * (WRITERS - 1) + [True]
+    assert {r.version for r in results} == {2}
+    assert [row.version for row in service.rulebook_versions()] == [1, 2]

@@ -168,6 +168,7 @@ class Plaudit:
         """
         compiled = load_rulebook(text, name)
         with self.store.write() as tx:
+            tx.lock_rulebooks()
             current = tx.current_rulebook()
             unchanged = current is not None and current.digest == digest(text)
             if not unchanged:

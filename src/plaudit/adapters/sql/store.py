@@ -265,6 +265,12 @@ class SqlTransaction:
     def rulebooks(self) -> list[RulebookRow]:
         return self._rulebook_rows()
 
+    def lock_rulebooks(self) -> None:
+        # SQLite: BEGIN IMMEDIATE already admits one writer at a time. PostgreSQL: this
+        # mode conflicts with itself and with writes, not with reads.
+        if self.conn.dialect.name == "postgresql":
+            self.conn.exec_driver_sql("LOCK TABLE rulebooks IN SHARE ROW EXCLUSIVE MODE")
+
     def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int) -> int:
         newest = self.conn.execute(select(func.max(t.rulebooks.c.version))).scalar_one()
         version = (newest or 0) + 1
