@@ -75,8 +75,11 @@ class _WindowTotal(AggregateState):
 
     def value(self, day: int) -> Any:
         lo = day - self.window + 1
+        days = self.days
+        if not days or days[0] >= lo:  # the common read: nothing fell out since the last add
+            return self.total
         total = self.total
-        for entry_day, amount in zip(self.days, self.amounts, strict=True):
+        for entry_day, amount in zip(days, self.amounts, strict=True):
             if entry_day >= lo:
                 break
             total -= amount
