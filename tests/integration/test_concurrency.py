@@ -117,3 +117,39 @@ def test_concurrent_publishes_of_one_text_create_one_version(service: Plaudit, s
     assert sorted(r.created for r in results) == [False] * (WRITERS - 1) + [True]
     assert {r.version for r in results} == {2}
     assert [row.version for row in service.rulebook_versions()] == [1, 2]
+
+
+def test_a_write_during_a_refold_is_never_overwritten(service: Plaudit, store_url: str,
+                                                      sesame_text: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process records a consent just after a publish's re-fold has read the
+    member's events. The re-fold holds the member, so the write waits and then lands on
+    top: the stored state keeps the consent (it was once overwritten by the re-fold's
+    older fold, and the partner check refused a consenting member)."""
+    from plaudit.adapters.sql.store import SqlTransaction
+
+    service.ingest_items([purchase("e1", "m-1", "2026-06-01T10:00:00+08:00", "100")])
+    other = Plaudit(SqlStore(store_url, migrate=False), FixedClock(service.clock.now_us()))
+    read_events = SqlTransaction.events_of_members
+    writer: list[threading.Thread] = []
+
+    def events_then_a_concurrent_write(self: SqlTransaction, nos: Any) -> Any:
+        rows = read_events(self, nos)
+        if not writer:
+            writer.append(threading.Thread(
+                target=other.record_consent, args=("m-1", "city-rentals", True)))
+            writer[0].start()
+            writer[0].join(timeout=0.5)  # without the member lock it commits right here
+        return rows
+
+    monkeypatch.setattr(SqlTransaction, "events_of_members", events_then_a_concurrent_write)
+    service.publish_rulebook(sesame_text + "\n# v2\n")
+    monkeypatch.undo()
+    writer[0].join(timeout=60)
+    other.store.close()
+    with service.store.read() as tx:
+        no = tx.member_no("m-1")
+        assert no is not None
+        row = tx.states([no])[no]
+        assert (row.position, row.consents) == (2, "city-rentals")
+    assert service.check_perk("city-rentals", "m-1", "deposit_free_rental").member == "m-1"

@@ -102,6 +102,12 @@ class Transaction(Protocol):
         transaction), and the ids that were created."""
         ...
 
+    def lock_members(self, member_nos: Sequence[int]) -> None:
+        """Lock these members for this write transaction, in member order, before reading
+        what will be rewritten: ingest and re-fold both do, so neither overwrites the
+        other's newer state and they cannot deadlock."""
+        ...
+
     def member_no(self, member_id: str) -> int | None: ...
 
     def insert_events(self, rows: Sequence[EventRow]) -> int:

@@ -229,6 +229,7 @@ class Plaudit:
                 page = tx.member_ids(after, REFOLD_BATCH, behind)
                 if not page:
                     break
+                tx.lock_members([no for no, _ in page])  # before reading their events
                 by_no: dict[int, list[Event]] = {no: [] for no, _ in page}
                 for no, row in tx.events_of_members([no for no, _ in page]):
                     by_no[no].append(to_event(rulebook, row))

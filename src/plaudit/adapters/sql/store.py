@@ -106,12 +106,18 @@ class SqlTransaction:
             fresh = self._member_nos(missing)
             found.update(fresh)
             created = set(fresh)
-        if self.postgres and found:
-            for chunk in _chunks(sorted(found.values())):
+        self.lock_members(list(found.values()))
+        return found, created
+
+    def lock_members(self, member_nos: Sequence[int]) -> None:
+        # SQLite: BEGIN IMMEDIATE already holds the one write lock. PostgreSQL: row locks,
+        # always taken in member_no order, so writers of overlapping members cannot
+        # deadlock, and a writer that waited reads what the other committed.
+        if self.postgres and member_nos:
+            for chunk in _chunks(sorted(member_nos)):
                 self.conn.exec_driver_sql(
                     "SELECT member_no FROM members WHERE member_no = ANY(%s) "
                     "ORDER BY member_no FOR UPDATE", (list(chunk),)).fetchall()
-        return found, created
 
     def _member_nos(self, ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}

@@ -82,6 +82,7 @@ class Coalescer:
         return await future
 
     async def _drain(self) -> None:
+        group: list[tuple[list[Any], asyncio.Future[BatchResult]]] = []
         try:
             while self._pending:
                 group = [self._pending.pop(0)]
@@ -105,7 +106,7 @@ class Coalescer:
                         future.set_result(result)
         finally:
             self._loop = None
-            for _, future in self._pending:  # only if this task itself was cancelled
+            for _, future in [*group, *self._pending]:  # only if this task was cancelled
                 if not future.done():
                     future.cancel()
             self._pending.clear()
