@@ -109,7 +109,7 @@ class Access:
         if not 1 <= seconds <= MAX_TOKEN_SECONDS:
             raise ValueError(f"a member token lives 1 to {MAX_TOKEN_SECONDS} seconds")
         expires = self.clock.now_us() + seconds * 1_000_000
-        scopes = ("read", "consents") if consents else ("read",)
+        scopes = MEMBER_SCOPES if consents else ("read",)
         return self._issue("member", f"member token for {member}", scopes, member=member,
                            expires_us=expires)
 

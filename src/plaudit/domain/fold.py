@@ -437,11 +437,6 @@ class MemberFold:
                            in sorted(self.consents.items())),
         )
 
-    def consented(self, partner: str) -> bool:
-        """Whether the member's latest word to ``partner`` is a grant."""
-        found = self.consents.get(partner)
-        return found is not None and found[0]
-
     def _perks(self, feats: dict[str, Any], score: ScoreView | None,
                tier: TierView | None, notes: list[str]) -> tuple[PerkView, ...]:
         rb = self.rulebook
@@ -479,7 +474,7 @@ class MemberFold:
             # A read lists every live lot, and formatting its two local times was most of
             # a read's cost: each lot keeps its last view, rebuilt only when its remaining
             # points changed (everything else about a lot is fixed once it exists).
-            view: LotView | None = lot.shown
+            view = lot.shown
             if view is None or view.remaining != lot.remaining:
                 if view is None:
                     expires = iso(lot.expires_us) if lot.expires_us is not None else None

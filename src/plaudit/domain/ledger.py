@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from plaudit.domain.state import LotView
 
 
 class Lot:
@@ -34,7 +37,7 @@ class Lot:
         self.rule = rule
         self.event_id = event_id
         self.version = version
-        self.shown: Any = None
+        self.shown: LotView | None = None
         """The last view of this lot a read built (the fold's to fill and trust: only
         ``remaining`` can change once a lot exists), or None."""
 

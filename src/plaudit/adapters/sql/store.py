@@ -274,7 +274,7 @@ class SqlTransaction:
     def lock_rulebooks(self) -> None:
         # SQLite: BEGIN IMMEDIATE already admits one writer at a time. PostgreSQL: this
         # mode conflicts with itself and with writes, not with reads.
-        if self.conn.dialect.name == "postgresql":
+        if self.postgres:
             self.conn.exec_driver_sql("LOCK TABLE rulebooks IN SHARE ROW EXCLUSIVE MODE")
 
     def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int) -> int:
