@@ -8,7 +8,10 @@
    every touched member, all written in atomic batches;
 3. (a) times the baseline: the same rows (id, member, type, time, attributes) inserted with
    one ``executemany`` in one transaction into a bare WAL table with a unique id;
-4. prints events/s for both, the ratio, and the process's peak memory after (b).
+4. prints events/s for both, the ratio, and the process's peak memory after (b);
+5. (c) times the fold alone in memory (bench/foldcost.py), per event: the current fold
+   against the frozen copy from before the mechanics seam (bench/fold_before_seam.py),
+   on the same events in the same run.
 
 Figures go to docs/benchmarks.md. ``--profile`` prints where (b) spends its time.
 """
@@ -29,10 +32,15 @@ from pathlib import Path
 
 import orjson
 
+import foldcost
+from fold_before_seam import MemberFold as FoldBeforeSeam
+
 from plaudit.adapters.clock import SystemClock
 from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.ingest import DEFAULT_BATCH
 from plaudit.application.service import Plaudit
+from plaudit.domain.fold import MemberFold
+from plaudit.rulebook import load_rulebook
 from plaudit.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +110,8 @@ def main() -> None:
     parser.add_argument("--cache-members", type=int, default=20_000,
                         help="accumulators kept between batches (PLAUDIT_CACHE_MEMBERS)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--fold-events", type=int, default=100_000,
+                        help="events for the in-memory fold comparison (c); 0 skips it")
     args = parser.parse_args()
     members = args.members or max(10, args.events // 100)
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,6 +125,8 @@ def main() -> None:
                                         args.profile, args.cache_members)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         r_time, raw = raw_sqlite(path, tmpdir / "raw.db")
+        fold_costs = fold_comparison(tmpdir, args.fold_events, members) \
+            if args.fold_events else {}
     p_rate, r_rate = stored / p_time, raw / r_time
     print(f"(a) raw SQLite executemany, unique id : {r_rate:>10,.0f} rows/s "
           f"({r_time:.2f} s)")
@@ -122,6 +134,23 @@ def main() -> None:
           f"({p_time:.2f} s)")
     print(f"ratio (b)/(a)                         : {p_rate / r_rate:>10.1%}")
     print(f"peak RSS after (b)                    : {peak_mb:>10,.0f} MB")
+    if fold_costs:
+        before, after = fold_costs["before seam"], fold_costs["after seam"]
+        print(f"(c) fold only, before the seam        : {before:>10.2f} us/event")
+        print(f"    fold only, after the seam         : {after:>10.2f} us/event")
+        print(f"    ratio after/before                : {after / before:>10.1%}")
+
+
+def fold_comparison(tmpdir: Path, n: int, members: int) -> dict[str, float]:
+    """(c): the in-memory fold per event, before and after the mechanics seam."""
+    path = tmpdir / "fold-events.jsonl"
+    write_events(path, n, max(10, min(members, n // 100)))
+    rb = load_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text())
+    by_member = foldcost.load_events(path, rb)
+    return foldcost.compare([
+        ("before seam", lambda m: FoldBeforeSeam(rb, m), by_member),
+        ("after seam", lambda m: MemberFold(rb, m), by_member),
+    ])
 
 
 if __name__ == "__main__":

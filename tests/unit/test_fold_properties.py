@@ -128,7 +128,7 @@ def test_balance_never_negative_and_equals_lots_and_score_in_range(
 @given(histories())
 def test_spending_and_expiry_take_the_oldest_lots_first(events: list[Event]) -> None:
     acc = fold_events(RB, "m", events, AS_OF)
-    live = [lot for lot in acc.ledger.lots if lot.remaining]
+    live = [lot for lot in acc.points.ledger.lots if lot.remaining]
     # spending, expiry and the FIFO part of clawbacks consume from the front: every live
     # lot but the oldest is untouched
     for lot in live[1:]:

@@ -6,13 +6,18 @@ per event (rules and aggregates by event type) are precomputed here once, not pe
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from plaudit.domain.calendar import Calendar
 from plaudit.domain.expressions import Expression
+
+if TYPE_CHECKING:
+    from plaudit.domain.mechanics import Plan
 
 
 @dataclass(frozen=True)
@@ -158,17 +163,19 @@ class Program:
     wallet: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rulebook:
+    """Built by keyword: every section but the program is optional."""
+
     program: Program
-    events: Mapping[str, EventType]
-    rules: tuple[PointRule, ...]
-    expire_after_days: int | None
-    aggregates: tuple[Aggregate, ...]
-    features: tuple[Feature, ...]
-    score: Score | None
-    tiers: Tiers | None
-    perks: tuple[Perk, ...]
+    events: Mapping[str, EventType] = field(default_factory=dict)
+    rules: tuple[PointRule, ...] = ()
+    expire_after_days: int | None = None
+    aggregates: tuple[Aggregate, ...] = ()
+    features: tuple[Feature, ...] = ()
+    score: Score | None = None
+    tiers: Tiers | None = None
+    perks: tuple[Perk, ...] = ()
     version: int = 0
     digest: str = ""
     calendar: Calendar = field(init=False, compare=False, repr=False)
@@ -181,6 +188,8 @@ class Rulebook:
     """Per factor, the score points it is worth at full marks: (high - low) * w / Σw."""
     match_targets: Mapping[str, str] = field(init=False, compare=False, repr=False)
     """Rule id -> attribute that a reversal rule matches its awards by."""
+    plan: Plan = field(init=False, compare=False, repr=False)
+    """Which mechanics the fold runs, and which of them each event type reaches."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -203,6 +212,9 @@ class Rulebook:
         set_(self, "score_shares", shares)
         set_(self, "match_targets",
              {r.reverses: r.match for r in self.rules if r.reverses and r.match})
+        from plaudit.domain.mechanics import plan_for  # the mechanics read this module
+
+        set_(self, "plan", plan_for(self))
 
     def aggregates_for(self, event_type: str) -> tuple[Aggregate, ...]:
         found = self.aggregates_by_type.get(event_type)
@@ -212,9 +224,7 @@ class Rulebook:
 
     def with_version(self, version: int) -> Rulebook:
         """The same rulebook stamped with the version it was published as."""
-        return Rulebook(self.program, self.events, self.rules, self.expire_after_days,
-                        self.aggregates, self.features, self.score, self.tiers, self.perks,
-                        version=version, digest=self.digest)
+        return dataclasses.replace(self, version=version)
 
 
 __all__ = [

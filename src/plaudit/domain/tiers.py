@@ -32,12 +32,15 @@ def level_index(levels: tuple[Level, ...], value: Decimal | int) -> int:
 class QualifyingPoints:
     """Per-day qualifying points of one member, applied in day order."""
 
-    __slots__ = ("_ws_day", "_ws_value", "entries", "grace", "levels", "recent", "retain",
-                 "starts", "total", "window", "window_start", "window_start_of")
+    __slots__ = ("_ws_day", "_ws_value", "entries", "first_day", "grace", "levels", "recent",
+                 "retain", "starts", "total", "window", "window_start", "window_start_of")
 
-    def __init__(self, levels: tuple[Level, ...], window_start_of: Callable[[int], int],
+    def __init__(self, levels: tuple[Level, ...],
+                 window_start_of: Callable[[int, int | None], int],
                  retain_days: int, grace_days: int) -> None:
         self.levels = levels
+        self.first_day: int | None = None
+        """The member's first behaviour day (anniversary windows count from it)."""
         self.starts = [lv.start for lv in levels]
         self.window_start_of = window_start_of
         self.retain = retain_days
@@ -53,7 +56,7 @@ class QualifyingPoints:
     def _start(self, day: int) -> int:
         if day != self._ws_day:
             self._ws_day = day
-            self._ws_value = self.window_start_of(day)
+            self._ws_value = self.window_start_of(day, self.first_day)
         return self._ws_value
 
     def add(self, day: int, points: int) -> None:
@@ -96,7 +99,7 @@ class QualifyingPoints:
 
     def on_past_day(self, day: int) -> int:
         """Qualifying points at the end of any retained ``day`` (slower: scans)."""
-        start = self.window_start_of(day)
+        start = self.window_start_of(day, self.first_day)
         return max(sum(p for d, p in self.entries if start <= d <= day), 0)
 
     def held(self, day: int, grace: int, first_day: int | None) -> tuple[int, int, int | None]:

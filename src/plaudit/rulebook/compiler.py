@@ -247,8 +247,9 @@ class _Compiler:
             return None
         aggregates = tuple(sorted(self.aggregates.values(), key=lambda a: a.index))
         del spec
-        return Rulebook(program, self.events, tuple(rules), expire, aggregates,
-                        tuple(features), score, tiers, tuple(perks),
+        return Rulebook(program=program, events=self.events, rules=tuple(rules),
+                        expire_after_days=expire, aggregates=aggregates,
+                        features=tuple(features), score=score, tiers=tiers, perks=tuple(perks),
                         digest=digest(self.source.text))
 
     def program(self) -> Program:

@@ -1,0 +1,68 @@
+"""The fold's mechanics, in the order the fold runs them, and the per-rulebook plan.
+
+Adding a mechanic means one module here (its per-member state, ``apply`` and ``view``), one
+entry in :data:`MECHANICS`, and its section in the rulebook; docs/ARCHITECTURE.md lists
+every file to touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from plaudit.domain.events import BUILTIN_TYPES, CONSENT
+from plaudit.domain.mechanics.base import EVERY_BEHAVIOUR_EVENT, Mechanic, ViewContext
+from plaudit.domain.mechanics.consents import ConsentsPart
+from plaudit.domain.mechanics.features import FeaturesPart
+from plaudit.domain.mechanics.perks import PerksPart
+from plaudit.domain.mechanics.points import PointsPart
+from plaudit.domain.mechanics.score import ScorePart
+from plaudit.domain.mechanics.tiers import TiersPart
+
+if TYPE_CHECKING:
+    from plaudit.domain.rulebook import Rulebook
+
+MECHANICS: tuple[type[Mechanic], ...] = (
+    ConsentsPart, PointsPart, FeaturesPart, ScorePart, TiersPart, PerksPart,
+)
+"""Fold order: an event reaches its listeners in this order, and a view is built in it
+(features before the score, the score before the tier, all of them before perks)."""
+
+PREFERENCES = frozenset({CONSENT})
+"""Built-in event types that record a member's choice, not behaviour: they never start a
+member's first day nor reach a mechanic that listens to every behaviour event."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which mechanics a rulebook uses and which of them each event type reaches."""
+
+    kinds: tuple[type[Mechanic], ...]
+    """Enabled mechanics, in fold order; the fold keeps one instance of each."""
+    by_type: Mapping[str, tuple[int, ...]]
+    """Event type -> positions in :attr:`kinds` of the mechanics it reaches, in order."""
+    unknown: tuple[int, ...]
+    """What an event of a type the rulebook no longer declares reaches (a stored event
+    re-folded under a newer version): the mechanics that see every behaviour event."""
+
+
+def plan_for(rulebook: Rulebook) -> Plan:
+    kinds = tuple(k for k in MECHANICS if k.enabled(rulebook))
+    types = [*rulebook.events, *sorted(BUILTIN_TYPES)]
+    by_type: dict[str, list[int]] = {t: [] for t in types}
+    unknown: list[int] = []
+    for i, kind in enumerate(kinds):
+        listens = kind.listens(rulebook)
+        if listens is EVERY_BEHAVIOUR_EVENT:
+            unknown.append(i)
+            for t in types:
+                if t not in PREFERENCES:
+                    by_type[t].append(i)
+        else:
+            for t in dict.fromkeys(listens):
+                by_type.setdefault(t, []).append(i)
+    return Plan(kinds, {t: tuple(v) for t, v in by_type.items()}, tuple(unknown))
+
+
+__all__ = ["MECHANICS", "PREFERENCES", "Mechanic", "Plan", "ViewContext", "plan_for"]

@@ -1,0 +1,91 @@
+"""What every mechanic of the fold is: its own per-member state, ``apply`` and ``view``.
+
+A mechanic (points, features, score, tiers, perks, consents, badges, …) is one class whose
+instance holds one member's state for that mechanic. The compiled rulebook precomputes,
+per event type, which mechanics listen (:class:`~plaudit.domain.mechanics.Plan`), so the
+fold's hot loop calls exactly those, by position in a tuple, with no test of kinds or names.
+
+Mechanics never keep a reference to the fold (it is passed in): a cached accumulator holds
+no reference cycle, so an evicted one is freed at once by reference counting, even while
+the cycle collector is held off during bulk ingest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from plaudit.domain.events import Event
+
+if TYPE_CHECKING:
+    from plaudit.domain.fold import MemberFold
+    from plaudit.domain.rulebook import Rulebook
+    from plaudit.domain.state import ScoreView, TierView
+
+EVERY_BEHAVIOUR_EVENT = None
+"""What :meth:`Mechanic.listens` returns for a mechanic that sees every behaviour event."""
+
+
+@dataclass(slots=True)
+class ViewContext:
+    """What mechanics read and write while one view is built, in mechanic order: features
+    first, then the score, the tier, and everything that may test them."""
+
+    as_of_us: int
+    day: int
+    notes: list[str]
+    """Failures noticed while viewing (the view's own list: reads never change the fold)."""
+    features: dict[str, Any] = field(default_factory=dict)
+    score: ScoreView | None = None
+    tier: TierView | None = None
+    out: dict[str, Any] = field(default_factory=dict)
+    """:class:`~plaudit.domain.state.MemberState` fields, filled by each mechanic."""
+
+    def levels(self, rulebook: Rulebook) -> dict[str, Any]:
+        """Features plus ``score``, ``band`` and ``tier`` as expressions see them (band
+        and tier as their position on their scale, so ``tier >= "Gold"`` compares order)."""
+        ctx = dict(self.features)
+        score, tier = self.score, self.tier
+        if score is not None and rulebook.score is not None:
+            ctx["score"] = score.value
+            ctx["band"] = ([b.name for b in rulebook.score.bands].index(score.band)
+                           if score.band is not None else -1)
+        if tier is not None and rulebook.tiers is not None:
+            ctx["tier"] = [lv.name for lv in rulebook.tiers.levels].index(tier.name)
+        return ctx
+
+
+class Mechanic:
+    """One mechanic's state for one member (subclasses are slotted: thousands are cached).
+
+    ``name`` is the attribute the fold keeps the instance under, so mechanics that need a
+    sibling (points feed the tier window; quests grant points and badges) reach it by a
+    typed attribute of the fold, never by searching.
+    """
+
+    __slots__ = ()
+    name: ClassVar[str]
+
+    def __init__(self, rulebook: Rulebook, history: bool = False) -> None:
+        """A member's empty state; ``history`` keeps what a read lists award by award."""
+
+    @classmethod
+    def enabled(cls, rulebook: Rulebook) -> bool:
+        """Whether the rulebook uses this mechanic at all (sections are optional)."""
+        return True
+
+    @classmethod
+    def listens(cls, rulebook: Rulebook) -> Iterable[str] | None:
+        """The event types :meth:`apply` must see; ``EVERY_BEHAVIOUR_EVENT`` for all of
+        them (not member preferences such as consents)."""
+        return ()
+
+    def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
+        """Apply one event, in ``(at, id)`` order; ``day`` is its local day."""
+
+    def view(self, fold: MemberFold, ctx: ViewContext) -> None:
+        """Add this mechanic's part of the member's state at ``ctx.as_of_us``."""
+
+
+__all__ = ["EVERY_BEHAVIOUR_EVENT", "Mechanic", "ViewContext"]

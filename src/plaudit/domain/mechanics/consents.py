@@ -1,0 +1,45 @@
+"""Consents: the member's latest word per partner (``plaudit.consent``).
+
+A member preference, not behaviour: it never touches points, features, the score or the
+first day of the member's tier window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from plaudit.domain.events import CONSENT, Event
+from plaudit.domain.mechanics.base import Mechanic, ViewContext
+from plaudit.domain.rulebook import Rulebook
+from plaudit.domain.state import ConsentView
+
+if TYPE_CHECKING:
+    from plaudit.domain.fold import MemberFold
+
+
+class ConsentsPart(Mechanic):
+    __slots__ = ("latest",)
+    name = "consents"
+
+    @classmethod
+    def listens(cls, rulebook: Rulebook) -> Iterable[str]:
+        return (CONSENT,)
+
+    def __init__(self, rulebook: Rulebook, history: bool = False) -> None:
+        self.latest: dict[str, tuple[bool, str]] = {}
+        """Partner -> (granted, local time of the latest grant or revocation)."""
+
+    def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
+        self.latest[event.attributes["partner"]] = (
+            bool(event.attributes["granted"]), fold.rulebook.calendar.iso(event.at_us))
+
+    def granted(self) -> tuple[str, ...]:
+        return tuple(sorted(p for p, (granted, _) in self.latest.items() if granted))
+
+    def view(self, fold: MemberFold, ctx: ViewContext) -> None:
+        ctx.out["consents"] = tuple(ConsentView(partner, granted, at) for partner, (granted, at)
+                                    in sorted(self.latest.items()))
+
+
+__all__ = ["ConsentsPart"]

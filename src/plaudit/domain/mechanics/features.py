@@ -1,0 +1,92 @@
+"""Features: per-member running aggregates, read as named values at a day.
+
+Every aggregate of the event type (and of ``any``) whose ``where`` holds is updated; the
+compiler shares identical aggregate definitions across features. Values depend on the
+as-of day (windows), so features are computed only when a view asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from plaudit.domain.aggregates import AggregateState, DayMarks, new_state
+from plaudit.domain.errors import EvaluationError
+from plaudit.domain.events import Event
+from plaudit.domain.mechanics.base import EVERY_BEHAVIOUR_EVENT, Mechanic, ViewContext
+from plaudit.domain.rulebook import Rulebook
+
+if TYPE_CHECKING:
+    from plaudit.domain.fold import MemberFold
+
+_RATIO_PLACES = Decimal("0.000001")
+
+
+class FeaturesPart(Mechanic):
+    __slots__ = ("aggregates",)
+    name = "features"
+
+    @classmethod
+    def enabled(cls, rulebook: Rulebook) -> bool:
+        return bool(rulebook.aggregates)
+
+    @classmethod
+    def listens(cls, rulebook: Rulebook) -> Iterable[str] | None:
+        if rulebook.any_aggregates:
+            return EVERY_BEHAVIOUR_EVENT
+        return [t for t, aggs in rulebook.aggregates_by_type.items() if aggs]
+
+    def __init__(self, rulebook: Rulebook, history: bool = False) -> None:
+        self.aggregates: list[AggregateState] = [new_state(a) for a in rulebook.aggregates]
+
+    def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
+        rb = fold.rulebook
+        attrs = event.attributes
+        aggregates = self.aggregates
+        for agg in rb.aggregates_by_type.get(event.type) or rb.any_aggregates:
+            where = agg.where
+            if where is not None:
+                try:
+                    if not where(attrs):
+                        continue
+                except EvaluationError as e:
+                    fold.warn(f"event {event.id}: aggregate {agg.kind}: {e}")
+                    continue
+            if agg.kind == "count":
+                aggregates[agg.index].add(day, 1)
+            elif agg.attribute is not None:
+                aggregates[agg.index].add(day, attrs[agg.attribute])
+            else:
+                aggregates[agg.index].add(day, None)
+
+    def values(self, rulebook: Rulebook, day: int) -> dict[str, Any]:
+        """Every feature's value on ``day`` (at or after the last applied event's day)."""
+        values = [state.value(day) for state in self.aggregates]
+        result: dict[str, Any] = {}
+        for f in rulebook.features:
+            if f.kind == "aggregate":
+                v = values[f.aggregate]
+                kind = rulebook.aggregates[f.aggregate].kind
+                if kind == "exists":
+                    v = v is not None
+                elif v is None:
+                    v = f.default
+            elif f.kind == "ratio":
+                assert f.denominator is not None
+                den = values[f.denominator]
+                v = (Decimal(values[f.aggregate]) / Decimal(den)).quantize(_RATIO_PLACES) \
+                    if den else f.default
+            else:
+                state = self.aggregates[f.aggregate]
+                assert isinstance(state, DayMarks)
+                seen = state.first if f.kind == "days_since_first" else state.last
+                v = f.default if seen is None else day - seen
+            result[f.name] = v
+        return result
+
+    def view(self, fold: MemberFold, ctx: ViewContext) -> None:
+        ctx.features = self.values(fold.rulebook, ctx.day)
+
+
+__all__ = ["FeaturesPart"]
