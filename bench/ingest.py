@@ -30,9 +30,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-import orjson
-
 import foldcost
+import orjson
 from fold_before_seam import MemberFold as FoldBeforeSeam
 
 from plaudit.adapters.clock import SystemClock
