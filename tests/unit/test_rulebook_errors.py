@@ -34,10 +34,11 @@ def only(problems: list[Problem]) -> Problem:
 
 
 def test_unknown_section_is_refused_not_ignored() -> None:
-    text = SESAME + "\nbadges:\n  - {id: b, label: B, when: verified}\n"
+    text = SESAME + "\nbadgez:\n  - {id: b, label: B, when: verified}\n"
     p = only(refused(text))
-    assert (p.where, p.field) == (f"rb.yaml:{line_of(text, 'badges:')}", "badges")
-    assert "unknown section `badges`" in p.reason
+    assert (p.where, p.field) == (f"rb.yaml:{line_of(text, 'badgez:')}", "badgez")
+    assert "unknown section `badgez`" in p.reason
+    assert p.suggestion == "badges"
     text = SESAME.replace("\npoints:", "\npointz:")
     p = next(p for p in refused(text) if p.field == "pointz")
     assert p.suggestion == "points"
@@ -163,7 +164,7 @@ def test_member_attribute_cannot_tie_a_reversal() -> None:
     assert p.field == "points.rules[4].match" and "another member" in p.reason
 
 
-@pytest.mark.parametrize("section", ["streaks", "strength", "interval", "int"])
+@pytest.mark.parametrize("section", ["streakz", "strength", "interval", "int"])
 def test_unknown_sections_are_named_whatever_they_are_called(section: str) -> None:
     text = SESAME + f"\n{section}:\n  - {{id: x}}\n"
     p = only(refused(text))

@@ -26,7 +26,17 @@ Consent is recorded as an event so it has a time, an audit trail and a place in 
 export, but it never touches points, features or the score: consenting is not behaviour.
 """
 
-BUILTIN_TYPES = frozenset({SPEND, CONSENT})
+REDEEM = "plaudit.redeem"
+"""Built-in event type: the member redeems a catalogue reward (``reward``: id, ``points``:
+the cost charged, int ≥ 0, ``key``: the caller's idempotency key). Recorded by the
+redemption command after checking the reward's requirements, limits, dates and stock."""
+
+REDEEM_CANCEL = "plaudit.redeem_cancel"
+"""Built-in event type: a redemption (``redemption``: the id of its ``plaudit.redeem``
+event) is cancelled; the points return to the lots they came from, the stock to the
+catalogue."""
+
+BUILTIN_TYPES = frozenset({SPEND, CONSENT, REDEEM, REDEEM_CANCEL})
 
 
 class Event(NamedTuple):
@@ -42,4 +52,4 @@ class Event(NamedTuple):
     attributes: Mapping[str, Any]
 
 
-__all__ = ["BUILTIN_TYPES", "CONSENT", "SPEND", "Event"]
+__all__ = ["BUILTIN_TYPES", "CONSENT", "REDEEM", "REDEEM_CANCEL", "SPEND", "Event"]

@@ -22,10 +22,15 @@ from typing import Any
 
 from plaudit.domain.events import Event
 from plaudit.domain.mechanics import PREFERENCES, Mechanic, ViewContext
+from plaudit.domain.mechanics.badges import BadgesPart
 from plaudit.domain.mechanics.consents import ConsentsPart
 from plaudit.domain.mechanics.features import FeaturesPart
+from plaudit.domain.mechanics.leaderboards import LeaderboardsPart
 from plaudit.domain.mechanics.points import PointsPart
+from plaudit.domain.mechanics.quests import QuestsPart
+from plaudit.domain.mechanics.rewards import RewardsPart
 from plaudit.domain.mechanics.score import score_of
+from plaudit.domain.mechanics.streaks import StreaksPart
 from plaudit.domain.mechanics.tiers import TiersPart
 from plaudit.domain.rulebook import Rulebook
 from plaudit.domain.state import MemberState, Summary
@@ -40,15 +45,23 @@ class LateEvent(Exception):
 class MemberFold:
     """The accumulator for one member under one rulebook version."""
 
-    __slots__ = ("consents", "features", "first_day", "last_key", "member", "parts", "perks",
-                 "points", "position", "rulebook", "score", "tiers", "warnings")
+    __slots__ = ("badges", "consents", "features", "first_day", "last_key", "leaderboards",
+                 "member", "parts", "perks", "points", "position", "quests", "rewards",
+                 "rulebook", "score", "streaks", "tiers", "warnings")
 
+    # One attribute per mechanic (its ``name``), None when the rulebook does not use it:
+    # mechanics reach their siblings through these.
     consents: ConsentsPart
     points: PointsPart
     features: FeaturesPart | None
     tiers: TiersPart | None
     score: Mechanic | None
     perks: Mechanic | None
+    rewards: RewardsPart | None
+    badges: BadgesPart | None
+    quests: QuestsPart | None
+    streaks: StreaksPart | None
+    leaderboards: LeaderboardsPart | None
 
     def __init__(self, rulebook: Rulebook, member: str, *, history: bool = False) -> None:
         self.rulebook = rulebook
@@ -58,6 +71,7 @@ class MemberFold:
         self.first_day: int | None = None
         self.warnings: list[str] = []
         self.features = self.tiers = self.score = self.perks = None
+        self.rewards = self.badges = self.quests = self.streaks = self.leaderboards = None
         parts: list[Mechanic] = []
         for kind in rulebook.plan.kinds:
             part = kind(rulebook, history)
@@ -119,22 +133,18 @@ class MemberFold:
         ctx = ViewContext(as_of_us, day, [])
         for part in self.parts:
             part.view(self, ctx)
-        out = ctx.out
         return MemberState(
             member=self.member,
             as_of=rb.calendar.iso(as_of_us),
             rulebook_version=rb.version,
             events=self.position,
             last_event=self.last_key[1] if self.last_key else None,
-            points=out["points"],
             features=ctx.features,
             score=ctx.score,
             tier=ctx.tier,
-            perks=out.get("perks", ()),
-            awards=out["awards"],
             warnings=(*self.warnings,
                       *ctx.notes[:max(0, MAX_WARNINGS - len(self.warnings))]),
-            consents=out["consents"],
+            **ctx.out,
         )
 
 

@@ -155,6 +155,50 @@ class Perk:
     partners: tuple[str, ...]
 
 
+# -- play sections: each compiled in rulebook/sections/<name>.py, folded by
+#    domain/mechanics/<name>.py -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reward:
+    """A catalogue entry members redeem points for (mechanics/rewards.py)."""
+
+    id: str
+    label: str
+    cost: int
+
+
+@dataclass(frozen=True)
+class Badge:
+    """An achievement, one-off or levelled (mechanics/badges.py)."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Quest:
+    """A time-boxed goal granting points or a badge once (mechanics/quests.py)."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Streak:
+    """Consecutive periods with qualifying events (mechanics/streaks.py)."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """An opt-in ranking over a per-member metric (mechanics/leaderboards.py)."""
+
+    id: str
+    label: str
+
+
 @dataclass(frozen=True)
 class Program:
     id: str
@@ -176,6 +220,11 @@ class Rulebook:
     score: Score | None = None
     tiers: Tiers | None = None
     perks: tuple[Perk, ...] = ()
+    rewards: tuple[Reward, ...] = ()
+    badges: tuple[Badge, ...] = ()
+    quests: tuple[Quest, ...] = ()
+    streaks: tuple[Streak, ...] = ()
+    leaderboards: tuple[Leaderboard, ...] = ()
     version: int = 0
     digest: str = ""
     calendar: Calendar = field(init=False, compare=False, repr=False)
@@ -230,17 +279,22 @@ class Rulebook:
 __all__ = [
     "Aggregate",
     "Attribute",
+    "Badge",
     "Cap",
     "Curve",
     "EventType",
     "Factor",
     "Feature",
+    "Leaderboard",
     "Level",
     "Multiplier",
     "Perk",
     "PointRule",
     "Program",
+    "Quest",
+    "Reward",
     "Rulebook",
     "Score",
+    "Streak",
     "Tiers",
 ]

@@ -124,6 +124,48 @@ class ConsentView:
     """Local time of the latest grant or revocation."""
 
 
+# -- play views: one block per mechanic (domain/mechanics/<name>.py fills it) -----------
+
+@dataclass(frozen=True)
+class RedemptionView:
+    """One redemption of a catalogue reward (rewards)."""
+
+    id: str
+    reward: str
+
+
+@dataclass(frozen=True)
+class BadgeView:
+    """A badge the member holds (badges)."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class QuestView:
+    """A quest's progress for the member (quests)."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class StreakView:
+    """A streak's current and longest run (streaks)."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class LeaderboardView:
+    """The member's standing on a leaderboard they can join (leaderboards)."""
+
+    id: str
+    label: str
+
+
 @dataclass(frozen=True)
 class MemberState:
     member: str
@@ -135,10 +177,15 @@ class MemberState:
     features: dict[str, Decimal | int | bool]
     score: ScoreView | None
     tier: TierView | None
-    perks: tuple[PerkView, ...]
-    awards: tuple[Award, ...] | None
     warnings: tuple[str, ...]
+    perks: tuple[PerkView, ...] = ()
+    awards: tuple[Award, ...] | None = None
     consents: tuple[ConsentView, ...] = ()
+    redemptions: tuple[RedemptionView, ...] = ()
+    badges: tuple[BadgeView, ...] = ()
+    quests: tuple[QuestView, ...] = ()
+    streaks: tuple[StreakView, ...] = ()
+    leaderboards: tuple[LeaderboardView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,16 +218,21 @@ def to_dict(state: MemberState) -> dict[str, Any]:
 
 __all__ = [
     "Award",
+    "BadgeView",
     "ConsentView",
     "Expiry",
     "FactorView",
+    "LeaderboardView",
     "LotView",
     "MemberState",
     "NextLevel",
     "PerkView",
     "Points",
+    "QuestView",
     "Reason",
+    "RedemptionView",
     "ScoreView",
+    "StreakView",
     "Summary",
     "TierView",
     "to_dict",

@@ -30,12 +30,17 @@ from plaudit.domain.expressions import closest
 from plaudit.domain.rulebook import Rulebook
 from plaudit.rulebook import schema as s
 from plaudit.rulebook.context import Context
+from plaudit.rulebook.sections.badges import compile_badges
 from plaudit.rulebook.sections.events import compile_events
 from plaudit.rulebook.sections.features import compile_features
+from plaudit.rulebook.sections.leaderboards import compile_leaderboards
 from plaudit.rulebook.sections.perks import compile_perks
 from plaudit.rulebook.sections.points import compile_points
 from plaudit.rulebook.sections.program import compile_program
+from plaudit.rulebook.sections.quests import compile_quests
+from plaudit.rulebook.sections.rewards import compile_rewards
 from plaudit.rulebook.sections.score import compile_score
+from plaudit.rulebook.sections.streaks import compile_streaks
 from plaudit.rulebook.sections.tiers import compile_tiers
 from plaudit.rulebook.source import Source, dotted
 
@@ -121,12 +126,20 @@ def compile_sections(ctx: Context) -> Rulebook | None:
     score = compile_score(ctx)
     tiers = compile_tiers(ctx, score, rules)
     perks = compile_perks(ctx, score, tiers)
+    ctx.score, ctx.tiers = score, tiers  # the play sections may test score, band, tier
+    rewards = compile_rewards(ctx)
+    badges = compile_badges(ctx)
+    quests = compile_quests(ctx)
+    streaks = compile_streaks(ctx)
+    leaderboards = compile_leaderboards(ctx)
     if ctx.problems:
         return None
     aggregates = tuple(sorted(ctx.aggregates.values(), key=lambda a: a.index))
     return Rulebook(program=program, events=ctx.events, rules=tuple(rules),
                     expire_after_days=expire, aggregates=aggregates,
                     features=tuple(features), score=score, tiers=tiers, perks=tuple(perks),
+                    rewards=tuple(rewards), badges=tuple(badges), quests=tuple(quests),
+                    streaks=tuple(streaks), leaderboards=tuple(leaderboards),
                     digest=digest(ctx.source.text))
 
 

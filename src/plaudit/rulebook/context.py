@@ -52,6 +52,10 @@ class Context:
         self.events: dict[str, EventType] = {}
         self.aggregates: dict[tuple[Any, ...], Aggregate] = {}
         self.feature_types: dict[str, Type] = {}
+        self.score: Score | None = None
+        self.tiers: Tiers | None = None
+        """The compiled score and tiers, once their sections are done (for conditions on
+        ``score``, ``band`` and ``tier`` in later sections)."""
 
     def problem(self, path: tuple[Any, ...], reason: str, suggestion: str | None = None) -> None:
         self.problems.append(Problem(self.source.where(path), dotted(path), reason, suggestion))

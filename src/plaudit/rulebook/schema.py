@@ -130,6 +130,34 @@ class PerkSpec(_Strict):
     partners: list[str] = Field(default_factory=list)
 
 
+# -- play sections (each compiled by rulebook/sections/<name>.py) ------------------------
+
+class RewardSpec(_Strict):
+    id: str
+    label: str
+    cost: Annotated[int, Field(ge=0, le=10**12)]
+
+
+class BadgeSpec(_Strict):
+    id: str
+    label: str
+
+
+class QuestSpec(_Strict):
+    id: str
+    label: str
+
+
+class StreakSpec(_Strict):
+    id: str
+    label: str
+
+
+class LeaderboardSpec(_Strict):
+    id: str
+    label: str
+
+
 class RulebookSpec(_Strict):
     program: ProgramSpec
     events: dict[str, EventSpec] = Field(default_factory=dict)
@@ -138,6 +166,11 @@ class RulebookSpec(_Strict):
     score: ScoreSpec | None = None
     tiers: TiersSpec | None = None
     perks: list[PerkSpec] = Field(default_factory=list)
+    rewards: list[RewardSpec] = Field(default_factory=list)
+    badges: list[BadgeSpec] = Field(default_factory=list)
+    quests: list[QuestSpec] = Field(default_factory=list)
+    streaks: list[StreakSpec] = Field(default_factory=list)
+    leaderboards: list[LeaderboardSpec] = Field(default_factory=list)
 
 
 def known_keys(model: type[BaseModel]) -> list[str]:
@@ -180,19 +213,24 @@ def _strip_optional(tp: Any) -> Any:
 __all__ = [
     "AggregateSpec",
     "AttributeSpec",
+    "BadgeSpec",
     "CapSpec",
     "EventSpec",
     "FactorSpec",
     "FeatureSpec",
+    "LeaderboardSpec",
     "LevelSpec",
     "MultiplierSpec",
     "PerkSpec",
     "PointsSpec",
     "ProgramSpec",
+    "QuestSpec",
     "RatioSpec",
+    "RewardSpec",
     "RuleSpec",
     "RulebookSpec",
     "ScoreSpec",
+    "StreakSpec",
     "TiersSpec",
     "known_keys",
     "model_at",

@@ -12,12 +12,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from plaudit.domain.events import BUILTIN_TYPES, CONSENT
+from plaudit.domain.mechanics.badges import BadgesPart
 from plaudit.domain.mechanics.base import EVERY_BEHAVIOUR_EVENT, Mechanic, ViewContext
 from plaudit.domain.mechanics.consents import ConsentsPart
 from plaudit.domain.mechanics.features import FeaturesPart
+from plaudit.domain.mechanics.leaderboards import LeaderboardsPart
 from plaudit.domain.mechanics.perks import PerksPart
 from plaudit.domain.mechanics.points import PointsPart
+from plaudit.domain.mechanics.quests import QuestsPart
+from plaudit.domain.mechanics.rewards import RewardsPart
 from plaudit.domain.mechanics.score import ScorePart
+from plaudit.domain.mechanics.streaks import StreaksPart
 from plaudit.domain.mechanics.tiers import TiersPart
 
 if TYPE_CHECKING:
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
 
 MECHANICS: tuple[type[Mechanic], ...] = (
     ConsentsPart, PointsPart, FeaturesPart, ScorePart, TiersPart, PerksPart,
+    RewardsPart, BadgesPart, QuestsPart, StreaksPart, LeaderboardsPart,
 )
 """Fold order: an event reaches its listeners in this order, and a view is built in it
 (features before the score, the score before the tier, all of them before perks)."""

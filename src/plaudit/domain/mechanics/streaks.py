@@ -1,0 +1,18 @@
+"""Streaks: not folded yet (the rulebook section is refused until it is)."""
+
+from __future__ import annotations
+
+from plaudit.domain.mechanics.base import Mechanic
+from plaudit.domain.rulebook import Rulebook
+
+
+class StreaksPart(Mechanic):
+    __slots__ = ()
+    name = "streaks"
+
+    @classmethod
+    def enabled(cls, rulebook: Rulebook) -> bool:
+        return bool(rulebook.streaks)
+
+
+__all__ = ["StreaksPart"]
