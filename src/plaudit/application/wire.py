@@ -30,8 +30,8 @@ from typing_extensions import TypedDict
 
 from plaudit.domain.calendar import in_range, to_us
 from plaudit.domain.errors import Problem
-from plaudit.domain.events import CONSENT, SPEND, Event
-from plaudit.domain.rulebook import Attribute, Rulebook
+from plaudit.domain.events import Event
+from plaudit.domain.rulebook import BUILTIN_EVENTS, Attribute, Rulebook
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -81,28 +81,17 @@ class EventDecoder:
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
-        models = [_event_model(name, et.attributes) for name, et in rulebook.events.items()]
-        spend_attrs = {
-            "points": Attribute("points", "int", min=Decimal(1), max=Decimal(10**12)),
-            "reference": Attribute("reference", "id", default="", required=False),
-        }
-        models.append(_event_model(SPEND, spend_attrs))
-        consent_attrs = {
-            "partner": Attribute("partner", "id"),
-            "granted": Attribute("granted", "bool"),
-        }
-        models.append(_event_model(CONSENT, consent_attrs))
+        schemas = {**rulebook.events, **BUILTIN_EVENTS}
+        models = [_event_model(name, et.attributes) for name, et in schemas.items()]
         union: Any = Union[tuple(models)] if len(models) > 1 else models[0]  # noqa: UP007
         tagged: Any = Annotated[union, Field(discriminator="type")]
         self._one: TypeAdapter[Any] = TypeAdapter(tagged)
         self._many: TypeAdapter[Any] = TypeAdapter(list[tagged])
         self._defaults = {
             name: {a.name: a.default for a in et.attributes.values() if not a.required}
-            for name, et in rulebook.events.items()
+            for name, et in schemas.items()
         }
-        self._defaults[SPEND] = {"reference": ""}
-        self._defaults[CONSENT] = {}
-        self._types = [*rulebook.events, SPEND, CONSENT]
+        self._types = list(schemas)
 
     def _to_event(self, raw: Mapping[str, Any], original_at: str | None = None) -> Event:
         attrs = raw.get("attributes") or {}

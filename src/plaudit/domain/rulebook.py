@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from plaudit.domain.calendar import Calendar
+from plaudit.domain.events import CONSENT, REDEEM, REDEEM_CANCEL, SPEND
 from plaudit.domain.expressions import Expression
 
 if TYPE_CHECKING:
@@ -36,6 +37,22 @@ class Attribute:
 class EventType:
     name: str
     attributes: Mapping[str, Attribute]
+
+
+def _builtin(name: str, *attributes: Attribute) -> EventType:
+    return EventType(name, {a.name: a for a in attributes})
+
+
+BUILTIN_EVENTS: Mapping[str, EventType] = {e.name: e for e in (
+    _builtin(SPEND, Attribute("points", "int", min=Decimal(1), max=Decimal(10**12)),
+             Attribute("reference", "id", default="", required=False)),
+    _builtin(CONSENT, Attribute("partner", "id"), Attribute("granted", "bool")),
+    _builtin(REDEEM, Attribute("reward", "id"),
+             Attribute("points", "int", min=Decimal(0), max=Decimal(10**12)),
+             Attribute("key", "id")),
+    _builtin(REDEEM_CANCEL, Attribute("redemption", "id")),
+)}
+"""The schemas of plaudit's own event types (see :mod:`plaudit.domain.events`)."""
 
 
 @dataclass(frozen=True)
@@ -277,6 +294,7 @@ class Rulebook:
 
 
 __all__ = [
+    "BUILTIN_EVENTS",
     "Aggregate",
     "Attribute",
     "Badge",
