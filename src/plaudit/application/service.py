@@ -485,6 +485,16 @@ class Plaudit:
         return PerkCheck(member_id, perk_id, eligible, from_us(now, cal.tz).isoformat(),
                          from_us(until, cal.tz).isoformat())
 
+    # -- rewards and redemption ---------------------------------------------------------
+
+    # -- badges and quests --------------------------------------------------------------
+
+    # -- streaks ------------------------------------------------------------------------
+
+    # -- leaderboards -------------------------------------------------------------------
+
+    # -- program overview ---------------------------------------------------------------
+
     def summary(self) -> dict[str, Any]:
         with self.store.read() as tx:
             data = tx.state_summary()
