@@ -23,13 +23,21 @@ from typing import IO, BinaryIO, cast
 
 from plaudit.application.ports import EventRow, StateRow, StoredEvent, Transaction
 from plaudit.application.wire import canonical_attributes, stored_attributes
-from plaudit.domain.errors import EventConflict, EventRejected, InsufficientPoints, Problem
-from plaudit.domain.events import SPEND, Event
+from plaudit.domain.errors import (
+    EventConflict,
+    EventRejected,
+    InsufficientPoints,
+    Problem,
+    RedemptionRefused,
+)
+from plaudit.domain.events import REDEEM, REDEEM_CANCEL, SPEND, Event
 from plaudit.domain.fold import MemberFold
 from plaudit.domain.rulebook import Rulebook
 from plaudit.domain.state import MemberState
 
 DEFAULT_BATCH = 50_000
+SPENDING = frozenset({SPEND, REDEEM, REDEEM_CANCEL})
+"""Event types whose arrival re-checks that every stored spend of the member is covered."""
 
 
 class FoldCache:
@@ -163,8 +171,49 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
             by_member.setdefault(events[i].member, []).append(events[i])
         result.members = len(by_member)
         label_of = {events[i].id: labels[i] for i in fresh}
-        _fold_members(tx, rulebook, cache, by_member, nos, created, label_of, now_us)
+        folded = _fold_members(tx, rulebook, cache, by_member, nos, created, label_of, now_us)
+        stock_events = [events[i] for i in fresh if events[i].type in (REDEEM, REDEEM_CANCEL)]
+        if stock_events:
+            try:
+                _guard_stock(tx, rulebook, stock_events, folded, label_of)
+            except BaseException:
+                cache.drop([nos[m] for m in by_member])
+                raise
     return result
+
+
+def _guard_stock(tx: Transaction, rulebook: Rulebook, stock_events: list[Event],
+                 folded: dict[str, MemberFold], label_of: dict[str, str]) -> None:
+    """Take (and give back) the shared stock of redeemed rewards in this transaction.
+
+    The database decides, with a conditional update per reward (in reward order, so two
+    writers cannot deadlock): a redemption that would go over the stock refuses the whole
+    batch, whatever any process believed. A cancellation gives stock back only when it
+    did cancel a redemption.
+    """
+    delta: dict[str, int] = {}
+    first: dict[str, str] = {}
+    for e in stock_events:
+        if e.type == REDEEM:
+            redeemed = str(e.attributes["reward"])
+            delta[redeemed] = delta.get(redeemed, 0) + 1
+            first.setdefault(redeemed, e.id)
+        else:
+            part = folded[e.member].rewards
+            cancelled = part.cancelled_reward(e.attributes["redemption"], e.id) \
+                if part is not None else None
+            if cancelled is not None:
+                delta[cancelled] = delta.get(cancelled, 0) - 1
+    for reward_id in sorted(delta):
+        if not delta[reward_id]:
+            continue
+        reward = rulebook.reward_index.get(reward_id)
+        stock = reward.stock if reward is not None else None
+        if not tx.change_stock(reward_id, delta[reward_id], stock):
+            event_id = first.get(reward_id, "")
+            raise RedemptionRefused([Problem(
+                label_of.get(event_id, "batch"), "attributes.reward",
+                f"`{reward_id}` is out of stock: all {stock} are redeemed")], event_id=event_id)
 
 
 def _unique_in_batch(events: list[Event], canon: list[str], labels: list[str],
@@ -229,18 +278,22 @@ def _insert_new(tx: Transaction, events: list[Event], canon: list[str], labels: 
 
 def _fold_members(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                   by_member: dict[str, list[Event]], nos: dict[str, int], created: set[str],
-                  label_of: dict[str, str], now_us: int) -> None:
-    """Apply each member's new events (incrementally, or by re-folding) and write states."""
+                  label_of: dict[str, str], now_us: int) -> dict[str, MemberFold]:
+    """Apply each member's new events (incrementally, or by re-folding) and write states;
+    returns each member's accumulator."""
     states = tx.states([nos[m] for m in by_member])
     with cache.lock:
-        _fold_locked(tx, rulebook, cache, by_member, nos, created, label_of, now_us, states)
+        return _fold_locked(tx, rulebook, cache, by_member, nos, created, label_of, now_us,
+                            states)
 
 
 def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                  by_member: dict[str, list[Event]], nos: dict[str, int], created: set[str],
-                 label_of: dict[str, str], now_us: int, states: dict[int, StateRow]) -> None:
+                 label_of: dict[str, str], now_us: int, states: dict[int, StateRow]
+                 ) -> dict[str, MemberFold]:
     out: list[StateRow] = []
     folded: list[tuple[int, MemberFold]] = []
+    accs: dict[str, MemberFold] = {}
     try:
         for member, evs in by_member.items():
             no = nos[member]
@@ -253,14 +306,16 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
             else:
                 # A late event: re-fold from the stored events. When the batch spends, every
                 # spend of the member must still be covered afterwards (an earlier spend
-                # arriving late must not leave an acknowledged later one short).
-                spends = any(e.type == SPEND for e in evs)
+                # arriving late must not leave an acknowledged later one short); only this
+                # batch's commands have their conditions checked (stored ones are facts).
+                spends = any(e.type in SPENDING for e in evs)
                 acc = MemberFold(rulebook, member)
                 history = sorted((to_event(rulebook, s) for s in tx.member_events(no)),
                                  key=lambda e: (e.at_us, e.id))
                 for e in history:
-                    acc.apply(e, strict=spends)
+                    acc.apply(e, strict=spends, check=e.id in label_of)
             folded.append((no, acc))
+            accs[member] = acc
             out.append(state_row(no, acc))
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
@@ -268,16 +323,22 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
         reason = e.reason
         if where is None:  # a stored spend would be left uncovered by this batch's spend
             spend_id = next(i for m in by_member.values() for x in m
-                            if x.type == SPEND and (i := x.id) in label_of)
+                            if x.type in SPENDING and (i := x.id) in label_of)
             where = label_of[spend_id]
             reason = f"would leave the stored spend `{e.event_id}` uncovered: {e.reason}"
         raise EventRejected([Problem(where, "attributes.points", reason)]) from None
+    except RedemptionRefused as e:
+        cache.drop([nos[m] for m in by_member])
+        raise RedemptionRefused([Problem(label_of.get(e.event_id or "", p.where), p.field,
+                                         p.reason, p.suggestion) for p in e.problems],
+                                event_id=e.event_id) from None
     except BaseException:
         cache.drop([nos[m] for m in by_member])
         raise
     tx.put_states(out, now_us)
     for no, acc in folded:
         cache.put(no, acc)
+    return accs
 
 
 def _accumulator(rulebook: Rulebook, cache: FoldCache, no: int, member: str,

@@ -162,6 +162,19 @@ class Transaction(Protocol):
 
     def state_summary(self) -> dict[str, object]: ...
 
+    # reward stock
+
+    def change_stock(self, reward_id: str, delta: int, stock: int | None) -> bool:
+        """Add ``delta`` to the reward's redeemed count, in this transaction, only if it
+        stays within ``stock`` (None: no limit) and at or above zero; False when refused.
+        The database decides (a conditional update), so concurrent redemptions by any
+        number of processes can never oversell."""
+        ...
+
+    def redeemed(self, reward_ids: Sequence[str]) -> dict[str, int]:
+        """Redeemed (and not cancelled) count per reward; absent means none."""
+        ...
+
     # access keys, drafts and jobs
 
     def add_key(self, row: KeyRow) -> None: ...

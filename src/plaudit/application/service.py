@@ -7,7 +7,10 @@ wrapper over one of them.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gc
+import hashlib
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,11 +42,19 @@ from plaudit.application.ports import (
 )
 from plaudit.application.wire import EventDecoder
 from plaudit.domain.calendar import from_us
-from plaudit.domain.errors import EventRejected, Forbidden, NotFound, StoreError
-from plaudit.domain.events import CONSENT, Event
+from plaudit.domain.errors import (
+    Conflict,
+    EventConflict,
+    EventRejected,
+    Forbidden,
+    NotFound,
+    StoreError,
+)
+from plaudit.domain.events import CONSENT, REDEEM, REDEEM_CANCEL, Event
+from plaudit.domain.expressions import closest
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.rulebook import Rulebook
-from plaudit.domain.state import ConsentView, MemberState
+from plaudit.domain.state import CatalogueEntry, ConsentView, MemberState, RedemptionView
 from plaudit.rulebook import load_rulebook
 from plaudit.rulebook.compiler import digest
 
@@ -487,6 +498,115 @@ class Plaudit:
 
     # -- rewards and redemption ---------------------------------------------------------
 
+    def catalogue(self, member_id: str | None = None, as_of_us: int | None = None
+                  ) -> list[CatalogueEntry]:
+        """The rewards, with the stock left; for a member, whether they can redeem each at
+        ``as_of_us`` (default now) and, when not, the first reason why."""
+        rb = self.rulebook()
+        with self.store.read() as tx:
+            used = tx.redeemed([r.id for r in rb.rewards])
+        if member_id is None:
+            entries = [CatalogueEntry(r.id, r.label, r.cost, True, None,
+                                      r.requires.source if r.requires is not None else None,
+                                      f"{r.limit.max} per {r.limit.per}" if r.limit else None,
+                                      0) for r in rb.rewards]
+        else:
+            as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+            acc = self._member_fold(member_id, as_of, rb)
+            assert acc.rewards is not None
+            entries = acc.rewards.catalogue(acc, as_of)
+        out = []
+        for entry in entries:
+            stock = rb.reward_index[entry.id].stock
+            left = None if stock is None else max(stock - used.get(entry.id, 0), 0)
+            if left == 0 and entry.redeemable:
+                entry = dataclasses.replace(entry, redeemable=False, reason="out of stock")
+            out.append(dataclasses.replace(entry, stock_left=left))
+        return out
+
+    def _member_fold(self, member_id: str, as_of_us: int, rb: Rulebook) -> MemberFold:
+        with self.store.read() as tx:
+            no = tx.member_no(member_id)
+            if no is None:
+                raise NotFound(f"member `{member_id}` not found")
+            stored = tx.member_events(no, until_us=as_of_us)
+        return fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of_us)
+
+    def redeem(self, member_id: str, reward_id: str, key: str) -> RedemptionView:
+        """See :meth:`redeem_once`; only the redemption."""
+        return self.redeem_once(member_id, reward_id, key)[0]
+
+    def redeem_once(self, member_id: str, reward_id: str, key: str
+                    ) -> tuple[RedemptionView, bool]:
+        """Redeem a reward for the member, once per idempotency ``key``.
+
+        Recorded as a ``plaudit.redeem`` event whose id is derived from the member and the
+        key, so asking again with the same key (a retry, a double click, two requests at
+        once) returns the first redemption and spends nothing more; the same key for
+        another reward is a :class:`Conflict`. Returns the redemption and whether this
+        call made it. The reward's requirement, limit, dates and
+        the balance are checked against the member's state at the redemption's time, in
+        the write transaction that records it; the shared stock by the database.
+        """
+        rb = self.rulebook()
+        event_id = _command_id("redeem", member_id, key)
+        found = self._redemption(member_id, event_id, reward_id, key)
+        if found is not None:
+            return found, False
+        reward = rb.reward_index.get(reward_id)
+        if reward is None:
+            hint = closest(reward_id, list(rb.reward_index))
+            raise NotFound(f"no reward `{reward_id}` in the catalogue"
+                           + (f" (did you mean `{hint}`?)" if hint else ""))
+        item = {"id": event_id, "member": member_id, "type": REDEEM,
+                "at": from_us(self.clock.now_us()).isoformat(),
+                "attributes": {"reward": reward_id, "points": reward.cost, "key": key}}
+        try:
+            self.ingest_items([item])
+        except EventConflict:  # the same key at the same moment: the other one won
+            found = self._redemption(member_id, event_id, reward_id, key)
+            if found is None:
+                raise
+            return found, False
+        found = self._redemption(member_id, event_id, reward_id, key)
+        assert found is not None
+        return found, True
+
+    def cancel_redemption(self, member_id: str, redemption_id: str) -> RedemptionView:
+        """Cancel a redemption: its points return to the lots they came from (those that
+        expired meanwhile stay expired) and its stock to the catalogue. Cancelling again
+        answers the same, changing nothing."""
+        state = self.member_state(member_id, history=False)
+        r = next((r for r in state.redemptions if r.id == redemption_id), None)
+        if r is None:
+            raise NotFound(f"no redemption `{redemption_id}` of member `{member_id}`")
+        if r.status == "cancelled":
+            return r
+        item = {"id": _command_id("cancel", member_id, redemption_id), "member": member_id,
+                "type": REDEEM_CANCEL, "at": from_us(self.clock.now_us()).isoformat(),
+                "attributes": {"redemption": redemption_id}}
+        with contextlib.suppress(EventConflict):  # cancelled at once by another request
+            self.ingest_items([item])
+        state = self.member_state(member_id, history=False)
+        return next(r for r in state.redemptions if r.id == redemption_id)
+
+    def _redemption(self, member_id: str, event_id: str, reward_id: str,
+                    key: str) -> RedemptionView | None:
+        """The redemption recorded under this id, if any (a Conflict if its key was used
+        for another reward)."""
+        with self.store.read() as tx:
+            stored = tx.stored_events([event_id]).get(event_id)
+        if stored is None:
+            return None
+        if stored.member_id != member_id:  # a hash collision: never in practice
+            raise Conflict("redemption id collision; use another idempotency key")
+        state = self.member_state(member_id, history=False)
+        found = next(r for r in state.redemptions if r.id == event_id)
+        if found.reward != reward_id:
+            raise Conflict(f"idempotency key `{key}` was already used to redeem "
+                           f"`{found.reward}`, not `{reward_id}`")
+        return found
+
     # -- badges and quests --------------------------------------------------------------
 
     # -- streaks ------------------------------------------------------------------------
@@ -502,6 +622,14 @@ class Plaudit:
             current = tx.current_rulebook()
             data["rulebook_version"] = current.version if current else None
             return data
+
+
+def _command_id(kind: str, member_id: str, key: str) -> str:
+    """A deterministic event id for a member's command: the same member and key give the
+    same id in every process, which makes the command idempotent through the events'
+    unique ids (and fits the 128-character id limit whatever the inputs' lengths)."""
+    digest_ = hashlib.sha256(f"{member_id}\x00{key}".encode()).hexdigest()[:40]
+    return f"{kind}-{digest_}"
 
 
 __all__ = ["NOT_ALLOWED", "PerkCheck", "Plaudit", "PublishResult", "ScorePoint"]

@@ -7,7 +7,9 @@ family of exceptions to HTTP problems or CLI exit codes::
     ├── RulebookError        the rulebook cannot be loaded, validated or compiled
     │   └── ExpressionError  one expression is unsafe, ill-typed or names something unknown
     ├── EventRejected        one or more events of a batch are invalid (the batch stored nothing)
-    │   └── EventConflict    an event id is already stored (or repeated) with another body
+    │   ├── EventConflict    an event id is already stored (or repeated) with another body
+    │   └── RedemptionRefused  a redemption (or its cancellation) contradicts the member's
+    │                        state or the catalogue: requirement, limit, dates, stock
     ├── Conflict             the request contradicts the stored state
     ├── NotFound             an unknown member, rulebook version, …
     ├── Unauthenticated      no credentials, or unknown, expired or revoked ones
@@ -110,6 +112,17 @@ class EventConflict(EventRejected):
     code = "event-conflict"
 
 
+class RedemptionRefused(EventRejected):
+    """A reward cannot be redeemed (or a redemption cancelled) as asked; ``event_id`` names
+    the event the fold refused, so the batch can name its item."""
+
+    code = "redemption-refused"
+
+    def __init__(self, problems: Sequence[Problem], *, event_id: str | None = None) -> None:
+        self.event_id = event_id
+        super().__init__(problems)
+
+
 class Conflict(PlauditError):
     code = "conflict"
 
@@ -154,6 +167,7 @@ __all__ = [
     "NotFound",
     "PlauditError",
     "Problem",
+    "RedemptionRefused",
     "RulebookError",
     "StoreError",
     "TooLarge",

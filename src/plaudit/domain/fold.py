@@ -45,7 +45,8 @@ class LateEvent(Exception):
 class MemberFold:
     """The accumulator for one member under one rulebook version."""
 
-    __slots__ = ("badges", "consents", "features", "first_day", "last_key", "leaderboards",
+    __slots__ = ("badges", "checking", "consents", "features", "first_day", "last_key",
+                 "leaderboards",
                  "member", "parts", "perks", "points", "position", "quests", "rewards",
                  "rulebook", "score", "streaks", "tiers", "warnings")
 
@@ -70,6 +71,9 @@ class MemberFold:
         self.last_key: tuple[int, str] | None = None
         self.first_day: int | None = None
         self.warnings: list[str] = []
+        self.checking = False
+        """True while applying a new command event whose conditions must hold (a
+        redemption's requirement, limit and dates), not a stored fact being re-folded."""
         self.features = self.tiers = self.score = self.perks = None
         self.rewards = self.badges = self.quests = self.streaks = self.leaderboards = None
         parts: list[Mechanic] = []
@@ -81,8 +85,10 @@ class MemberFold:
 
     # -- applying events ----------------------------------------------------------------
 
-    def apply(self, event: Event, *, strict: bool = False) -> None:
-        """Apply one event; ``strict`` refuses a spend the balance does not cover."""
+    def apply(self, event: Event, *, strict: bool = False, check: bool | None = None) -> None:
+        """Apply one event; ``strict`` refuses a spend or redemption the balance does not
+        cover; ``check`` (default: ``strict``) also refuses a command whose conditions do
+        not hold at its time (see :attr:`checking`)."""
         key = (event.at_us, event.id)
         if self.last_key is not None and key <= self.last_key:
             raise LateEvent(event.id)
@@ -94,6 +100,7 @@ class MemberFold:
                 self.tiers.started(day)
         plan = rb.plan
         parts = self.parts
+        self.checking = strict if check is None else check
         for i in plan.by_type.get(event.type, plan.unknown):
             parts[i].apply(self, event, day, strict)
         self.position += 1

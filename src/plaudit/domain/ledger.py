@@ -22,11 +22,16 @@ if TYPE_CHECKING:
 class Lot:
     """Points from one award. ``remaining`` is what is left to spend."""
 
-    __slots__ = ("at_us", "event_id", "expired", "expires_us", "points", "remaining",
-                 "reversed", "rule", "shown", "spent", "version")
+    __slots__ = ("at_us", "clawed", "event_id", "expired", "expires_us", "points", "remaining",
+                 "reversed", "rule", "seq", "shown", "spent", "version")
 
     def __init__(self, at_us: int, expires_us: int | None, points: int, rule: str,
                  event_id: str, version: int) -> None:
+        self.seq = 0
+        """Position in award order, set by the ledger (tells a lot still held from one
+        that left the deque when a cancelled redemption gives points back)."""
+        self.clawed = False
+        """A reversal took this lot back (what was spent of it was owed by the member)."""
         self.at_us = at_us
         self.expires_us = expires_us
         self.points = points
@@ -51,13 +56,29 @@ class Clawback:
     unrecovered: int
 
 
+@dataclass(frozen=True)
+class Restored:
+    """What a cancelled redemption gave back."""
+
+    returned: int
+    """Points back on their lots, spendable again."""
+    expired: int
+    """Points whose lot expired while they were spent: they stay expired."""
+    settled: int
+    """Points of lots a reversal took back meanwhile that paid what the reversal could
+    not recover (``unrecovered``), instead of returning."""
+
+
 class Ledger:
     """Lots in award order with running totals; mutated only in event order."""
 
-    __slots__ = ("available", "earned", "expired", "lots", "reversed", "spent", "unrecovered")
+    __slots__ = ("available", "awarded", "earned", "expired", "lots", "reversed", "spent",
+                 "unrecovered")
 
     def __init__(self) -> None:
         self.lots: deque[Lot] = deque()
+        self.awarded = 0
+        """Lots ever awarded (each lot's ``seq`` is its number)."""
         self.available = 0
         """Sum of ``remaining`` over ``lots``: kept running so reads are O(1)."""
         self.earned = 0
@@ -83,6 +104,8 @@ class Ledger:
                 return
 
     def award(self, lot: Lot) -> None:
+        self.awarded += 1
+        lot.seq = self.awarded
         self.lots.append(lot)
         self.earned += lot.points
         self.available += lot.points
@@ -102,29 +125,79 @@ class Ledger:
             balance -= lot.remaining
         return balance
 
-    def _take_fifo(self, points: int, *, spending: bool) -> int:
+    def _take_fifo(self, points: int, *, spending: bool,
+                   parts: list[tuple[Lot, int]] | None = None) -> int:
         taken = 0
         for lot in self.lots:
             if taken == points:
                 break
             part = min(lot.remaining, points - taken)
+            if not part:
+                continue
             lot.remaining -= part
             if spending:
                 lot.spent += part
             else:
                 lot.reversed += part
+            if parts is not None:
+                parts.append((lot, part))
             taken += part
         self.available -= taken
         while self.lots and self.lots[0].remaining == 0:
             self.lots.popleft()
         return taken
 
-    def spend(self, points: int, at_us: int) -> int:
-        """Spend up to ``points`` from the oldest lots; returns how many were taken."""
+    def spend(self, points: int, at_us: int,
+              parts: list[tuple[Lot, int]] | None = None) -> int:
+        """Spend up to ``points`` from the oldest lots; returns how many were taken.
+        ``parts`` (if given) receives each lot and how much of it was taken, so that a
+        cancelled redemption can give back exactly those points."""
         self.expire_until(at_us)
-        taken = self._take_fifo(points, spending=True)
+        taken = self._take_fifo(points, spending=True, parts=parts)
         self.spent += taken
         return taken
+
+    def restore(self, parts: list[tuple[Lot, int]], at_us: int) -> Restored:
+        """Give back what a spend took, to the same lots, at ``at_us``.
+
+        A lot that expired meanwhile keeps its points expired (they would have expired
+        unspent). A lot a reversal took back meanwhile had its spent points recovered from
+        other lots, or recorded as ``unrecovered``: the returned points first pay that
+        shortfall, and the rest return to the lot, so the balance ends as if the spend had
+        never happened. Lots that had left the deque (fully used) return to its front, in
+        award order, which is also their expiry order.
+        """
+        self.expire_until(at_us)
+        lots = self.lots
+        front = lots[0].seq if lots else self.awarded + 1
+        back: list[Lot] = []
+        returned = expired = settled = 0
+        for lot, part in parts:
+            lot.spent -= part
+            self.spent -= part
+            if lot.expires_us is not None and lot.expires_us <= at_us:
+                lot.expired += part
+                self.expired += part
+                expired += part
+                continue
+            if lot.clawed and self.unrecovered:
+                pay = min(part, self.unrecovered)
+                self.unrecovered -= pay
+                lot.reversed += pay
+                self.reversed += pay
+                settled += pay
+                part -= pay
+                if not part:
+                    continue
+            was_empty = lot.remaining == 0
+            lot.remaining += part
+            self.available += part
+            returned += part
+            if was_empty and lot.seq < front:
+                back.append(lot)
+        for lot in sorted(back, key=lambda x: x.seq, reverse=True):
+            lots.appendleft(lot)
+        return Restored(returned, expired, settled)
 
     def claw_back(self, lots: list[Lot], at_us: int) -> Clawback:
         """Undo the awards behind ``lots``: what is left of them, and what was spent of
@@ -134,6 +207,7 @@ class Ledger:
         taken = 0
         owed = 0
         for lot in lots:
+            lot.clawed = True
             taken += lot.remaining
             lot.reversed += lot.remaining
             self.available -= lot.remaining
@@ -148,4 +222,4 @@ class Ledger:
         return Clawback(taken=taken, unrecovered=owed - recovered)
 
 
-__all__ = ["Clawback", "Ledger", "Lot"]
+__all__ = ["Clawback", "Ledger", "Lot", "Restored"]

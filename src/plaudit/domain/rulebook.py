@@ -182,6 +182,16 @@ class Reward:
     id: str
     label: str
     cost: int
+    stock: int | None = None
+    """Redemptions available across all members (the database guards it); None: no limit."""
+    limit: Cap | None = None
+    """Redemptions per member per local period."""
+    requires: Expression | None = None
+    """A condition on features, ``score``, ``band`` and ``tier`` at the redemption's time."""
+    available_from: int | None = None
+    """First local day (ordinal) it can be redeemed, inclusive."""
+    available_to: int | None = None
+    """Last local day (ordinal) it can be redeemed, inclusive."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +264,7 @@ class Rulebook:
     """Per factor, the score points it is worth at full marks: (high - low) * w / Σw."""
     match_targets: Mapping[str, str] = field(init=False, compare=False, repr=False)
     """Rule id -> attribute that a reversal rule matches its awards by."""
+    reward_index: Mapping[str, Reward] = field(init=False, compare=False, repr=False)
     plan: Plan = field(init=False, compare=False, repr=False)
     """Which mechanics the fold runs, and which of them each event type reaches."""
 
@@ -278,6 +289,7 @@ class Rulebook:
         set_(self, "score_shares", shares)
         set_(self, "match_targets",
              {r.reverses: r.match for r in self.rules if r.reverses and r.match})
+        set_(self, "reward_index", {r.id: r for r in self.rewards})
         from plaudit.domain.mechanics import plan_for  # the mechanics read this module
 
         set_(self, "plan", plan_for(self))

@@ -131,7 +131,41 @@ class RedemptionView:
     """One redemption of a catalogue reward (rewards)."""
 
     id: str
+    """The redemption's id: the id of its ``plaudit.redeem`` event."""
     reward: str
+    label: str
+    points: int
+    """Points charged (the reward's cost when it was redeemed)."""
+    at: str
+    key: str
+    """The idempotency key the redemption was asked with."""
+    status: str
+    """``redeemed`` or ``cancelled``."""
+    cancelled_at: str | None = None
+    returned: int = 0
+    """Points a cancellation gave back (spendable again)."""
+    expired_meanwhile: int = 0
+    """Points of a cancelled redemption whose lots had expired: not given back."""
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A reward as one member sees it at an as-of time: can they redeem it, and if not,
+    why not."""
+
+    id: str
+    label: str
+    cost: int
+    redeemable: bool
+    reason: str | None
+    """Why not, when not: the first unmet condition (dates, requirement, limit, points)."""
+    requires: str | None
+    limit: str | None
+    """``2 per month``, or None."""
+    used_in_period: int
+    """Redemptions of it in the limit's current period."""
+    stock_left: int | None = None
+    """Filled in by the application from the shared stock; None: unlimited."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +253,7 @@ def to_dict(state: MemberState) -> dict[str, Any]:
 __all__ = [
     "Award",
     "BadgeView",
+    "CatalogueEntry",
     "ConsentView",
     "Expiry",
     "FactorView",

@@ -132,10 +132,24 @@ class PerkSpec(_Strict):
 
 # -- play sections (each compiled by rulebook/sections/<name>.py) ------------------------
 
+class LimitSpec(_Strict):
+    max: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+    per: str
+
+
+class AvailableSpec(_Strict):
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+
+
 class RewardSpec(_Strict):
     id: str
     label: str
-    cost: Annotated[int, Field(ge=0, le=10**12)]
+    cost: Annotated[StrictInt, Field(ge=0, le=10**12)]
+    stock: Annotated[StrictInt, Field(ge=0, le=10**12)] | None = None
+    limit: LimitSpec | None = None
+    requires: str | None = None
+    available: AvailableSpec | None = None
 
 
 class BadgeSpec(_Strict):
@@ -213,6 +227,7 @@ def _strip_optional(tp: Any) -> Any:
 __all__ = [
     "AggregateSpec",
     "AttributeSpec",
+    "AvailableSpec",
     "BadgeSpec",
     "CapSpec",
     "EventSpec",
@@ -220,6 +235,7 @@ __all__ = [
     "FeatureSpec",
     "LeaderboardSpec",
     "LevelSpec",
+    "LimitSpec",
     "MultiplierSpec",
     "PerkSpec",
     "PointsSpec",

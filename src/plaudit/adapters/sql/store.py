@@ -286,6 +286,34 @@ class SqlTransaction:
         return version
 
 
+    # -- reward stock -------------------------------------------------------------------
+
+    def change_stock(self, reward_id: str, delta: int, stock: int | None) -> bool:
+        p = self.p
+        self.conn.exec_driver_sql(
+            f"INSERT INTO reward_stock (reward_id, redeemed) VALUES ({p}, 0) "
+            "ON CONFLICT (reward_id) DO NOTHING", (reward_id,))
+        if delta > 0 and stock is not None:
+            result = self.conn.exec_driver_sql(
+                f"UPDATE reward_stock SET redeemed = redeemed + {p} "
+                f"WHERE reward_id = {p} AND redeemed + {p} <= {p}",
+                (delta, reward_id, delta, stock))
+        else:
+            result = self.conn.exec_driver_sql(
+                f"UPDATE reward_stock SET redeemed = redeemed + {p} "
+                f"WHERE reward_id = {p} AND redeemed + {p} >= 0",
+                (delta, reward_id, delta))
+        return bool(result.rowcount)
+
+    def redeemed(self, reward_ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(reward_ids)):
+            rows = self.conn.exec_driver_sql(
+                "SELECT reward_id, redeemed FROM reward_stock WHERE reward_id IN "
+                f"({', '.join([self.p] * len(chunk))})", tuple(chunk))
+            found.update({r[0]: int(r[1]) for r in rows})
+        return found
+
     # -- keys, drafts, jobs -------------------------------------------------------------
 
     def add_key(self, row: KeyRow) -> None:

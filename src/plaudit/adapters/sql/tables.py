@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     ForeignKey,
     Index,
@@ -114,5 +115,16 @@ jobs = Table(
     Column("updated_us", BigInteger, nullable=False),
 )
 
+reward_stock = Table(
+    "reward_stock",
+    metadata,
+    # How many of each reward are redeemed and not cancelled, across all members. The
+    # stock guard is a conditional UPDATE on this row in the redemption's transaction
+    # (`redeemed + n <= stock`), so concurrent redemptions can never oversell.
+    Column("reward_id", String(64), primary_key=True),
+    Column("redeemed", BigInteger, nullable=False),
+    CheckConstraint("redeemed >= 0", name="ck_reward_stock_redeemed"),
+)
+
 __all__ = ["api_keys", "events", "jobs", "member_states", "members", "metadata",
-           "rulebook_drafts", "rulebooks"]
+           "reward_stock", "rulebook_drafts", "rulebooks"]
