@@ -119,7 +119,7 @@ def test_requirements_and_dates_hold_at_the_redemptions_own_time() -> None:
     acc = run([small, ev("p2", "purchase", "2026-06-03T10:00:00+00:00", amount=100),
                redeem("r1", "2026-06-04T10:00:00+00:00", "lounge", 100)])  # Gold at 500
     assert acc.view(at("2026-06-04T11:00:00+00:00")).points.balance == 400
-    late = ev("p9", "purchase", "2026-11-20T10:00:00+00:00", amount=100)
+    late = ev("p9", "purchase", "2026-11-29T10:00:00+00:00", amount=100)
     for when in ("2026-11-30T23:59:59+00:00", "2026-12-25T00:00:00+00:00"):
         with pytest.raises(RedemptionRefused):
             run([late]).apply(redeem("x", when, "xmas", 10), strict=True)

@@ -38,6 +38,8 @@ from plaudit.domain.state import MemberState
 DEFAULT_BATCH = 50_000
 SPENDING = frozenset({SPEND, REDEEM, REDEEM_CANCEL})
 """Event types whose arrival re-checks that every stored spend of the member is covered."""
+COMMANDS = frozenset({REDEEM, REDEEM_CANCEL})
+"""Member commands whose conditions (requirement, limit, dates) are checked when recorded."""
 
 
 class FoldCache:
@@ -312,8 +314,12 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                 acc = MemberFold(rulebook, member)
                 history = sorted((to_event(rulebook, s) for s in tx.member_events(no)),
                                  key=lambda e: (e.at_us, e.id))
+                # Stored commands after the first new event are checked again too: a late
+                # redemption must not leave a later one over its limit or requirement.
+                first = (evs[0].at_us, evs[0].id)
                 for e in history:
-                    acc.apply(e, strict=spends, check=e.id in label_of)
+                    acc.apply(e, strict=spends, check=e.id in label_of or (
+                        e.type in COMMANDS and (e.at_us, e.id) > first))
             folded.append((no, acc))
             accs[member] = acc
             out.append(state_row(no, acc))

@@ -559,7 +559,7 @@ class Plaudit:
             raise NotFound(f"no reward `{reward_id}` in the catalogue"
                            + (f" (did you mean `{hint}`?)" if hint else ""))
         item = {"id": event_id, "member": member_id, "type": REDEEM,
-                "at": from_us(self.clock.now_us()).isoformat(),
+                "at": from_us(self._command_time(member_id)).isoformat(),
                 "attributes": {"reward": reward_id, "points": reward.cost, "key": key}}
         try:
             self.ingest_items([item])
@@ -582,13 +582,26 @@ class Plaudit:
             raise NotFound(f"no redemption `{redemption_id}` of member `{member_id}`")
         if r.status == "cancelled":
             return r
+        at = self._command_time(member_id)
         item = {"id": _command_id("cancel", member_id, redemption_id), "member": member_id,
-                "type": REDEEM_CANCEL, "at": from_us(self.clock.now_us()).isoformat(),
+                "type": REDEEM_CANCEL, "at": from_us(at).isoformat(),
                 "attributes": {"redemption": redemption_id}}
         with contextlib.suppress(EventConflict):  # cancelled at once by another request
             self.ingest_items([item])
-        state = self.member_state(member_id, history=False)
+        state = self.member_state(member_id, max(at, self.clock.now_us()), history=False)
         return next(r for r in state.redemptions if r.id == redemption_id)
+
+    def _command_time(self, member_id: str) -> int:
+        """Now, or just after the member's last event when that is now or a moment
+        later: events at one instant are ordered by id, and a command's id is a hash, so
+        without this a command could sort before the one the member made just before it."""
+        now = self.clock.now_us()
+        with self.store.read() as tx:
+            no = tx.member_no(member_id)
+            state = tx.states([no]).get(no) if no is not None else None
+        if state is not None and now <= state.last_at_us < now + 1_000_000:
+            return state.last_at_us + 1
+        return now
 
     def _redemption(self, member_id: str, event_id: str, reward_id: str,
                     key: str) -> RedemptionView | None:
@@ -600,7 +613,8 @@ class Plaudit:
             return None
         if stored.member_id != member_id:  # a hash collision: never in practice
             raise Conflict("redemption id collision; use another idempotency key")
-        state = self.member_state(member_id, history=False)
+        state = self.member_state(member_id, max(stored.at_us, self.clock.now_us()),
+                                  history=False)
         found = next(r for r in state.redemptions if r.id == event_id)
         if found.reward != reward_id:
             raise Conflict(f"idempotency key `{key}` was already used to redeem "

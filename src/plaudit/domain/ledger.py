@@ -11,6 +11,7 @@ also the first to expire: expiry only ever pops from the left of the deque.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,14 +23,16 @@ if TYPE_CHECKING:
 class Lot:
     """Points from one award. ``remaining`` is what is left to spend."""
 
-    __slots__ = ("at_us", "clawed", "event_id", "expired", "expires_us", "points", "remaining",
-                 "reversed", "rule", "seq", "shown", "spent", "version")
+    __slots__ = ("at_us", "clawed", "event_id", "expired", "expires_us", "held", "points",
+                 "remaining", "reversed", "rule", "seq", "shown", "spent", "version")
 
     def __init__(self, at_us: int, expires_us: int | None, points: int, rule: str,
                  event_id: str, version: int) -> None:
         self.seq = 0
-        """Position in award order, set by the ledger (tells a lot still held from one
-        that left the deque when a cancelled redemption gives points back)."""
+        """Position in award order, set by the ledger: the deque is kept in this order."""
+        self.held = False
+        """In the ledger's deque (a lot leaves it when used up or expired, and comes back
+        when a cancelled redemption returns points to it)."""
         self.clawed = False
         """A reversal took this lot back (what was spent of it was owed by the member)."""
         self.at_us = at_us
@@ -48,6 +51,10 @@ class Lot:
 
     def live_at(self, at_us: int) -> bool:
         return self.remaining > 0 and (self.expires_us is None or self.expires_us > at_us)
+
+
+def _seq(lot: Lot) -> int:
+    return lot.seq
 
 
 @dataclass(frozen=True)
@@ -93,19 +100,20 @@ class Ledger:
         while lots:
             lot = lots[0]
             if lot.remaining == 0:
-                lots.popleft()
+                lots.popleft().held = False
             elif lot.expires_us is not None and lot.expires_us <= at_us:
                 lot.expired += lot.remaining
                 self.expired += lot.remaining
                 self.available -= lot.remaining
                 lot.remaining = 0
-                lots.popleft()
+                lots.popleft().held = False
             else:
                 return
 
     def award(self, lot: Lot) -> None:
         self.awarded += 1
         lot.seq = self.awarded
+        lot.held = True
         self.lots.append(lot)
         self.earned += lot.points
         self.available += lot.points
@@ -144,7 +152,7 @@ class Ledger:
             taken += part
         self.available -= taken
         while self.lots and self.lots[0].remaining == 0:
-            self.lots.popleft()
+            self.lots.popleft().held = False
         return taken
 
     def spend(self, points: int, at_us: int,
@@ -168,8 +176,6 @@ class Ledger:
         award order, which is also their expiry order.
         """
         self.expire_until(at_us)
-        lots = self.lots
-        front = lots[0].seq if lots else self.awarded + 1
         back: list[Lot] = []
         returned = expired = settled = 0
         for lot, part in parts:
@@ -189,14 +195,14 @@ class Ledger:
                 part -= pay
                 if not part:
                     continue
-            was_empty = lot.remaining == 0
             lot.remaining += part
             self.available += part
             returned += part
-            if was_empty and lot.seq < front:
+            if not lot.held:
+                lot.held = True
                 back.append(lot)
-        for lot in sorted(back, key=lambda x: x.seq, reverse=True):
-            lots.appendleft(lot)
+        if back:  # merge by award order: the deque stays in award (and expiry) order
+            self.lots = deque(heapq.merge(self.lots, sorted(back, key=_seq), key=_seq))
         return Restored(returned, expired, settled)
 
     def claw_back(self, lots: list[Lot], at_us: int) -> Clawback:
@@ -218,7 +224,7 @@ class Ledger:
         self.reversed += taken
         self.unrecovered += owed - recovered
         while self.lots and self.lots[0].remaining == 0:
-            self.lots.popleft()
+            self.lots.popleft().held = False
         return Clawback(taken=taken, unrecovered=owed - recovered)
 
 
