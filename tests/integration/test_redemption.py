@@ -70,8 +70,8 @@ def test_the_same_key_returns_the_first_redemption_and_spends_nothing_more(
 def test_refusals_store_nothing(shop: Plaudit) -> None:
     _buy(shop, "m-1", 50)
     events = shop.summary()["events"]
-    with pytest.raises((InsufficientPoints, EventRejected), match="costs 100 but the "
-                                                                  "balance .* is 50"):
+    with pytest.raises((InsufficientPoints, EventRejected), match=r"costs 100 but the "
+                                                                  r"balance .* is 50"):
         shop.redeem("m-1", "pass", "k-1")
     shop.redeem("m-1", "mug", "k-2")
     with pytest.raises(RedemptionRefused, match="limit reached"):
