@@ -54,7 +54,13 @@ from plaudit.domain.events import CONSENT, REDEEM, REDEEM_CANCEL, Event
 from plaudit.domain.expressions import closest
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.rulebook import Rulebook
-from plaudit.domain.state import CatalogueEntry, ConsentView, MemberState, RedemptionView
+from plaudit.domain.state import (
+    CatalogueEntry,
+    ConsentView,
+    LedgerEntry,
+    MemberState,
+    RedemptionView,
+)
 from plaudit.rulebook import load_rulebook
 from plaudit.rulebook.compiler import digest
 
@@ -524,13 +530,24 @@ class Plaudit:
             out.append(dataclasses.replace(entry, stock_left=left))
         return out
 
-    def _member_fold(self, member_id: str, as_of_us: int, rb: Rulebook) -> MemberFold:
+    def ledger(self, member_id: str, as_of_us: int | None = None) -> list[LedgerEntry]:
+        """The member's points statement up to ``as_of_us`` (default now): what was
+        earned, clawed back (by which refund), spent, redeemed, returned and expired, and
+        when, with the balance after each entry."""
+        as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+        rb = self.rulebook()
+        acc = self._member_fold(member_id, as_of, rb, history=True)
+        return acc.points.entries(rb, as_of)
+
+    def _member_fold(self, member_id: str, as_of_us: int, rb: Rulebook, *,
+                     history: bool = False) -> MemberFold:
         with self.store.read() as tx:
             no = tx.member_no(member_id)
             if no is None:
                 raise NotFound(f"member `{member_id}` not found")
             stored = tx.member_events(no, until_us=as_of_us)
-        return fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of_us)
+        return fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of_us,
+                           history=history)
 
     def redeem(self, member_id: str, reward_id: str, key: str) -> RedemptionView:
         """See :meth:`redeem_once`; only the redemption."""

@@ -79,11 +79,14 @@ class Restored:
 class Ledger:
     """Lots in award order with running totals; mutated only in event order."""
 
-    __slots__ = ("available", "awarded", "earned", "expired", "lots", "reversed", "spent",
-                 "unrecovered")
+    __slots__ = ("available", "awarded", "earned", "expired", "expiries", "lots", "reversed",
+                 "spent", "unrecovered")
 
-    def __init__(self) -> None:
+    def __init__(self, *, log_expiries: bool = False) -> None:
         self.lots: deque[Lot] = deque()
+        self.expiries: list[tuple[Lot, int]] | None = [] if log_expiries else None
+        """Each expiry (the lot, the points that expired with it), for the member's
+        ledger entries; kept only when the fold keeps history."""
         self.awarded = 0
         """Lots ever awarded (each lot's ``seq`` is its number)."""
         self.available = 0
@@ -102,6 +105,8 @@ class Ledger:
             if lot.remaining == 0:
                 lots.popleft().held = False
             elif lot.expires_us is not None and lot.expires_us <= at_us:
+                if self.expiries is not None:
+                    self.expiries.append((lot, lot.remaining))
                 lot.expired += lot.remaining
                 self.expired += lot.remaining
                 self.available -= lot.remaining
@@ -182,6 +187,8 @@ class Ledger:
             lot.spent -= part
             self.spent -= part
             if lot.expires_us is not None and lot.expires_us <= at_us:
+                if self.expiries is not None:
+                    self.expiries.append((lot, part))
                 lot.expired += part
                 self.expired += part
                 expired += part

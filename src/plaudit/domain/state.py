@@ -61,6 +61,27 @@ class Award:
 
 
 @dataclass(frozen=True)
+class LedgerEntry:
+    """One movement of the member's points, as they would read it on a statement."""
+
+    at: str
+    kind: str
+    """``earned``, ``clawed_back`` (by a reversal: ``event`` is the refund), ``spent``,
+    ``redeemed``, ``returned`` (a cancelled redemption), ``expired`` or ``not_awarded``
+    (a rule fired for nothing: capped, or naming the member itself)."""
+    points: int
+    """Signed: what the entry added to or took from the balance."""
+    balance: int
+    """The balance right after this entry."""
+    source: str
+    """The rule, ``reward:<id>``, ``plaudit.spend`` or ``quest:<id>`` behind it."""
+    event: str
+    """The event that caused it (for an expiry: the event that earned the points)."""
+    rulebook_version: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class FactorView:
     id: str
     label: str
@@ -258,6 +279,7 @@ __all__ = [
     "Expiry",
     "FactorView",
     "LeaderboardView",
+    "LedgerEntry",
     "LotView",
     "MemberState",
     "NextLevel",

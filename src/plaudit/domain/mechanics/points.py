@@ -21,7 +21,7 @@ from plaudit.domain.events import SPEND, Event
 from plaudit.domain.ledger import Ledger, Lot
 from plaudit.domain.mechanics.base import Mechanic, ViewContext
 from plaudit.domain.rulebook import PointRule, Rulebook
-from plaudit.domain.state import Award, Expiry, LotView, Points
+from plaudit.domain.state import Award, Expiry, LedgerEntry, LotView, Points
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class PointsPart(Mechanic):
     """The member's wallet: lots, caps used, ``once`` marks and the reversal index."""
 
-    __slots__ = ("caps", "history", "ledger", "matches", "once", "once_per")
+    __slots__ = ("caps", "history", "history_us", "ledger", "matches", "once", "once_per")
     name = "points"
 
     @classmethod
@@ -38,13 +38,15 @@ class PointsPart(Mechanic):
         return (*rulebook.rules_by_type, SPEND)
 
     def __init__(self, rulebook: Rulebook, history: bool = False) -> None:
-        self.ledger = Ledger()
+        self.ledger = Ledger(log_expiries=history)
         self.caps: dict[str, list[int]] = {}
         self.once: set[str] = set()
         self.once_per: dict[str, set[Any]] = {}
         self.matches: dict[str, dict[Any, list[Lot]]] = {
             rule: {} for rule in rulebook.match_targets}
         self.history: list[Award] | None = [] if history else None
+        self.history_us: list[int] = []
+        """Each history entry's instant (to merge expiries in), when history is kept."""
 
     def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
         if self.ledger.lots:
@@ -166,10 +168,40 @@ class PointsPart(Mechanic):
             self.history.append(Award(source, event.id, fold.rulebook.version,
                                       fold.rulebook.calendar.iso(event.at_us), points, kind,
                                       note))
+            self.history_us.append(event.at_us)
 
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
         ctx.out["points"] = self.points(fold.rulebook, ctx.as_of_us)
         ctx.out["awards"] = tuple(self.history) if self.history is not None else None
+
+    def entries(self, rulebook: Rulebook, as_of_us: int) -> list[LedgerEntry]:
+        """The member's points statement up to ``as_of_us``: every award, clawback, spend,
+        redemption, return and expiry, oldest first, with the balance after each.
+        Needs a fold that keeps history."""
+        assert self.history is not None and self.ledger.expiries is not None
+        # (instant, expiries after events at one instant, order, entry)
+        moves: list[tuple[int, int, int, LedgerEntry]] = []
+        iso = rulebook.calendar.iso
+        for i, (a, at_us) in enumerate(zip(self.history, self.history_us, strict=True)):
+            kind = _KINDS[a.kind] if a.points or a.kind != "award" else "not_awarded"
+            moves.append((at_us, 0, i, LedgerEntry(a.at, kind, a.points, 0, a.rule, a.event,
+                                                   a.rulebook_version, a.note)))
+        expired = list(self.ledger.expiries)
+        expired += [(lot, lot.remaining) for lot in self.ledger.lots
+                    if lot.remaining and lot.expires_us is not None
+                    and lot.expires_us <= as_of_us]
+        for j, (lot, part) in enumerate(expired):
+            assert lot.expires_us is not None
+            moves.append((lot.expires_us, 1, j, LedgerEntry(
+                iso(lot.expires_us), "expired", -part, 0, lot.rule, lot.event_id,
+                lot.version)))
+        moves.sort(key=lambda m: m[:3])
+        out = []
+        balance = 0
+        for *_, entry in moves:
+            balance += entry.points
+            out.append(dataclasses.replace(entry, balance=balance))
+        return out
 
     def points(self, rulebook: Rulebook, as_of_us: int) -> Points:
         ledger = self.ledger
@@ -209,6 +241,10 @@ class PointsPart(Mechanic):
             lots=tuple(live),
             expiring=tuple(Expiry(d, p) for d, p in sorted(expiring.items())),
         )
+
+
+_KINDS = {"award": "earned", "reversal": "clawed_back", "spend": "spent",
+          "redeem": "redeemed", "redeem-cancel": "returned"}
 
 
 def _forget_expired(index: dict[Any, list[Lot]]) -> None:

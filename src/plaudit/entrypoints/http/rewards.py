@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from plaudit.application.access import Principal
-from plaudit.domain.state import CatalogueEntry, RedemptionView
+from plaudit.domain.state import CatalogueEntry, LedgerEntry, RedemptionView
 from plaudit.entrypoints.http.members import AsOf, Reader, Writer, _as_of_us, _json
 from plaudit.entrypoints.http.models import _Body
 from plaudit.entrypoints.http.problems import responses
@@ -64,6 +64,17 @@ async def get_redemptions(request: Request, member_id: MemberId, who: Reader,
     state = await run_in_threadpool(service(request).member_state, member_id,
                                     _as_of_us(as_of), history=False)
     return _json(state.redemptions)
+
+
+@router.get("/v1/members/{member_id}/ledger", response_model=list[LedgerEntry],
+            responses=responses(401, 403, 404, 422, 503), summary="The points statement")
+async def get_ledger(request: Request, member_id: MemberId, who: Reader,
+                     as_of: AsOf = None) -> Response:
+    """Every movement of the member's points up to `as_of`, oldest first: earned, clawed
+    back (by which refund: `event`), spent, redeemed, returned and expired (when), with the
+    balance after each."""
+    return _json(await run_in_threadpool(service(request).ledger, member_id,
+                                         _as_of_us(as_of)))
 
 
 @router.post("/v1/members/{member_id}/redemptions", response_model=RedemptionView,
