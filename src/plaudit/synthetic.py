@@ -64,6 +64,7 @@ def generate(members: int, days: int, *, start: date, seed: int = 7
     rng = random.Random(seed)
     profiles = [_profile(rng, member_id(i), days) for i in range(1, members + 1)]
     seq = 0
+    joined: set[str] = set()
     refunds: dict[int, list[tuple[int, _Profile, str, str]]] = {}
     for day in range(days):
         current = start + timedelta(days=day)
@@ -94,15 +95,18 @@ def generate(members: int, days: int, *, start: date, seed: int = 7
                     "on_time": rng.random() < p.careful,
                     "damaged": rng.random() > p.careful + 0.05}))
             if members > 1 and rng.random() < p.referral_rate:
+                # someone who already joined, never yourself (ingest refuses both)
                 friend = member_id(rng.randint(1, members))
-                todays.append((rng.randint(9 * 3600, 21 * 3600), p, "referral",
-                               {"referred": friend}))
+                if friend in joined and friend != p.member:
+                    todays.append((rng.randint(9 * 3600, 21 * 3600), p, "referral",
+                                   {"referred": friend}))
         for second, p, order, refunded in refunds.pop(day, []):
             todays.append((second, p, "refund", {"amount": refunded, "order_id": order}))
         todays.sort(key=lambda t: (t[0], t[1].member))
         midnight = datetime(current.year, current.month, current.day, tzinfo=SHANGHAI)
         for second, p, etype, attrs in todays:
             seq += 1
+            joined.add(p.member)
             at = midnight + timedelta(seconds=second)
             yield {"id": f"e{seq:010d}", "member": p.member, "type": etype,
                    "at": at.isoformat(), "attributes": attrs}

@@ -164,6 +164,8 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
     result = BatchResult(received=len(events))
     canon = [canonical_attributes(e.attributes) for e in events]
     unique = _unique_in_batch(events, canon, labels, result)
+    if rulebook.member_attributes:
+        _check_referred(tx, rulebook, events, unique, labels)
     nos, created = tx.ensure_members([events[i].member for i in unique], now_us)
     fresh = _insert_new(tx, events, canon, labels, unique, nos, result)
     result.stored = len(fresh)
@@ -216,6 +218,32 @@ def _guard_stock(tx: Transaction, rulebook: Rulebook, stock_events: list[Event],
             raise RedemptionRefused([Problem(
                 label_of.get(event_id, "batch"), "attributes.reward",
                 f"`{reward_id}` is out of stock: all {stock} are redeemed")], event_id=event_id)
+
+
+def _check_referred(tx: Transaction, rulebook: Rulebook, events: list[Event],
+                    unique: list[int], labels: list[str]) -> None:
+    """A ``member`` attribute (a referral) must name another member who exists (has sent
+    an event before, or in this batch): never the member itself, never a made-up id.
+    Only existence is read: nothing about the other member reaches this member's state."""
+    named: list[tuple[int, str, str]] = []
+    for i in unique:
+        for attr in rulebook.member_attributes.get(events[i].type, ()):
+            named.append((i, attr, str(events[i].attributes[attr])))
+    if not named:
+        return
+    known = set(tx.member_nos([m for _, _, m in named])) | {events[i].member for i in unique}
+    problems = []
+    for i, attr, other in named:
+        if other == events[i].member:
+            problems.append(Problem(labels[i], f"attributes.{attr}",
+                                    "names the member itself: a member cannot refer "
+                                    "themselves"))
+        elif other not in known:
+            problems.append(Problem(labels[i], f"attributes.{attr}",
+                                    f"`{other}` is not a member yet: the referred person "
+                                    "must have joined (sent an event) first"))
+    if problems:
+        raise EventRejected(problems)
 
 
 def _unique_in_batch(events: list[Event], canon: list[str], labels: list[str],

@@ -110,6 +110,10 @@ class Transaction(Protocol):
 
     def member_no(self, member_id: str) -> int | None: ...
 
+    def member_nos(self, member_ids: Sequence[str]) -> dict[str, int]:
+        """Member numbers of the ids that exist (unknown ids are absent)."""
+        ...
+
     def insert_events(self, rows: Sequence[EventRow]) -> int:
         """Insert rows whose ids are not stored yet; return how many were inserted."""
         ...

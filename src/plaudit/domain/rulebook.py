@@ -265,6 +265,10 @@ class Rulebook:
     match_targets: Mapping[str, str] = field(init=False, compare=False, repr=False)
     """Rule id -> attribute that a reversal rule matches its awards by."""
     reward_index: Mapping[str, Reward] = field(init=False, compare=False, repr=False)
+    member_attributes: Mapping[str, tuple[str, ...]] = field(init=False, compare=False,
+                                                             repr=False)
+    """Event type -> its ``member`` attributes (a referred person), for the ingest check
+    that such a person is another, existing member."""
     plan: Plan = field(init=False, compare=False, repr=False)
     """Which mechanics the fold runs, and which of them each event type reaches."""
 
@@ -290,6 +294,9 @@ class Rulebook:
         set_(self, "match_targets",
              {r.reverses: r.match for r in self.rules if r.reverses and r.match})
         set_(self, "reward_index", {r.id: r for r in self.rewards})
+        set_(self, "member_attributes", {
+            name: names for name, et in self.events.items()
+            if (names := tuple(a.name for a in et.attributes.values() if a.type == "member"))})
         from plaudit.domain.mechanics import plan_for  # the mechanics read this module
 
         set_(self, "plan", plan_for(self))

@@ -131,6 +131,9 @@ class SqlTransaction:
     def member_no(self, member_id: str) -> int | None:
         return self._member_nos([member_id]).get(member_id)
 
+    def member_nos(self, member_ids: Sequence[str]) -> dict[str, int]:
+        return self._member_nos(sorted(set(member_ids)))
+
     def _members(self, behind: int | None, *columns: Any) -> Select[Any]:
         query = select(*columns).select_from(t.members)
         if behind is not None:
