@@ -159,3 +159,22 @@ def test_database_url_points_the_cli_at_postgresql(pg_url: str, tmp_path: Path,
     data = json.loads(cli("member", "m-1", "--json").stdout)
     assert data["points"]["earned"] == 12          # the starter rulebook: floor(amount)
     assert not (home / "plaudit.db").exists(), "nothing written to SQLite"
+
+
+def test_rewards_redeem_and_the_ledger_from_the_command_line(home: Path, tmp_path: Path) -> None:
+    run(home, "init", "--rulebook", str(EXAMPLES / "sesame-style.yaml"))
+    run(home, "ingest", str(events_file(tmp_path / "e.jsonl", [
+        {"id": "e-1", "member": "m-1", "type": "purchase", "at": "2026-11-30T10:00:00+08:00",
+         "attributes": {"amount": "400", "category": "games", "order_id": "o-1"}}])))
+    catalogue = run(home, "rewards", "m-1").stdout
+    assert "coffee" in catalogue and "airport-lounge" in catalogue
+    assert "not met" in catalogue and "1000" in catalogue  # lounge needs Gold; coffee stock
+    first = run(home, "redeem", "m-1", "coffee", "--key", "k-1").stdout
+    assert first.startswith("redeemed: Coffee voucher for 150 points")
+    again = run(home, "redeem", "m-1", "coffee", "--key", "k-1").stdout
+    assert again.startswith("already redeemed with this key")
+    refused = run(home, "redeem", "m-1", "airport-lounge", "--key", "k-2", check=False)
+    assert refused.returncode == 4 and "not met" in refused.stderr + refused.stdout
+    statement = run(home, "ledger", "m-1").stdout
+    assert "earned" in statement and "redeemed" in statement and "-150" in statement
+    assert "250" in statement  # the balance after the redemption

@@ -220,6 +220,44 @@ def member(member_id: Annotated[str, typer.Argument(help="The operator's member 
     render.member(out, state, show_history=history)
 
 
+@app.command()
+@handles_errors
+def rewards(member_id: Annotated[str | None, typer.Argument(
+                help="Show the catalogue as this member sees it (can they redeem?).")] = None,
+            as_of: Annotated[str | None, typer.Option(
+                "--as-of", help="RFC 3339 time, or a date (its end). Default: now.")] = None
+            ) -> None:
+    """List the rewards catalogue: cost, limit, requirement, stock left."""
+    service = _service()
+    as_of_us = _parse_as_of(service, as_of) if as_of else None
+    render.catalogue(out, service.catalogue(member_id, as_of_us), member_id)
+
+
+@app.command()
+@handles_errors
+def redeem(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],
+           reward: Annotated[str, typer.Argument(help="A reward id of the catalogue.")],
+           key: Annotated[str, typer.Option(
+               "--key", help="Idempotency key: the same key again returns the first "
+                             "redemption and spends nothing more.")]) -> None:
+    """Redeem a reward for a member (checked against their state now)."""
+    view, created = _service().redeem_once(member_id, reward, key)
+    verb = "redeemed" if created else "already redeemed with this key"
+    out.print(f"{verb}: {view.label} for {view.points} points (redemption {view.id})")
+
+
+@app.command()
+@handles_errors
+def ledger(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],
+           as_of: Annotated[str | None, typer.Option(
+               "--as-of", help="RFC 3339 time, or a date (its end). Default: now.")] = None
+           ) -> None:
+    """Print a member's points statement: every movement with the balance after it."""
+    service = _service()
+    as_of_us = _parse_as_of(service, as_of) if as_of else None
+    render.ledger(out, service.ledger(member_id, as_of_us))
+
+
 def _parse_as_of(service: Plaudit, text: str) -> int:
     try:
         if len(text) == 10:

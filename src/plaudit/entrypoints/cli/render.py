@@ -12,7 +12,7 @@ from rich.table import Table
 from plaudit.application.ingest import IngestReport
 from plaudit.application.ports import KeyRow, RulebookRow
 from plaudit.domain.calendar import from_us
-from plaudit.domain.state import MemberState
+from plaudit.domain.state import CatalogueEntry, LedgerEntry, MemberState
 
 if TYPE_CHECKING:
     from plaudit.application.service import Plaudit
@@ -130,4 +130,28 @@ def keys(console: Console, rows: list[KeyRow]) -> None:
                       from_us(r.created_us).strftime("%Y-%m-%d %H:%M"),
                       from_us(r.revoked_us).strftime("%Y-%m-%d %H:%M") if r.revoked_us
                       else "")
+    console.print(table)
+
+
+def catalogue(console: Console, entries: list[CatalogueEntry], member: str | None) -> None:
+    table = Table(title="Rewards")
+    for col in ("reward", "label", "cost", "limit", "requires", "stock left"):
+        table.add_column(col, no_wrap=col in ("reward", "cost", "stock left"))
+    if member is not None:
+        table.add_column(f"{member} can redeem?")
+    for e in entries:
+        row = [e.id, e.label, str(e.cost), e.limit or "", e.requires or "",
+               "unlimited" if e.stock_left is None else str(e.stock_left)]
+        if member is not None:
+            row.append("yes" if e.redeemable else f"no: {e.reason}")
+        table.add_row(*row)
+    console.print(table)
+
+
+def ledger(console: Console, entries: list[LedgerEntry]) -> None:
+    table = Table("at", "kind", "points", "balance", "source", "event", "note",
+                  title="Points statement")
+    for e in entries:
+        table.add_row(e.at, e.kind, f"{e.points:+d}", str(e.balance), e.source, e.event,
+                      e.note or "")
     console.print(table)
