@@ -286,6 +286,7 @@ def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
          seed: Annotated[int, typer.Option(help="Random seed.")] = 7) -> None:
     """Build a demo program (sesame-style rulebook, synthetic members, a year of events)
     in $PLAUDIT_HOME/demo and print a summary."""
+    from plaudit.demo import play
     from plaudit.synthetic import generate, today_utc
 
     settings = Settings()
@@ -310,7 +311,11 @@ def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
                     progress.update(task, completed=n)
         report = ingest_with_progress(service, path, DEFAULT_BATCH)
     elapsed = time.perf_counter() - started
-    render.demo_summary(out, service, report, elapsed, home)
+    with _progress("members redeeming", count=True) as (progress, task):
+        played = play(service, members, seed=seed,
+                      progress=lambda done, total: progress.update(task, completed=done,
+                                                                   total=total))
+    render.demo_summary(out, service, report, elapsed, home, played)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from plaudit.domain.state import CatalogueEntry, LedgerEntry, MemberState
 
 if TYPE_CHECKING:
     from plaudit.application.service import Plaudit
+    from plaudit.demo import PlayReport
 
 
 def member(console: Console, state: MemberState, *, show_history: bool) -> None:
@@ -97,7 +98,7 @@ def rulebooks(console: Console, rows: list[RulebookRow]) -> None:
 
 
 def demo_summary(console: Console, service: Plaudit, report: IngestReport, elapsed: float,
-                 home: Path) -> None:
+                 home: Path, played: PlayReport | None = None) -> None:
     data = service.summary()
     rate = report.stored / elapsed if elapsed else 0
     console.print(f"\n[bold]Demo program ready[/] in {home}")
@@ -118,6 +119,10 @@ def demo_summary(console: Console, service: Plaudit, report: IngestReport, elaps
         tiers.add_row(name, str(data["tiers"].get(name, 0)))
     console.print(bands, tiers)
     console.print(f"  points outstanding: {data['points_outstanding']:,}")
+    if played is not None and (played.redeemed or played.refused):
+        done = ", ".join(f"{n} × {r}" for r, n in sorted(played.redeemed.items()))
+        console.print(f"  redemptions: {done or 'none'} ({played.refused} refused: not "
+                      "enough points, a requirement or a limit)")
     console.print("\nLook at a member:\n"
                   f"  PLAUDIT_HOME={home} plaudit member m-000042\n"
                   f"  PLAUDIT_HOME={home} plaudit member m-000042 --json")
