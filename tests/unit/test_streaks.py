@@ -431,3 +431,18 @@ def test_a_view_changes_nothing(case: tuple[Rulebook, list[Event], int], minutes
     if rb.streaks[0].where is not None:  # `ok: false` is not counted
         extra = Event("zzz", "m", "visit", later, "", {"ok": False, "guest": "m2"})
         assert seen.view(later).streaks == fold(rb, "m", [*events, extra], later).streaks
+
+
+def test_the_cli_shows_streaks_with_a_member() -> None:
+    from rich.console import Console
+
+    from plaudit.entrypoints.cli import render
+
+    state = fold(sesame(), "m", [repayment("r", "2026-08-10T10:00:00+08:00")],
+                 at("2026-09-05T00:00:00+08:00"))
+    console = Console(record=True, width=160, color_system=None)
+    render.member(console, state, show_history=False)
+    text = console.export_text()
+    assert "Streaks" in text and "Months repaid on time" in text
+    assert "at risk" in text and "0/1 since 2026-09-01" in text
+    assert "2026-10-01T00:00" in text  # at risk until the end of September

@@ -43,7 +43,7 @@ from plaudit.domain.errors import EventRejected, Forbidden, NotFound, StoreError
 from plaudit.domain.events import CONSENT, Event
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.rulebook import Rulebook
-from plaudit.domain.state import ConsentView, MemberState
+from plaudit.domain.state import ConsentView, MemberState, StreakView
 from plaudit.rulebook import load_rulebook
 from plaudit.rulebook.compiler import digest
 
@@ -490,6 +490,13 @@ class Plaudit:
     # -- badges and quests --------------------------------------------------------------
 
     # -- streaks ------------------------------------------------------------------------
+
+    def member_streaks(self, member_id: str,
+                       as_of_us: int | None = None) -> tuple[StreakView, ...]:
+        """The member's streaks at ``as_of_us`` (default: now). A read of the state like
+        any other, so a streak is at risk or broken by the as-of time alone, and reading
+        never uses a freeze: freezes are used as periods pass, whoever looks."""
+        return self.member_state(member_id, as_of_us, history=False).streaks
 
     # -- leaderboards -------------------------------------------------------------------
 
