@@ -446,3 +446,14 @@ def test_the_cli_shows_streaks_with_a_member() -> None:
     assert "Streaks" in text and "Months repaid on time" in text
     assert "at risk" in text and "0/1 since 2026-09-01" in text
     assert "2026-10-01T00:00" in text  # at risk until the end of September
+
+
+def test_a_where_that_fails_while_folding_counts_nothing_and_warns() -> None:
+    rb = rulebook("events:\n  pay:\n    attributes:\n      n: {type: int}\n"
+                  "streaks:\n  - {id: s, label: S, on: pay, where: '10 / n > 1', "
+                  "period: day}\n")
+    events = [ev("a", "pay", "2026-06-01T10:00:00+00:00", n=2),
+              ev("b", "pay", "2026-06-02T10:00:00+00:00", n=0)]   # 10 / 0
+    s = fold(rb, "m", events, at("2026-06-02T12:00:00+00:00"))
+    assert brief(s.streaks[0]) == ("at_risk", 1, 1) and s.streaks[0].events_in_period == 0
+    assert any("streak s" in w and "not counted" in w for w in s.warnings), s.warnings

@@ -183,9 +183,13 @@ def streak_view(streak: Streak, stored: Run, calendar: Calendar, day: int) -> St
     breaks_at = None
     if run.alive is not None:
         trial = run.copy()
-        period = trial.alive + 1 if trial.alive is not None else now
-        while _freeze(trial, streak, calendar, period):
+        period = run.alive + 1
+        # a frozen stretch spans at most two blocks (see advance): at most 2 * max freezes,
+        # so the attempt after them fails; the bound only guards hand-built rulebooks
+        attempts = 2 * fz.max + 1 if fz is not None else 0
+        while attempts and _freeze(trial, streak, calendar, period):
             period += 1
+            attempts -= 1
         breaks_at = end_of(period)
     return StreakView(
         id=streak.id, label=streak.label, period=per, at_least=streak.at_least,
