@@ -80,3 +80,31 @@ def test_iso_and_day_are_exact_at_every_offset_change(zone: str) -> None:
             local = from_us(us, cal.tz)
             assert cal.iso(us) == local.isoformat(), (zone, us)
             assert cal.day(us) == local.date().toordinal(), (zone, us)
+
+
+@pytest.mark.parametrize("per", ["day", "week", "month", "year"])
+@settings(max_examples=300)
+@given(day=st.integers(min_value=693_596, max_value=1_095_000))  # 1900 .. 2999
+def test_period_index_is_consecutive_and_bounded_by_its_first_days(per: str, day: int) -> None:
+    cal = CALENDARS["UTC"]
+    index = cal.period_index(day, per)
+    first = cal.period_first_day(index, per)
+    after = cal.period_first_day(index + 1, per)
+    assert first <= day < after
+    assert cal.period_index(first, per) == index
+    assert cal.period_index(first - 1, per) == index - 1
+    assert cal.period_index(after, per) == index + 1
+    assert cal.period(first, per) == cal.period(day, per)  # the same period as `period`
+
+
+def test_period_first_days_by_hand() -> None:
+    from datetime import date
+
+    cal = CALENDARS["UTC"]
+    sunday = date(2026, 3, 29).toordinal()
+    week = cal.period_index(sunday, "week")
+    assert date.fromordinal(cal.period_first_day(week, "week")) == date(2026, 3, 23)
+    assert cal.period_index(sunday + 1, "week") == week + 1  # Monday starts the next week
+    month = cal.period_index(date(2026, 12, 31).toordinal(), "month")
+    assert date.fromordinal(cal.period_first_day(month + 1, "month")) == date(2027, 1, 1)
+    assert date.fromordinal(cal.period_first_day(2026, "year")) == date(2026, 1, 1)

@@ -60,6 +60,7 @@ from plaudit.domain.state import (
     LedgerEntry,
     MemberState,
     RedemptionView,
+    StreakView,
 )
 from plaudit.rulebook import load_rulebook
 from plaudit.rulebook.compiler import digest
@@ -641,6 +642,13 @@ class Plaudit:
     # -- badges and quests --------------------------------------------------------------
 
     # -- streaks ------------------------------------------------------------------------
+
+    def member_streaks(self, member_id: str,
+                       as_of_us: int | None = None) -> tuple[StreakView, ...]:
+        """The member's streaks at ``as_of_us`` (default: now). A read of the state like
+        any other, so a streak is at risk or broken by the as-of time alone, and reading
+        never uses a freeze: freezes are used as periods pass, whoever looks."""
+        return self.member_state(member_id, as_of_us, history=False).streaks
 
     # -- leaderboards -------------------------------------------------------------------
 

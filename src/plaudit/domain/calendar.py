@@ -166,6 +166,30 @@ class Calendar:
             return year * 12 + month - 1
         return year
 
+    def period_index(self, day: int, per: str) -> int:
+        """The consecutive number of the day/week/month/year containing ``day``: the next
+        period is ``index + 1`` (:meth:`period` steps weeks by 7). Streaks count runs and
+        gaps with it."""
+        if per == "day":
+            return day
+        if per == "week":
+            return (day - 1) // 7  # ordinal 1 (0001-01-01) is a Monday
+        year, month = self.year_month(day)
+        if per == "month":
+            return year * 12 + month - 1
+        return year
+
+    def period_first_day(self, index: int, per: str) -> int:
+        """The first local day of the period numbered ``index`` (:meth:`period_index`); its
+        last day is ``period_first_day(index + 1, per) - 1``."""
+        if per == "day":
+            return index
+        if per == "week":
+            return index * 7 + 1
+        if per == "month":
+            return date(index // 12, index % 12 + 1, 1).toordinal()
+        return date(index, 1, 1).toordinal()
+
     def year_start(self, day: int) -> int:
         return date(self.year_month(day)[0], 1, 1).toordinal()
 

@@ -211,11 +211,36 @@ class Quest:
 
 
 @dataclass(frozen=True)
+class Freezes:
+    """A streak's allowance of frozen periods: at most ``max`` in each calendar block of
+    ``every`` units (``unit``: day, week, month or year), blocks counted from the calendar's
+    start (:meth:`block`)."""
+
+    max: int
+    every: int
+    unit: str
+
+    def block(self, calendar: Calendar, day: int) -> int:
+        """The block containing a local day: the ``every``-unit block of its unit index,
+        so 6-month blocks are January-June and July-December, 2-year blocks start in even
+        years, and week blocks count ISO weeks from 0001-01-01 (a Monday)."""
+        return calendar.period_index(day, self.unit) // self.every
+
+
+@dataclass(frozen=True)
 class Streak:
     """Consecutive periods with qualifying events (mechanics/streaks.py)."""
 
     id: str
     label: str
+    on: str = ""
+    """The event type counted."""
+    period: str = "day"
+    """``day``, ``week`` (ISO, from Monday) or ``month``, local to the program."""
+    at_least: int = 1
+    """Events of ``on`` (whose ``where`` holds) a period needs to qualify."""
+    where: Expression | None = None
+    freezes: Freezes | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +347,7 @@ __all__ = [
     "EventType",
     "Factor",
     "Feature",
+    "Freezes",
     "Leaderboard",
     "Level",
     "Multiplier",

@@ -207,10 +207,40 @@ class QuestView:
 
 @dataclass(frozen=True)
 class StreakView:
-    """A streak's current and longest run (streaks)."""
+    """A streak's current and longest run at the as-of time (streaks).
+
+    Dates are local dates of the program; instants are local RFC 3339 times. Frozen periods
+    keep a run alive but do not count in ``current`` or ``longest``."""
 
     id: str
     label: str
+    period: str
+    at_least: int
+    status: str
+    """``active`` (the current period qualifies), ``at_risk`` (alive, but the current period
+    still lacks its events), ``broken`` (the last run ended) or ``not_started``."""
+    current: int
+    """Qualifying periods in the live run; 0 when broken or not started."""
+    longest: int
+    frozen: int
+    """Periods of the live run kept alive by a freeze."""
+    started_on: str | None
+    """First day of the live run's first period."""
+    last_qualified: str | None
+    """First day of the last period that qualified (kept after a break)."""
+    period_start: str
+    period_end: str
+    """First and last day of the current period (the one containing the as-of time)."""
+    events_in_period: int
+    """Qualifying events so far in the current period."""
+    freezes_used: int
+    freezes_left: int
+    """In the freeze block containing the current period (0 and 0 without freezes)."""
+    at_risk_until: str | None
+    """When ``at_risk``: the end of the current period (the first instant after it)."""
+    breaks_at: str | None
+    """When alive: the instant the run breaks if no period qualifies again, after every
+    freeze left has been used."""
 
 
 @dataclass(frozen=True)

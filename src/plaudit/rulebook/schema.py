@@ -162,9 +162,20 @@ class QuestSpec(_Strict):
     label: str
 
 
+class FreezesSpec(_Strict):
+    max: Annotated[StrictInt, Field(ge=0, le=1000)]
+    per: str
+    """A block of the calendar: ``year``, ``6 months``, ``4 weeks``, ``30 days``, …"""
+
+
 class StreakSpec(_Strict):
     id: str
     label: str
+    on: str
+    where: str | None = None
+    period: str
+    at_least: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 1
+    freezes: FreezesSpec | None = None
 
 
 class LeaderboardSpec(_Strict):
@@ -233,6 +244,7 @@ __all__ = [
     "EventSpec",
     "FactorSpec",
     "FeatureSpec",
+    "FreezesSpec",
     "LeaderboardSpec",
     "LevelSpec",
     "LimitSpec",

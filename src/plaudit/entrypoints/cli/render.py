@@ -66,6 +66,8 @@ def member(console: Console, state: MemberState, *, show_history: bool) -> None:
             mark = "[green]yes[/]" if perk.eligible else "[dim]no[/]"
             partners = f" (partners: {', '.join(perk.partners)})" if perk.partners else ""
             console.print(f"  {mark}  {perk.label}{partners}")
+    if state.streaks:
+        _streaks(console, state)
     if show_history and state.awards:
         history = Table("at", "kind", "rule", "event", "points", "note", title="History",
                         title_justify="left")
@@ -74,6 +76,18 @@ def member(console: Console, state: MemberState, *, show_history: bool) -> None:
         console.print(history)
     for w in state.warnings:
         console.print(f"[yellow]warning:[/] {w}")
+
+
+def _streaks(console: Console, state: MemberState) -> None:
+    table = Table("streak", "status", "current", "longest", "this period", "freezes left",
+                  "until", title="Streaks", title_justify="left")
+    for s in state.streaks:
+        until = s.at_risk_until or s.breaks_at or ""
+        unit = s.period if s.current == 1 else f"{s.period}s"
+        table.add_row(s.label, s.status.replace("_", " "), f"{s.current} {unit}",
+                      str(s.longest), f"{s.events_in_period}/{s.at_least} since "
+                      f"{s.period_start}", str(s.freezes_left), until[:16])
+    console.print(table)
 
 
 def ingest_report(console: Console, errors: Console, file: Path, report: IngestReport) -> None:

@@ -26,6 +26,7 @@ from plaudit.entrypoints.http import (
     problems,
     rewards,
     rulebooks,
+    streaks,
 )
 from plaudit.entrypoints.http.coalesce import Coalescer, FreezeAfterWrites
 from plaudit.entrypoints.http.limits import MAX_BODY_BYTES, BodyLimit
@@ -69,7 +70,7 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
     app.state.plaudit = svc
     app.state.coalescer = Coalescer(svc, FreezeAfterWrites() if freeze_gc else None)
     problems.install(app)
-    for module in (events, members, partner, rulebooks, keys, rewards):
+    for module in (events, members, partner, rulebooks, keys, rewards, streaks):
         app.include_router(module.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"],
