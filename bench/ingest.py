@@ -11,7 +11,10 @@
 4. prints events/s for both, the ratio, and the process's peak memory after (b);
 5. (c) times the fold alone in memory (bench/foldcost.py), per event: the current fold
    against the frozen copy from before the mechanics seam (bench/fold_before_seam.py),
-   on the same events in the same run.
+   on the same events in the same run, both with the sesame rulebook without its play
+   sections (what the frozen copy understands); then the current fold with every section
+   of the sesame example on (rewards, badges, quests, streaks, leaderboards) against the
+   same rulebook without them.
 
 Figures go to docs/benchmarks.md. ``--profile`` prints where (b) spends its time.
 """
@@ -135,21 +138,42 @@ def main() -> None:
     print(f"peak RSS after (b)                    : {peak_mb:>10,.0f} MB")
     if fold_costs:
         before, after = fold_costs["before seam"], fold_costs["after seam"]
+        full = fold_costs["every section"]
         print(f"(c) fold only, before the seam        : {before:>10.2f} us/event")
         print(f"    fold only, after the seam         : {after:>10.2f} us/event")
         print(f"    ratio after/before                : {after / before:>10.1%}")
+        print(f"    every play section on             : {full:>10.2f} us/event")
+        print(f"    ratio every section/without them  : {full / after:>10.1%}")
 
 
 def fold_comparison(tmpdir: Path, n: int, members: int) -> dict[str, float]:
     """(c): the in-memory fold per event, before and after the mechanics seam."""
     path = tmpdir / "fold-events.jsonl"
     write_events(path, n, max(10, min(members, n // 100)))
-    rb = load_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text())
+    text = (ROOT / "examples" / "sesame-style.yaml").read_text()
+    full = load_rulebook(text)
+    rb = load_rulebook(without_play(text))
     by_member = foldcost.load_events(path, rb)
     return foldcost.compare([
         ("before seam", lambda m: FoldBeforeSeam(rb, m), by_member),
         ("after seam", lambda m: MemberFold(rb, m), by_member),
+        ("every section", lambda m: MemberFold(full, m), by_member),
     ])
+
+
+PLAY_SECTIONS = ("rewards", "badges", "quests", "streaks", "leaderboards")
+
+
+def without_play(text: str) -> str:
+    """The rulebook text without its play sections (top-level blocks dropped whole)."""
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        if line[:1].isalpha():
+            skipping = line.split(":", 1)[0] in PLAY_SECTIONS
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
 
 
 if __name__ == "__main__":
