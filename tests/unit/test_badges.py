@@ -1,4 +1,4 @@
-"""Badges: the worked example of docs/rulebook.md §10.10, and every refusal of the section."""
+"""Badges: the worked example of docs/rulebook.md (`badges`), and every refusal of the section."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Quests: the worked example of docs/rulebook.md §10.11, and every refusal of the section."""
+"""Quests: the worked example of docs/rulebook.md (`quests`), and every refusal of the section."""
 
 from __future__ import annotations
 
