@@ -17,6 +17,8 @@ from plaudit.domain.fold import MemberFold, fold, fold_events
 from plaudit.domain.state import to_dict
 
 from .helpers import rulebook
+from .test_fold_properties import RB as SESAME
+from .test_fold_properties import histories as sesame_histories
 
 RB = rulebook("""
 events:
@@ -193,3 +195,18 @@ def test_reading_between_events_changes_nothing(events: list[Event]) -> None:
         acc.apply(e)
         acc.view(e.at_us)
     assert to_dict(acc.view(AS_OF)) == to_dict(fold(RB, "m", events, AS_OF))
+
+
+@FAST
+@given(sesame_histories(), st.integers(0, 400))
+def test_one_feature_read_alone_equals_every_feature_read_together(events: list[Event],
+                                                                   later: int) -> None:
+    """Badges read only the features they test (`FeaturesPart.value`); each must equal
+    what a view reads (`values`), for every kind of feature the sesame example has."""
+    acc = fold_events(SESAME, "m", events)
+    assert acc.features is not None
+    day = SESAME.calendar.day(max(e.at_us for e in events)) + later
+    together = acc.features.values(SESAME, day)
+    alone = {f.name: acc.features.value(SESAME, f, day) for f in SESAME.features}
+    assert alone == together
+    assert {type(v) for v in alone.values()} == {type(v) for v in together.values()}

@@ -202,6 +202,9 @@ class Badge:
     """Event types that can change what the badge reads, plus ``revoked_by``; None for
     every behaviour event (it reads a feature over `any`)."""
     revoked_by: frozenset[str] = frozenset()
+    reads: tuple[int, ...] = ()
+    """Positions in :attr:`Rulebook.features` of the features the badge reads (the fold
+    computes only those after an event)."""
 
     @property
     def level_count(self) -> int:

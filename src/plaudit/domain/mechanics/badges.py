@@ -19,7 +19,6 @@ revocation is also listed when the fold keeps history.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from plaudit.domain.errors import EvaluationError
@@ -69,8 +68,11 @@ class BadgesPart(Mechanic):
         self.history: list[BadgeChange] | None = [] if history else None
 
     def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
-        values: dict[str, Any] | None = None
-        for badge in fold.rulebook.badges:
+        rb = fold.rulebook
+        # The features read so far after this event: each computed once, and only those
+        # that a badge still to be checked reads.
+        values: dict[str, Any] = {}
+        for badge in rb.badges:
             listens = badge.listens
             if listens is not None and event.type not in listens:
                 continue
@@ -79,8 +81,12 @@ class BadgesPart(Mechanic):
             revoking = event.type in badge.revoked_by
             if n == badge.level_count and not revoking:
                 continue  # nothing left to award, nothing to take back
-            if values is None:
-                values = fold.features_on(day)
+            features = fold.features
+            assert features is not None  # badges always read a feature
+            for i in badge.reads:
+                feature = rb.features[i]
+                if feature.name not in values:
+                    values[feature.name] = features.value(rb, feature, day)
             try:
                 met = _met(badge, values)
             except EvaluationError as e:
@@ -141,8 +147,13 @@ def _met(badge: Badge, values: dict[str, Any]) -> int:
         return 1 if badge.when(values) else 0
     if badge.kind == "levelled":
         assert badge.feature is not None
-        value = Decimal(values[badge.feature])
-        return sum(1 for threshold in badge.levels if value >= threshold)
+        value = values[badge.feature]
+        met = 0
+        for threshold in badge.levels:  # increasing: stop at the first not reached
+            if value < threshold:
+                break
+            met += 1
+        return met
     return 0
 
 

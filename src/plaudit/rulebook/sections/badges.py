@@ -34,8 +34,20 @@ def compile_badges(ctx: Context) -> list[Badge]:
             if listens is not None:
                 listens = listens | revoked_by
             badges.append(Badge(badge.id, badge.label, badge.kind, badge.when,
-                                badge.feature, badge.levels, listens, revoked_by))
+                                badge.feature, badge.levels, listens, revoked_by,
+                                _positions(ctx, badge)))
     return badges
+
+
+def _positions(ctx: Context, badge: Badge) -> tuple[int, ...]:
+    """Where the features a badge reads sit in the compiled rulebook's features: features
+    compile in declaration order, and a rulebook compiles only when none was refused, so
+    the order of ``ctx.feature_types`` is theirs."""
+    names = list(ctx.feature_types)
+    read = {badge.feature} if badge.feature is not None else set()
+    if badge.when is not None:
+        read |= badge.when.names & set(names)
+    return tuple(sorted(names.index(n) for n in read))
 
 
 def _badge(ctx: Context, path: tuple[Any, ...], b: s.BadgeSpec, granted: set[str]
