@@ -11,14 +11,22 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from plaudit.domain.expressions import closest
+from plaudit.domain.expressions import Expression, closest
 from plaudit.domain.rulebook import Quest
 from plaudit.rulebook import schema as s
 from plaudit.rulebook.context import Context
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class _Goal(NamedTuple):
+    kind: str
+    event_type: str
+    attribute: str | None
+    where: Expression | None
+    at_least: Decimal
 
 
 def compile_quests(ctx: Context) -> list[Quest]:
@@ -54,8 +62,7 @@ def _date(ctx: Context, path: tuple[Any, ...], text: str) -> date | None:
     return None
 
 
-def _goal(ctx: Context, path: tuple[Any, ...], g: s.QuestGoalSpec) -> Quest | None:
-    """The goal's part of a quest (kind, event type, attribute, where, at_least)."""
+def _goal(ctx: Context, path: tuple[Any, ...], g: s.QuestGoalSpec) -> _Goal | None:
     kinds = [k for k in ("count", "sum") if getattr(g, k) is not None]
     if len(kinds) != 1:
         ctx.problem(path, "a quest goal is exactly one of count, sum"
@@ -101,8 +108,7 @@ def _goal(ctx: Context, path: tuple[Any, ...], g: s.QuestGoalSpec) -> Quest | No
         ctx.problem((*path, "at_least"), f"a count's `at_least` is a whole number, not "
                                          f"{g.at_least}")
         return None
-    return Quest("", "", kind=kind, event_type=event, attribute=attr or None, where=where,
-                 at_least=at_least)
+    return _Goal(kind, event, attr or None, where, at_least)
 
 
 def _reward(ctx: Context, path: tuple[Any, ...], r: s.QuestRewardSpec) -> bool:
