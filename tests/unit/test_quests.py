@@ -236,6 +236,8 @@ def test_dates_must_be_valid_and_in_order() -> None:
     assert p.field == "quests[0].to"
     assert only(refused(QUESTS.replace("to: 2026-06-30", "to: 2026-6-30"))).field == \
         "quests[0].to"
+    p = only(refused(QUESTS.replace("to: 2026-06-30", "to: 9999-12-31")))
+    assert "outside the dates events can have (1900-01-01 to 8999-12-31)" in p.reason
 
 
 def test_rewards_need_points_or_a_badge() -> None:

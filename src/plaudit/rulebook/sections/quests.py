@@ -19,6 +19,8 @@ from plaudit.rulebook import schema as s
 from plaudit.rulebook.context import Context
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FIRST, _LAST = date(1900, 1, 1), date(8999, 12, 31)
+"""Event times run from 1900 up to 9000 (UTC)."""
 
 
 class _Goal(NamedTuple):
@@ -53,13 +55,17 @@ def compile_quests(ctx: Context) -> list[Quest]:
 
 def _date(ctx: Context, path: tuple[Any, ...], text: str) -> date | None:
     try:
-        if _DATE.match(text):
-            return date.fromisoformat(text)
+        found = date.fromisoformat(text) if _DATE.match(text) else None
     except ValueError:
-        pass
-    ctx.problem(path, f"`{text}` is not a date: write YYYY-MM-DD, like `2027-03-01` "
-                      "(a local date in the program's timezone)")
-    return None
+        found = None
+    if found is None:
+        ctx.problem(path, f"`{text}` is not a date: write YYYY-MM-DD, like `2027-03-01` "
+                          "(a local date in the program's timezone)")
+    elif not _FIRST <= found <= _LAST:
+        ctx.problem(path, f"`{text}` is outside the dates events can have "
+                          f"({_FIRST} to {_LAST})")
+        found = None
+    return found
 
 
 def _goal(ctx: Context, path: tuple[Any, ...], g: s.QuestGoalSpec) -> _Goal | None:
