@@ -37,6 +37,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
         ("/v1/members/{member}/consents", None, "read"),
     ("GET", "/v1/members/{member_id}/streaks"):
         ("/v1/members/{member}/streaks", None, "read"),
+    ("GET", "/v1/members/{member_id}/badges"): ("/v1/members/{member}/badges", None, "read"),
+    ("GET", "/v1/members/{member_id}/quests"): ("/v1/members/{member}/quests", None, "read"),
     ("PUT", "/v1/members/{member_id}/consents/{partner}"):
         ("/v1/members/{member}/consents/city-rentals", None, "ingest"),
     ("DELETE", "/v1/members/{member_id}/consents/{partner}"):

@@ -78,7 +78,7 @@ def test_special_category_data_is_refused(attribute: str, category: str) -> None
 
 
 def test_features_may_not_read_other_members() -> None:
-    text = SESAME.replace("  repayments_24m: {count: repayment, window: 730d}",
+    text = SESAME.replace("  member_days: {days_since_first: any}",
                           "  friends: {distinct: referral.referred}")
     p = only(refused(text))
     assert p.field == "features.friends.distinct"
@@ -128,7 +128,7 @@ def test_expression_errors_name_the_field_and_suggest() -> None:
     p = only(refused(text))
     assert p.field == "points.rules[0].award"
     assert p.suggestion == "amount"
-    text = SESAME.replace('where: \'category == "books"\'', 'where: \'category == "book"\'')
+    text = SESAME.replace('where: \'category == "books"\'', 'where: \'category == "book"\'', 1)
     assert only(refused(text)).suggestion == "books"
     text = SESAME.replace("award: floor(amount)", 'award: category * 3')
     assert "numbers only" in only(refused(text)).reason

@@ -55,10 +55,12 @@ from plaudit.domain.expressions import closest
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.rulebook import Rulebook
 from plaudit.domain.state import (
+    BadgeView,
     CatalogueEntry,
     ConsentView,
     LedgerEntry,
     MemberState,
+    QuestView,
     RedemptionView,
     StreakView,
 )
@@ -640,6 +642,18 @@ class Plaudit:
         return found
 
     # -- badges and quests --------------------------------------------------------------
+
+    def member_badges(self, member_id: str, as_of_us: int | None = None
+                      ) -> tuple[BadgeView, ...]:
+        """The badges the member holds at ``as_of_us`` (default: now), each level with the
+        event that earned it; levelled ones with the way to their next level."""
+        return self.member_state(member_id, as_of_us, history=False).badges
+
+    def member_quests(self, member_id: str, as_of_us: int | None = None
+                      ) -> tuple[QuestView, ...]:
+        """Every quest of the rulebook with the member's progress and status at
+        ``as_of_us`` (default: now)."""
+        return self.member_state(member_id, as_of_us, history=False).quests
 
     # -- streaks ------------------------------------------------------------------------
 

@@ -200,6 +200,25 @@ class Badge:
 
     id: str
     label: str
+    kind: str = "once"
+    """``once`` (a ``when`` condition), ``levelled`` (``from`` + ``levels``) or ``quest``
+    (neither: granted only by quests)."""
+    when: Expression | None = None
+    feature: str | None = None
+    """The feature a levelled badge's thresholds apply to."""
+    levels: tuple[Decimal, ...] = ()
+    """Strictly increasing thresholds; level n is met when the feature reaches levels[n-1]."""
+    listens: frozenset[str] | None = frozenset()
+    """Event types that can change what the badge reads, plus ``revoked_by``; None for
+    every behaviour event (it reads a feature over `any`)."""
+    revoked_by: frozenset[str] = frozenset()
+    reads: tuple[int, ...] = ()
+    """Positions in :attr:`Rulebook.features` of the features the badge reads (the fold
+    computes only those after an event)."""
+
+    @property
+    def level_count(self) -> int:
+        return len(self.levels) if self.kind == "levelled" else 1
 
 
 @dataclass(frozen=True)
@@ -208,6 +227,19 @@ class Quest:
 
     id: str
     label: str
+    first_day: int = 0
+    """Local date ordinal of ``from`` (inclusive)."""
+    last_day: int = 0
+    """Local date ordinal of ``to`` (inclusive)."""
+    kind: str = "count"
+    """``count`` or ``sum``."""
+    event_type: str = ""
+    attribute: str | None = None
+    """The attribute a ``sum`` adds up."""
+    where: Expression | None = None
+    at_least: Decimal = Decimal(1)
+    points: int | None = None
+    badge: str | None = None
 
 
 @dataclass(frozen=True)

@@ -190,11 +190,54 @@ class CatalogueEntry:
 
 
 @dataclass(frozen=True)
+class BadgeLevel:
+    """One level of a badge as it was awarded: when, for which event, under which version."""
+
+    level: int
+    awarded_at: str
+    """Local time of the event that earned it."""
+    event: str
+    rulebook_version: int
+
+
+@dataclass(frozen=True)
+class BadgeProgress:
+    """Where a levelled badge's feature stands against the next level's threshold."""
+
+    value: Decimal | int
+    """The feature's value at the as-of time."""
+    next_level: int
+    threshold: Decimal
+
+
+@dataclass(frozen=True)
 class BadgeView:
-    """A badge the member holds (badges)."""
+    """A badge the member holds (badges): its highest level held, the record of that
+    level, the records of the lower levels held, and the way to the next level."""
 
     id: str
     label: str
+    level: int
+    """1 for a one-off or quest badge."""
+    levels: int
+    """How many levels the badge has (1 for a one-off or quest badge)."""
+    awarded_at: str
+    event: str
+    rulebook_version: int
+    earlier: tuple[BadgeLevel, ...] = ()
+    """The lower levels held, lowest first."""
+    progress: BadgeProgress | None = None
+    """Levelled badges below their top level only."""
+
+
+@dataclass(frozen=True)
+class QuestGoal:
+    kind: str
+    """``count`` or ``sum``."""
+    of: str
+    """The event type counted, or ``type.attribute`` summed."""
+    where: str | None
+    at_least: Decimal
 
 
 @dataclass(frozen=True)
@@ -203,6 +246,22 @@ class QuestView:
 
     id: str
     label: str
+    status: str
+    """At the as-of time: ``upcoming``, ``active``, ``completed`` or ``expired``."""
+    from_date: str
+    to_date: str
+    deadline: str
+    """The first instant after the last day (local midnight ending ``to_date``): events
+    before it count."""
+    goal: QuestGoal
+    progress: Decimal | int
+    """The goal's count or sum so far, from events dated within the quest's days (frozen
+    at completion)."""
+    points: int | None
+    badge: str | None
+    completed_at: str | None = None
+    event: str | None = None
+    """The event that completed the quest."""
 
 
 @dataclass(frozen=True)
@@ -303,6 +362,8 @@ def to_dict(state: MemberState) -> dict[str, Any]:
 
 __all__ = [
     "Award",
+    "BadgeLevel",
+    "BadgeProgress",
     "BadgeView",
     "CatalogueEntry",
     "ConsentView",
@@ -315,6 +376,7 @@ __all__ = [
     "NextLevel",
     "PerkView",
     "Points",
+    "QuestGoal",
     "QuestView",
     "Reason",
     "RedemptionView",

@@ -155,11 +155,34 @@ class RewardSpec(_Strict):
 class BadgeSpec(_Strict):
     id: str
     label: str
+    when: str | None = None
+    """A one-off badge: a condition over features."""
+    from_: str | None = Field(default=None, alias="from")
+    """A levelled badge: the feature its ``levels`` are thresholds of."""
+    levels: list[Number] | None = None
+    revoked_by: list[str] = Field(default_factory=list)
+    """Event types after which the badge is re-checked and levels no longer met revoked."""
+
+
+class QuestGoalSpec(_Strict):
+    count: str | None = None
+    sum: str | None = None
+    where: str | None = None
+    at_least: Number
+
+
+class QuestRewardSpec(_Strict):
+    points: Annotated[int, Field(ge=1, le=10**12)] | None = None
+    badge: str | None = None
 
 
 class QuestSpec(_Strict):
     id: str
     label: str
+    from_: str = Field(alias="from")
+    to: str
+    goal: QuestGoalSpec
+    reward: QuestRewardSpec
 
 
 class FreezesSpec(_Strict):
@@ -252,6 +275,8 @@ __all__ = [
     "PerkSpec",
     "PointsSpec",
     "ProgramSpec",
+    "QuestGoalSpec",
+    "QuestRewardSpec",
     "QuestSpec",
     "RatioSpec",
     "RewardSpec",

@@ -12,11 +12,21 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
 from plaudit.domain.errors import Problem, RulebookError
 
 MAX_RULEBOOK_BYTES = 1_000_000
+
+
+class _Constructor(RoundTripConstructor):
+    """Bare dates and times (``2027-03-01``) stay the text written: the section that reads
+    one checks it and names its line (ruamel would refuse ``2027-02-30`` without a line,
+    and turn ``2027-3-1`` into ``2027-03-01`` silently)."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
 
 
 class Source:
@@ -30,6 +40,7 @@ class Source:
         yaml = YAML(typ="rt")
         yaml.version = (1, 2)
         yaml.allow_duplicate_keys = False
+        yaml.Constructor = _Constructor
         try:
             self.document: Any = yaml.load(text)
         except MarkedYAMLError as e:

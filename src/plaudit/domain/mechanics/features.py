@@ -15,7 +15,7 @@ from plaudit.domain.aggregates import AggregateState, DayMarks, new_state
 from plaudit.domain.errors import EvaluationError
 from plaudit.domain.events import Event
 from plaudit.domain.mechanics.base import EVERY_BEHAVIOUR_EVENT, Mechanic, ViewContext
-from plaudit.domain.rulebook import Rulebook
+from plaudit.domain.rulebook import Feature, Rulebook
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
@@ -84,6 +84,28 @@ class FeaturesPart(Mechanic):
                 v = f.default if seen is None else day - seen
             result[f.name] = v
         return result
+
+    def value(self, rulebook: Rulebook, feature: Feature, day: int) -> Any:
+        """One feature's value on ``day``, as :meth:`values` gives it, reading only its own
+        aggregates: for a mechanic that tests a few features after an event (badges)
+        without computing all of them. A test checks it against :meth:`values`."""
+        states = self.aggregates
+        if feature.kind == "aggregate":
+            v = states[feature.aggregate].value(day)
+            if rulebook.aggregates[feature.aggregate].kind == "exists":
+                return v is not None
+            return feature.default if v is None else v
+        if feature.kind == "ratio":
+            assert feature.denominator is not None
+            den = states[feature.denominator].value(day)
+            if not den:
+                return feature.default
+            num = states[feature.aggregate].value(day)
+            return (Decimal(num) / Decimal(den)).quantize(_RATIO_PLACES)
+        state = states[feature.aggregate]
+        assert isinstance(state, DayMarks)
+        seen = state.first if feature.kind == "days_since_first" else state.last
+        return feature.default if seen is None else day - seen
 
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
         ctx.features = self.values(fold.rulebook, ctx.day)

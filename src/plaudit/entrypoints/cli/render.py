@@ -68,6 +68,22 @@ def member(console: Console, state: MemberState, *, show_history: bool) -> None:
             console.print(f"  {mark}  {perk.label}{partners}")
     if state.streaks:
         _streaks(console, state)
+    if state.badges:
+        console.print("\n[bold]Badges[/]")
+        for b in state.badges:
+            level = f" level {b.level} of {b.levels}" if b.levels > 1 else ""
+            line = f"  {b.label}{level} — {b.awarded_at[:10]} (event {b.event})"
+            if b.progress is not None:
+                line += (f"; {b.progress.value} of {b.progress.threshold} for level "
+                         f"{b.progress.next_level}")
+            console.print(line, highlight=False)
+    if state.quests:
+        console.print("\n[bold]Quests[/]")
+        for q in state.quests:
+            done = f", completed {q.completed_at[:10]}" if q.completed_at else ""
+            console.print(f"  {q.label} ({q.from_date} to {q.to_date}): {q.status}, "
+                          f"{q.goal.kind} {q.progress} of {q.goal.at_least}{done}",
+                          highlight=False)
     if show_history and state.awards:
         history = Table("at", "kind", "rule", "event", "points", "note", title="History",
                         title_justify="left")

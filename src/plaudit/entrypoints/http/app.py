@@ -19,6 +19,7 @@ import plaudit
 from plaudit.application.service import Plaudit
 from plaudit.config import Settings
 from plaudit.entrypoints.http import (
+    badges,
     events,
     keys,
     members,
@@ -70,7 +71,7 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
     app.state.plaudit = svc
     app.state.coalescer = Coalescer(svc, FreezeAfterWrites() if freeze_gc else None)
     problems.install(app)
-    for module in (events, members, partner, rulebooks, keys, rewards, streaks):
+    for module in (events, members, badges, partner, rulebooks, keys, rewards, streaks):
         app.include_router(module.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"],

@@ -26,9 +26,9 @@ def compile_tiers(ctx: Context, score: Score | None, rules: list[PointRule]) -> 
         levels = ctx.levels(("tiers", "levels"), t.levels, Decimal(score.low), "tier",
                             Decimal(score.high))
     else:
-        if not rules:
+        if not rules and not any(q.reward.points for q in ctx.spec.quests):
             ctx.problem(("tiers", "basis"), "tiers based on qualifying points need "
-                                            "point rules")
+                                            "point rules (or quests that award points)")
         text = (t.window or "rolling 365d").strip().lower()
         if text in ("calendar year", "calendar_year"):
             window = "calendar_year"
