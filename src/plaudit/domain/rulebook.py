@@ -215,10 +215,11 @@ class Badge:
     reads: tuple[int, ...] = ()
     """Positions in :attr:`Rulebook.features` of the features the badge reads (the fold
     computes only those after an event)."""
+    level_count: int = field(init=False, compare=False)
 
-    @property
-    def level_count(self) -> int:
-        return len(self.levels) if self.kind == "levelled" else 1
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "level_count",
+                           len(self.levels) if self.kind == "levelled" else 1)
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,13 @@ class Rulebook:
     match_targets: Mapping[str, str] = field(init=False, compare=False, repr=False)
     """Rule id -> attribute that a reversal rule matches its awards by."""
     reward_index: Mapping[str, Reward] = field(init=False, compare=False, repr=False)
+    badges_by_type: Mapping[str, tuple[Badge, ...]] = field(init=False, compare=False,
+                                                            repr=False)
+    """Event type -> the badges an event of it may change (in rulebook order)."""
+    badge_watch: Mapping[str, tuple[int, ...]] = field(init=False, compare=False, repr=False)
+    """Badge id -> the aggregates behind it, for badges whose features change only when
+    one of those aggregates does (no window, no days-since): the fold skips re-checking
+    such a badge after an event that touched none of them."""
     member_attributes: Mapping[str, tuple[str, ...]] = field(init=False, compare=False,
                                                              repr=False)
     """Event type -> its ``member`` attributes (a referred person), for the ingest check
@@ -351,6 +359,21 @@ class Rulebook:
         set_(self, "match_targets",
              {r.reverses: r.match for r in self.rules if r.reverses and r.match})
         set_(self, "reward_index", {r.id: r for r in self.rewards})
+        watch: dict[str, tuple[int, ...]] = {}
+        for badge in self.badges:
+            behind: list[int] = []
+            static = bool(badge.reads)
+            for i in badge.reads:
+                f = self.features[i]
+                behind += [f.aggregate] if f.denominator is None \
+                    else [f.aggregate, f.denominator]
+                static = static and f.kind in ("aggregate", "ratio")
+            if static and all(self.aggregates[a].window_days is None for a in behind):
+                watch[badge.id] = tuple(behind)
+        set_(self, "badge_watch", watch)
+        set_(self, "badges_by_type", {
+            name: tuple(b for b in self.badges if b.listens is None or name in b.listens)
+            for name in (*self.events, *BUILTIN_EVENTS)})
         set_(self, "member_attributes", {
             name: names for name, et in self.events.items()
             if (names := tuple(a.name for a in et.attributes.values() if a.type == "member"))})

@@ -24,7 +24,7 @@ _RATIO_PLACES = Decimal("0.000001")
 
 
 class FeaturesPart(Mechanic):
-    __slots__ = ("aggregates",)
+    __slots__ = ("aggregates", "stamps")
     name = "features"
 
     @classmethod
@@ -39,6 +39,9 @@ class FeaturesPart(Mechanic):
 
     def __init__(self, rulebook: Rulebook, history: bool = False) -> None:
         self.aggregates: list[AggregateState] = [new_state(a) for a in rulebook.aggregates]
+        self.stamps = [-1] * len(rulebook.aggregates)
+        """Per aggregate, the fold position of the last event that updated it (a badge
+        over unwindowed features is re-checked only when one of its aggregates moved)."""
 
     def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
         rb = fold.rulebook
@@ -53,6 +56,7 @@ class FeaturesPart(Mechanic):
                 except EvaluationError as e:
                     fold.warn(f"event {event.id}: aggregate {agg.kind}: {e}")
                     continue
+            self.stamps[agg.index] = fold.position
             if agg.kind == "count":
                 aggregates[agg.index].add(day, 1)
             elif agg.attribute is not None:
