@@ -12,17 +12,17 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ..conftest import EXAMPLES
+from ..conftest import BILLION_LAUGHS, EXAMPLES
 
 PLAUDIT = shutil.which("plaudit") or str(Path(sys.executable).parent / "plaudit")
 
 
-def run(home: Path, *args: str, check: bool = True, stdin: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str, check: bool = True, stdin: str | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PLAUDIT_HOME": str(home), "NO_COLOR": "1", "TERMINAL_WIDTH": "120"}
     env.pop("PLAUDIT_DATABASE_URL", None)
     result = subprocess.run([PLAUDIT, *args], capture_output=True, text=True, env=env,
-                            timeout=300, input=stdin)
+                            timeout=timeout, input=stdin)
     if check and result.returncode != 0:
         raise AssertionError(f"plaudit {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}\n{result.stderr}")
@@ -58,6 +58,14 @@ def test_rulebook_check_reports_file_line_and_suggestion(tmp_path: Path, home: P
                 if "identity_verifed" in text)
     assert f"bad.yaml:{line}: points.rules[2].on: unknown event type" in result.stderr
     assert "did you mean `identity_verified`?" in result.stderr
+
+
+def test_rulebook_check_refuses_an_alias_bomb_at_once(tmp_path: Path, home: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(BILLION_LAUGHS)
+    result = run(home, "rulebook", "check", str(bomb), check=False, timeout=30)
+    assert result.returncode == 3                 # as for every refused rulebook
+    assert "bomb.yaml:2: YAML anchors and aliases are not allowed" in result.stderr
 
 
 def test_ingest_and_read_a_member(tmp_path: Path, home: Path) -> None:
