@@ -329,3 +329,16 @@ def test_a_state_row_from_before_the_consents_column_is_folded_then_filled(
     assert (result.created, result.members) == (False, 1)
     with store.read() as tx:
         assert tx.granted_partners("m-1") == {"city-rentals"}
+
+
+def test_revoking_a_key_revokes_the_member_tokens_it_issued(service: Plaudit) -> None:
+    access = service.access
+    service.ingest_items([purchase("e1", "m1", "2026-11-01T10:00:00Z", "1")])
+    key = access.create_key("app", ["read"])
+    mine = access.issue_member_token("m1", 600, issued_by=key.row.key_id)
+    console = access.issue_member_token("m1", 600, issued_by="console")
+    access.revoke(key.row.key_id)
+    with service.store.read() as tx:
+        rows = [tx.key(k.row.key_id) for k in (mine, console)]
+    assert [(r.revoked_us, r.issued_by) if r else None for r in rows] == [
+        (NOW, key.row.key_id), (None, "console")]

@@ -50,7 +50,8 @@ def list_keys(request: Request, who: Admin) -> list[KeyOut]:
 @router.delete("/v1/keys/{key_id}", status_code=204,
                responses=responses(401, 403, 404, 422, 503), summary="Revoke a key")
 def revoke_key(request: Request, key_id: KeyId, who: Admin) -> Response:
-    """Revoked at once in this process, within two seconds in every other API process."""
+    """Revokes the key and every member token it issued: at once in this process, within
+    two seconds in every other API process."""
     service(request).access.revoke(key_id)
     return Response(status_code=204)
 

@@ -174,10 +174,12 @@ async def create_token(request: Request, member_id: MemberId,
                        body: Annotated[TokenCreate | None, Body()] = None) -> Response:
     """A bearer token that reads only this member, for your app to hand to the member's
     device. Issued by a key that also has `ingest`, it may grant and revoke the member's
-    consents too (`scopes` says which). Default lifetime 15 minutes, at most 24 hours."""
+    consents too (`scopes` says which). Default lifetime 15 minutes, at most 24 hours;
+    revoking the key that issued it revokes the token too."""
     seconds = (body or TokenCreate()).seconds
     issued = await run_in_threadpool(service(request).access.issue_member_token, member_id,
-                                     seconds, consents=who.has("ingest"))
+                                     seconds, issued_by=who.key_id,
+                                     consents=who.has("ingest"))
     assert issued.row.expires_us is not None
     return _json({"member": member_id, "token": issued.token,
                   "scopes": issued.row.scopes.split(),
