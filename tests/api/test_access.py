@@ -347,3 +347,48 @@ def test_a_token_that_names_no_issuer_is_refused(seeded: Api) -> None:
     r = api.client.get(f"/v1/members/{OWN}",
                        headers=api.as_(f"plm_00000000000000aa_{secret}"))
     assert r.status_code == 401
+
+
+def test_a_consent_answers_alike_for_a_member_not_seen_yet(seeded: Api) -> None:
+    """An ingest key may create members by sending events, so recording a consent for a
+    member not seen yet creates them too: the answer cannot tell who exists."""
+    api = seeded
+    answers = {}
+    for member in (OWN, "m-new"):
+        for method in ("PUT", "DELETE"):
+            r = api.client.request(method, f"/v1/members/{member}/consents/city-rentals",
+                                   headers=api.as_(api.ingest))
+            answers[member, method] = (r.status_code, tuple(sorted(r.json())))
+    assert set(answers.values()) == {(200, ("at", "granted", "member", "partner"))}
+    consents = api.client.get("/v1/members/m-new/consents", headers=api.as_(api.read))
+    assert [(c["partner"], c["granted"]) for c in consents.json()] == [
+        ("city-rentals", False)]
+
+
+def test_a_consent_to_a_partner_no_perk_lists_is_refused(seeded: Api) -> None:
+    api = seeded
+    events_before = api.svc.summary()["events"]
+    for token, member in ((api.ingest, OWN), (api.ingest, "m-new"),
+                          (api.token_for(OWN), OWN)):
+        r = api.client.put(f"/v1/members/{member}/consents/city-rentalz",
+                           headers=api.as_(token))
+        assert r.status_code == 422, r.text
+        body = r.json()
+        assert body["type"] == "urn:plaudit:problem:request-invalid"
+        assert body["errors"] == [{
+            "where": "path", "field": "partner", "suggestion": "city-rentals",
+            "reason": "no perk of the rulebook lists partner `city-rentalz` "
+                      "(partners: city-rentals, partner-hotels)"}]
+    consent = {"id": "c1", "member": OWN, "type": "plaudit.consent",
+               "at": "2026-11-02T10:00:00+08:00",
+               "attributes": {"partner": "someone", "granted": True}}
+    r = api.post_events([purchase("p9", OWN), consent])
+    assert r.status_code == 422
+    assert [(e["where"], e["field"]) for e in r.json()["errors"]] == [
+        ("item 1", "attributes.partner")]
+    assert api.svc.summary()["events"] == events_before               # nothing stored
+    assert api.client.get("/v1/members/m-new", headers=api.as_(api.read)).status_code == 404
+    # withdrawing is always possible, even from a partner the rulebook no longer lists
+    r = api.client.delete(f"/v1/members/{OWN}/consents/old-partner",
+                          headers=api.as_(api.ingest))
+    assert r.status_code == 200 and r.json()["granted"] is False

@@ -103,6 +103,7 @@ class EventDecoder:
         self._defaults[SPEND] = {"reference": ""}
         self._defaults[CONSENT] = {}
         self._types = [*rulebook.events, SPEND, CONSENT]
+        self._partners = frozenset(rulebook.partners)
 
     def _to_event(self, raw: Mapping[str, Any], original_at: str | None = None) -> Event:
         attrs = raw.get("attributes") or {}
@@ -156,10 +157,17 @@ class EventDecoder:
             for pos, it in enumerate(candidates):
                 if pos not in bad:
                     valid.append(self._one.validate_python(it))
-        originals = [it.get("at") if isinstance(it, dict) else None
-                     for pos, it in enumerate(candidates) if pos not in bad]
+        kept = [pos for pos in range(len(candidates)) if pos not in bad]
+        originals = [it.get("at") if isinstance(it := candidates[pos], dict) else None
+                     for pos in kept]
         events = [self._to_event(raw, at if isinstance(at, str) else None)
                   for raw, at in zip(valid, originals, strict=True)]
+        for pos, event in zip(kept, events, strict=True):
+            if event.type == CONSENT and event.attributes["granted"] \
+                    and event.attributes["partner"] not in self._partners:
+                problems.append(unknown_partner(f"{label} {index_of[pos]}",
+                                                "attributes.partner",
+                                                event.attributes["partner"], self.rulebook))
         problems.sort(key=lambda p: int(p.where.split()[-1]))
         return events, problems
 
@@ -188,6 +196,17 @@ class EventDecoder:
         return Problem(f"{label} {index}", field, reason)
 
 
+def unknown_partner(where: str, field: str, partner: str, rulebook: Rulebook) -> Problem:
+    """A grant of consent to a partner no perk lists: such a consent could never be asked
+    about, and would come back to life unasked if a later rulebook listed that partner.
+    (A revocation is always accepted: a member may always withdraw.)"""
+    from plaudit.domain.expressions import closest
+
+    known = ", ".join(rulebook.partners) or "none"
+    return Problem(where, field, f"no perk of the rulebook lists partner `{partner}` "
+                                 f"(partners: {known})", closest(partner, rulebook.partners))
+
+
 def canonical_attributes(attributes: Mapping[str, Any]) -> str:
     """Attributes as canonical JSON: sorted keys, decimals normalised (``120.50`` == ``120.5``)."""
     return orjson.dumps(attributes, default=_canonical_default,
@@ -214,4 +233,5 @@ def stored_attributes(rulebook: Rulebook, event_type: str, text: str) -> dict[st
     return data
 
 
-__all__ = ["ID_PATTERN", "EventDecoder", "Instant", "canonical_attributes", "stored_attributes"]
+__all__ = ["ID_PATTERN", "EventDecoder", "Instant", "canonical_attributes", "stored_attributes",
+           "unknown_partner"]

@@ -8,6 +8,7 @@ family of exceptions to HTTP problems or CLI exit codes::
     │   └── ExpressionError  one expression is unsafe, ill-typed or names something unknown
     ├── EventRejected        one or more events of a batch are invalid (the batch stored nothing)
     │   └── EventConflict    an event id is already stored (or repeated) with another body
+    ├── InvalidRequest       a request parameter is not valid for the rulebook in force
     ├── Conflict             the request contradicts the stored state
     ├── NotFound             an unknown member, rulebook version, …
     ├── Unauthenticated      no credentials, or unknown, expired or revoked ones
@@ -110,6 +111,18 @@ class EventConflict(EventRejected):
     code = "event-conflict"
 
 
+class InvalidRequest(PlauditError):
+    """A request parameter the rulebook in force does not allow (a consent to a partner no
+    perk lists); ``problems`` names it. The HTTP API answers it like any invalid
+    parameter."""
+
+    code = "request-invalid"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
 class Conflict(PlauditError):
     code = "conflict"
 
@@ -151,6 +164,7 @@ __all__ = [
     "ExpressionError",
     "Forbidden",
     "InsufficientPoints",
+    "InvalidRequest",
     "NotFound",
     "PlauditError",
     "Problem",

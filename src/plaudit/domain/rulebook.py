@@ -181,6 +181,9 @@ class Rulebook:
     """Per factor, the score points it is worth at full marks: (high - low) * w / Σw."""
     match_targets: Mapping[str, str] = field(init=False, compare=False, repr=False)
     """Rule id -> attribute that a reversal rule matches its awards by."""
+    partners: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    """Every partner some perk lists, in rulebook order: the only ones a member can grant
+    consent to."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -203,6 +206,8 @@ class Rulebook:
         set_(self, "score_shares", shares)
         set_(self, "match_targets",
              {r.reverses: r.match for r in self.rules if r.reverses and r.match})
+        set_(self, "partners", tuple(dict.fromkeys(p for perk in self.perks
+                                                   for p in perk.partners)))
 
     def aggregates_for(self, event_type: str) -> tuple[Aggregate, ...]:
         found = self.aggregates_by_type.get(event_type)

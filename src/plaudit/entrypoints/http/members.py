@@ -17,8 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from plaudit.application.access import Principal
-from plaudit.application.wire import Instant
+from plaudit.application.service import Plaudit
+from plaudit.application.wire import Instant, unknown_partner
 from plaudit.domain.calendar import from_us, to_us
+from plaudit.domain.errors import InvalidRequest
 from plaudit.domain.state import (
     ConsentView,
     MemberState,
@@ -142,9 +144,21 @@ async def get_consents(request: Request, member_id: MemberId, who: Reader,
     return _json((await _state(request, member_id, as_of)).consents)
 
 
+def _record_consent(svc: Plaudit, member_id: str, partner: str, granted: bool
+                    ) -> ConsentView:
+    """A grant to a partner no perk lists is refused as the invalid path parameter it is
+    (the service would refuse it too, but naming an item of an event the caller never
+    sent)."""
+    if granted:
+        rb = svc.rulebook()
+        if partner not in rb.partners:
+            raise InvalidRequest([unknown_partner("path", "partner", partner, rb)])
+    return svc.record_consent(member_id, partner, granted)
+
+
 async def _consent(request: Request, member_id: str, partner: str, granted: bool
                    ) -> Response:
-    view = await run_in_threadpool(service(request).record_consent, member_id, partner,
+    view = await run_in_threadpool(_record_consent, service(request), member_id, partner,
                                    granted)
     return _json({"member": member_id, "partner": view.partner, "granted": view.granted,
                   "at": view.at})
@@ -155,7 +169,9 @@ async def _consent(request: Request, member_id: str, partner: str, granted: bool
 async def grant_consent(request: Request, member_id: MemberId, partner: Partner,
                         who: Writer) -> Response:
     """Let `partner` ask whether this member qualifies for the partner's perks (yes/no
-    only). Recorded as a `plaudit.consent` event; revocable at any time."""
+    only). Recorded as a `plaudit.consent` event; revocable at any time. `partner` must be
+    listed by a perk of the rulebook (422 naming `partner` otherwise). A member not seen
+    yet is created, as by any event of theirs: the answer is the same either way."""
     return await _consent(request, member_id, partner, True)
 
 
@@ -163,7 +179,8 @@ async def grant_consent(request: Request, member_id: MemberId, partner: Partner,
                responses=READ_ERRORS, summary="Revoke a partner's consent")
 async def revoke_consent(request: Request, member_id: MemberId, partner: Partner,
                          who: Writer) -> Response:
-    """From now on the partner's checks for this member are refused (403)."""
+    """From now on the partner's checks for this member are refused (403). Accepted for
+    any partner id, even one the rulebook no longer lists: a member may always withdraw."""
     return await _consent(request, member_id, partner, False)
 
 

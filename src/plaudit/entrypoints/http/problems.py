@@ -37,6 +37,7 @@ _STATUS: dict[type[e.PlauditError], tuple[int, str]] = {
     e.EventRejected: (422, "Events rejected"),
     e.RulebookError: (422, "Rulebook refused"),
     e.InsufficientPoints: (422, "Insufficient points"),
+    e.InvalidRequest: (422, "Request invalid"),
     e.Conflict: (409, "Conflict"),
     e.NotFound: (404, "Not found"),
     e.Unauthenticated: (401, "Not authenticated"),
