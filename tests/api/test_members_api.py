@@ -97,11 +97,13 @@ def test_unknown_member_and_bad_as_of(api: Api) -> None:
     r = api.client.get("/v1/members/nobody", headers=api.as_(api.read))
     assert r.status_code == 404 and r.json()["detail"] == "member `nobody` not found"
     seed(api)
-    r = api.client.get("/v1/members/m1", params={"as_of": "2026-07-01T00:00:00"},
-                       headers=api.as_(api.read))
-    assert r.status_code == 422
-    assert r.json()["errors"][0]["where"] == "query"
-    assert r.json()["errors"][0]["field"] == "as_of"
+    for as_of in ("2026-07-01T00:00:00", "1717200000", "0.5", "2026-07-01"):
+        r = api.client.get("/v1/members/m1", params={"as_of": as_of},
+                           headers=api.as_(api.read))
+        assert r.status_code == 422, as_of
+        assert r.json()["errors"][0]["where"] == "query"
+        assert r.json()["errors"][0]["field"] == "as_of"
+        assert "RFC 3339" in r.json()["errors"][0]["reason"]
 
 
 def test_as_of_outside_the_supported_range_is_422_on_every_read(api: Api) -> None:

@@ -108,6 +108,26 @@ def test_bad_lines_are_reported_with_line_numbers(tmp_path: Path, home: Path) ->
     assert "0 events stored" in result.stdout
 
 
+def test_ingest_refuses_repeated_keys_and_numeric_times_naming_the_line(
+        tmp_path: Path, home: Path) -> None:
+    run(home, "init", "--rulebook", str(EXAMPLES / "sesame-style.yaml"))
+    good = ('{"id": "e1", "member": "m-1", "type": "purchase", "at": "2026-06-01T10:00:00Z",'
+            ' "attributes": {"amount": "1", "category": "books", "order_id": "o"}}\n')
+    path = tmp_path / "bad.jsonl"
+    path.write_text(good
+                    + good.replace('"id": "e1"', '"id": "e2", "id": "e3"')
+                    + good.replace('"id": "e1"', '"id": "e4"').replace(
+                        '"amount": "1"', '"amount": "1", "amount": "2"')
+                    + good.replace('"id": "e1"', '"id": "e5"').replace(
+                        '"2026-06-01T10:00:00Z"', "1717200000"))
+    result = run(home, "ingest", str(path), check=False)
+    assert result.returncode == 4
+    assert "line 2: id: this key appears more than once in the JSON object" in result.stderr
+    assert "line 3: attributes.amount: this key appears more than once" in result.stderr
+    assert "line 4: at: must be an RFC 3339 time with an offset" in result.stderr
+    assert "0 events stored" in result.stdout
+
+
 def test_unknown_member_is_a_clear_not_found(home: Path) -> None:
     run(home, "init")
     result = run(home, "member", "nobody", check=False)

@@ -14,6 +14,7 @@ family of exceptions to HTTP problems or CLI exit codes::
     ├── Unauthenticated      no credentials, or unknown, expired or revoked ones
     ├── Forbidden            the caller may not see or do this
     ├── TooLarge             the request exceeds a size limit
+    ├── UnsupportedMediaType a request body is not in the media type the route takes
     ├── InsufficientPoints   a spend exceeds the balance available at its time
     └── StoreError           the database failed in a way the caller cannot fix
 
@@ -135,6 +136,18 @@ class TooLarge(PlauditError):
     code = "too-large"
 
 
+class UnsupportedMediaType(PlauditError):
+    """A body sent without the media type its route takes (a JSON route and
+    ``text/plain``, or no ``Content-Type`` at all); ``problems`` names the header."""
+
+    code = "unsupported-media-type"
+
+    def __init__(self, expected: str, got: str | None) -> None:
+        self.problems = [Problem("header", "content-type",
+                                 f"expected {expected}, got {got or 'none'}")]
+        super().__init__(f"send the body as `Content-Type: {expected}`")
+
+
 class NotFound(PlauditError):
     code = "not-found"
 
@@ -172,4 +185,5 @@ __all__ = [
     "StoreError",
     "TooLarge",
     "Unauthenticated",
+    "UnsupportedMediaType",
 ]

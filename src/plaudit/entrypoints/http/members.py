@@ -29,6 +29,7 @@ from plaudit.domain.state import (
     ScoreView,
     TierView,
 )
+from plaudit.entrypoints.http.media import json_body
 from plaudit.entrypoints.http.models import (
     ConsentOut,
     Partner,
@@ -185,9 +186,11 @@ async def revoke_consent(request: Request, member_id: MemberId, partner: Partner
 
 
 @router.post("/v1/members/{member_id}/tokens", response_model=TokenOut, status_code=201,
-             responses=READ_ERRORS, summary="Issue a short-lived member token")
+             responses=responses(401, 403, 404, 415, 422, 503),
+             summary="Issue a short-lived member token")
 async def create_token(request: Request, member_id: MemberId,
                        who: Annotated[Principal, Depends(operator("read"))],
+                       _body: Annotated[None, Depends(json_body)],
                        body: Annotated[TokenCreate | None, Body()] = None) -> Response:
     """A bearer token that reads only this member, for your app to hand to the member's
     device. Issued by a key that also has `ingest`, it may grant and revoke the member's
