@@ -298,14 +298,14 @@ def test_stored_state_keeps_the_partners_the_latest_word_grants(service: Plaudit
         with service.store.read() as tx:
             return tx.granted_partners("m-1")
 
-    service.ingest_items([consent("c1", "2026-06-01T10:00:00+08:00", "hotels", True),
-                          consent("c2", "2026-06-02T10:00:00+08:00", "rentals", True)])
-    assert granted() == {"hotels", "rentals"}
-    service.ingest_items([consent("c3", "2026-06-03T10:00:00+08:00", "hotels", False)])
-    assert granted() == {"rentals"}
+    service.ingest_items([consent("c1", "2026-06-01T10:00:00+08:00", "partner-hotels", True),
+                          consent("c2", "2026-06-02T10:00:00+08:00", "city-rentals", True)])
+    assert granted() == {"partner-hotels", "city-rentals"}
+    service.ingest_items([consent("c3", "2026-06-03T10:00:00+08:00", "partner-hotels", False)])
+    assert granted() == {"city-rentals"}
     # a late grant older than the revocation does not reopen it
-    service.ingest_items([consent("c0", "2026-06-02T12:00:00+08:00", "hotels", True)])
-    assert granted() == {"rentals"}
+    service.ingest_items([consent("c0", "2026-06-02T12:00:00+08:00", "partner-hotels", True)])
+    assert granted() == {"city-rentals"}
     with service.store.read() as tx:
         assert tx.granted_partners("m-nobody") == frozenset()
 
