@@ -80,9 +80,17 @@ def test_spends_are_checked_against_the_balance(api: Api) -> None:
     api.post_events(purchase("e1", "m1", amount="100", category="other"))
     spend = {"id": "s1", "member": "m1", "type": "plaudit.spend",
              "at": "2026-11-02T10:00:00+08:00", "attributes": {"points": 150}}
-    r = api.post_events(spend)
+    r = api.post_events([purchase("e2", "m1", at="2026-11-02T09:00:00+08:00", amount="10",
+                                  category="other"), spend])
     assert r.status_code == 422
-    assert r.json()["errors"][0]["field"] == "attributes.points"
+    problem = r.json()
+    assert (problem["type"], problem["title"]) == ("urn:plaudit:problem:insufficient-points",
+                                                   "Insufficient points")
+    assert problem["errors"] == [{
+        "where": "item 1", "field": "attributes.points", "suggestion": None,
+        "reason": "insufficient points: spends 150 but the balance at "
+                  "2026-11-02T10:00:00+08:00 is 110"}]
+    assert balance(api, "m1") == 100                  # e2 was not stored either
     spend["attributes"] = {"points": 60}
     assert api.post_events(spend).status_code == 201
     assert balance(api, "m1") == 40

@@ -128,6 +128,20 @@ def test_ingest_refuses_repeated_keys_and_numeric_times_naming_the_line(
     assert "0 events stored" in result.stdout
 
 
+def test_ingest_names_a_spend_the_balance_does_not_cover(tmp_path: Path, home: Path) -> None:
+    run(home, "init", "--rulebook", str(EXAMPLES / "sesame-style.yaml"))
+    path = events_file(tmp_path / "spend.jsonl", [
+        {"id": "e1", "member": "m-1", "type": "purchase", "at": "2026-06-01T10:00:00Z",
+         "attributes": {"amount": "10", "category": "other", "order_id": "o-1"}},
+        {"id": "s1", "member": "m-1", "type": "plaudit.spend", "at": "2026-06-02T10:00:00Z",
+         "attributes": {"points": 50}}])
+    result = run(home, "ingest", str(path), check=False)
+    assert result.returncode == 4                 # as for every rejected batch
+    assert ("line 2: attributes.points: insufficient points: spends 50 but the balance at "
+            "2026-06-02T10:00:00Z is 10") in result.stderr
+    assert "0 events stored" in result.stdout
+
+
 def test_unknown_member_is_a_clear_not_found(home: Path) -> None:
     run(home, "init")
     result = run(home, "member", "nobody", check=False)

@@ -7,7 +7,8 @@ family of exceptions to HTTP problems or CLI exit codes::
     ├── RulebookError        the rulebook cannot be loaded, validated or compiled
     │   └── ExpressionError  one expression is unsafe, ill-typed or names something unknown
     ├── EventRejected        one or more events of a batch are invalid (the batch stored nothing)
-    │   └── EventConflict    an event id is already stored (or repeated) with another body
+    │   ├── EventConflict    an event id is already stored (or repeated) with another body
+    │   └── InsufficientPoints  a spend exceeds the balance available at its time
     ├── InvalidRequest       a request parameter is not valid for the rulebook in force
     ├── Conflict             the request contradicts the stored state
     ├── NotFound             an unknown member, rulebook version, …
@@ -15,7 +16,6 @@ family of exceptions to HTTP problems or CLI exit codes::
     ├── Forbidden            the caller may not see or do this
     ├── TooLarge             the request exceeds a size limit
     ├── UnsupportedMediaType a request body is not in the media type the route takes
-    ├── InsufficientPoints   a spend exceeds the balance available at its time
     └── StoreError           the database failed in a way the caller cannot fix
 
 Errors carry the context a user needs to fix the input (file, line, field, item index, a
@@ -156,13 +156,23 @@ class Forbidden(PlauditError):
     code = "forbidden"
 
 
-class InsufficientPoints(PlauditError):
+class InsufficientPoints(EventRejected):
+    """A spend the balance at its time does not cover. The fold raises it with the spend's
+    ``event_id``; ingest raises it again with ``problems`` naming the batch item and
+    ``attributes.points``. An event rejection like any other (the batch stored nothing,
+    a file's batch is reported), with a code of its own."""
+
     code = "insufficient-points"
 
-    def __init__(self, reason: str, *, event_id: str | None = None) -> None:
+    def __init__(self, reason: str, *, event_id: str | None = None,
+                 problems: Sequence[Problem] = ()) -> None:
         self.reason = reason
         self.event_id = event_id
-        super().__init__(f"event {event_id}: {reason}" if event_id else reason)
+        self.problems = list(problems)
+        head = f"event {event_id}: {reason}" if event_id else reason
+        if self.problems:
+            head = "spend not covered by the balance, batch not stored"
+        PlauditError.__init__(self, "\n  ".join([head, *map(str, self.problems)]))
 
 
 class StoreError(PlauditError):
