@@ -10,9 +10,11 @@ failure so CI always tests both databases.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -24,6 +26,7 @@ from plaudit.domain.calendar import to_us
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 PG_ENV = "PLAUDIT_TEST_DATABASE_URL"
+T = TypeVar("T")
 
 
 def _pg_base_url() -> str | None:
@@ -73,6 +76,35 @@ def store(store_url: str) -> Iterator[SqlStore]:
     s = SqlStore(store_url)
     yield s
     s.close()
+
+
+BILLION_LAUGHS = "\n".join(
+    ["program: {id: lol, name: lol}", "a: &a [" + ",".join(['"lol"'] * 9) + "]"]
+    + [f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]"
+       for a, b in zip("abcdefgh", "bcdefghi", strict=True)]) + "\n"
+"""Nine levels of nine aliases: ~350 bytes that expand to 9**9 (387 million) strings."""
+
+
+def within(seconds: float, fn: Callable[[], T]) -> T:
+    """``fn()``, failing the test if it takes longer than ``seconds`` (it runs on a daemon
+    thread, so a hang fails this test instead of stalling the suite)."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(fn())
+        except BaseException as e:
+            failure.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"did not finish within {seconds} s")
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 NOW = to_us(__import__("datetime").datetime.fromisoformat("2026-11-22T12:00:00+00:00"))

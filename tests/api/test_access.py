@@ -291,3 +291,123 @@ def test_keys_are_stored_hashed(seeded: Api) -> None:
         assert token.split("_", 2)[2] not in stored
     listed = seeded.client.get("/v1/keys", headers=seeded.as_(seeded.admin)).text
     assert seeded.read.split("_", 2)[2] not in listed and "token" not in listed
+
+
+def _backend_key(api: Api) -> dict[str, Any]:
+    created: dict[str, Any] = api.client.post(
+        "/v1/keys", json={"name": "app", "scopes": ["read", "ingest"]},
+        headers=api.as_(api.admin)).json()
+    return created
+
+
+def test_revoking_a_key_revokes_the_member_tokens_it_issued(seeded: Api) -> None:
+    api = seeded
+    key = _backend_key(api)
+    token = api.token_for(OWN, issuer=key["token"])
+    other_issuer = api.token_for(OWN)                  # issued by another key: unaffected
+    read, consent = f"/v1/members/{OWN}", f"/v1/members/{OWN}/consents/city-rentals"
+    assert api.client.get(read, headers=api.as_(token)).status_code == 200
+    assert api.client.put(consent, headers=api.as_(token)).status_code == 200
+
+    assert api.client.delete(f"/v1/keys/{key['key_id']}",
+                             headers=api.as_(api.admin)).status_code == 204
+    for method, path in (("GET", read), ("PUT", consent), ("DELETE", consent)):
+        r = api.client.request(method, path, headers=api.as_(token))
+        assert r.status_code == 401, (method, r.text)
+        assert r.json()["type"] == "urn:plaudit:problem:unauthenticated"
+    assert api.client.get(read, headers=api.as_(other_issuer)).status_code == 200
+    with api.svc.store.read() as tx:                   # and the database says so too
+        row = tx.key(token.split("_")[1])
+    assert row is not None and row.revoked_us is not None
+
+
+def test_another_process_drops_the_tokens_within_the_cache_window(
+        seeded: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second API process over the same database caches keys for CACHE_SECONDS: it may
+    even issue a token from a key revoked meanwhile (it still believes the key); that
+    token is refused once the issuer's cached entry expires, like every other."""
+    from fastapi.testclient import TestClient
+
+    from plaudit.application import access
+    from plaudit.application.service import Plaudit
+    from plaudit.entrypoints.http.app import create_app
+
+    api = seeded
+    clock = [1000.0]
+    monkeypatch.setattr(access.time, "monotonic", lambda: clock[0])
+    other = TestClient(create_app(Plaudit(api.svc.store, api.clock)),
+                       raise_server_exceptions=False)
+    key = _backend_key(api)
+    read = f"/v1/members/{OWN}"
+    token = api.token_for(OWN, issuer=key["token"])
+    for t in (key["token"], token):                    # both now cached by the other
+        assert other.get(read, headers=api.as_(t)).status_code == 200
+
+    api.client.delete(f"/v1/keys/{key['key_id']}", headers=api.as_(api.admin))
+    late = other.post(f"/v1/members/{OWN}/tokens", headers=api.as_(key["token"]))
+    assert late.status_code == 201                     # the other process has not heard yet
+    assert api.client.get(read, headers=api.as_(late.json()["token"])).status_code == 401
+    clock[0] += access.CACHE_SECONDS + 0.01
+    for t in (token, late.json()["token"]):
+        assert other.get(read, headers=api.as_(t)).status_code == 401
+
+
+def test_a_token_that_names_no_issuer_is_refused(seeded: Api) -> None:
+    """Tokens from before migration 0004 do not say who issued them: refused, since no one
+    can tell whether their issuer was revoked (they live 24 hours at most anyway)."""
+    api = seeded
+    issued = api.svc.access.issue_member_token(OWN, 600, issued_by="console")
+    assert api.client.get(f"/v1/members/{OWN}",
+                          headers=api.as_(issued.token)).status_code == 200
+    old = issued.row._replace(key_id="00000000000000aa", issued_by=None)
+    with api.svc.store.write() as tx:
+        tx.add_key(old)
+    _, _, secret = issued.token.split("_", 2)
+    r = api.client.get(f"/v1/members/{OWN}",
+                       headers=api.as_(f"plm_00000000000000aa_{secret}"))
+    assert r.status_code == 401
+
+
+def test_a_consent_answers_alike_for_a_member_not_seen_yet(seeded: Api) -> None:
+    """An ingest key may create members by sending events, so recording a consent for a
+    member not seen yet creates them too: the answer cannot tell who exists."""
+    api = seeded
+    answers = {}
+    for member in (OWN, "m-new"):
+        for method in ("PUT", "DELETE"):
+            r = api.client.request(method, f"/v1/members/{member}/consents/city-rentals",
+                                   headers=api.as_(api.ingest))
+            answers[member, method] = (r.status_code, tuple(sorted(r.json())))
+    assert set(answers.values()) == {(200, ("at", "granted", "member", "partner"))}
+    consents = api.client.get("/v1/members/m-new/consents", headers=api.as_(api.read))
+    assert [(c["partner"], c["granted"]) for c in consents.json()] == [
+        ("city-rentals", False)]
+
+
+def test_a_consent_to_a_partner_no_perk_lists_is_refused(seeded: Api) -> None:
+    api = seeded
+    events_before = api.svc.summary()["events"]
+    for token, member in ((api.ingest, OWN), (api.ingest, "m-new"),
+                          (api.token_for(OWN), OWN)):
+        r = api.client.put(f"/v1/members/{member}/consents/city-rentalz",
+                           headers=api.as_(token))
+        assert r.status_code == 422, r.text
+        body = r.json()
+        assert body["type"] == "urn:plaudit:problem:request-invalid"
+        assert body["errors"] == [{
+            "where": "path", "field": "partner", "suggestion": "city-rentals",
+            "reason": "no perk of the rulebook lists partner `city-rentalz` "
+                      "(partners: city-rentals, partner-hotels)"}]
+    consent = {"id": "c1", "member": OWN, "type": "plaudit.consent",
+               "at": "2026-11-02T10:00:00+08:00",
+               "attributes": {"partner": "someone", "granted": True}}
+    r = api.post_events([purchase("p9", OWN), consent])
+    assert r.status_code == 422
+    assert [(e["where"], e["field"]) for e in r.json()["errors"]] == [
+        ("item 1", "attributes.partner")]
+    assert api.svc.summary()["events"] == events_before               # nothing stored
+    assert api.client.get("/v1/members/m-new", headers=api.as_(api.read)).status_code == 404
+    # withdrawing is always possible, even from a partner the rulebook no longer lists
+    r = api.client.delete(f"/v1/members/{OWN}/consents/old-partner",
+                          headers=api.as_(api.ingest))
+    assert r.status_code == 200 and r.json()["granted"] is False

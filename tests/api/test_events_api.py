@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from .conftest import Api, purchase
 
 READ = "/v1/members/{}"
@@ -78,9 +80,17 @@ def test_spends_are_checked_against_the_balance(api: Api) -> None:
     api.post_events(purchase("e1", "m1", amount="100", category="other"))
     spend = {"id": "s1", "member": "m1", "type": "plaudit.spend",
              "at": "2026-11-02T10:00:00+08:00", "attributes": {"points": 150}}
-    r = api.post_events(spend)
+    r = api.post_events([purchase("e2", "m1", at="2026-11-02T09:00:00+08:00", amount="10",
+                                  category="other"), spend])
     assert r.status_code == 422
-    assert r.json()["errors"][0]["field"] == "attributes.points"
+    problem = r.json()
+    assert (problem["type"], problem["title"]) == ("urn:plaudit:problem:insufficient-points",
+                                                   "Insufficient points")
+    assert problem["errors"] == [{
+        "where": "item 1", "field": "attributes.points", "suggestion": None,
+        "reason": "insufficient points: spends 150 but the balance at "
+                  "2026-11-02T10:00:00+08:00 is 110"}]
+    assert balance(api, "m1") == 100                  # e2 was not stored either
     spend["attributes"] = {"points": 60}
     assert api.post_events(spend).status_code == 201
     assert balance(api, "m1") == 40
@@ -170,3 +180,85 @@ def test_a_streamed_body_over_the_limit_is_413_on_every_route_with_a_body(api: A
         assert r.status_code == 413, (path, r.text)
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"] == "urn:plaudit:problem:too-large"
+
+
+def test_a_time_must_be_rfc_3339_text_with_an_offset(api: Api) -> None:
+    """pydantic alone takes 1717200000 (or "1717200000") as Unix seconds, and a bare date."""
+    bad = [1717200000, "1717200000", 1717200000.5, "2026-06-01", "2026-06-01T10:00:00+0800",
+           "2026-06-01T10:00", "2026-06-01 10:00:00Z", True, None]
+    r = api.post_events([purchase("ok", "m1")] + [{**purchase(f"b{i}", "m1"), "at": at}
+                                                  for i, at in enumerate(bad)])
+    assert r.status_code == 422
+    errors = r.json()["errors"]
+    assert [(e["where"], e["field"]) for e in errors] == [
+        (f"item {i + 1}", "at") for i in range(len(bad))]
+    assert {e["reason"] for e in errors} == {
+        "must be an RFC 3339 time with an offset, like 2026-06-01T10:00:00+08:00"}
+    assert api.client.get(READ.format("m1"), headers=api.as_(api.read)).status_code == 404
+    for i, at in enumerate(("2026-06-01t10:00:00z", "2026-06-01T10:00:00.5+08:00")):
+        assert api.post_events(purchase(f"rfc{i}", "m2", at=at)).status_code == 201
+
+
+def test_a_body_not_declared_as_json_is_415(api: Api) -> None:
+    body = orjson.dumps(purchase("e1", "m1"))
+    routes = [("/v1/events", api.ingest, body),
+              ("/v1/keys", api.admin, b'{"name": "k", "scopes": ["read"]}'),
+              ("/v1/members/m1/tokens", api.read, b'{"seconds": 60}')]
+    api.post_events(purchase("e0", "m1"))
+    keys_before = len(api.client.get("/v1/keys", headers=api.as_(api.admin)).json())
+    for path, token, content in routes:
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+            headers = {**api.as_(token), **({"content-type": content_type}
+                                            if content_type else {})}
+            r = api.client.post(path, content=content, headers=headers)
+            assert r.status_code == 415, (path, content_type, r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+            problem = r.json()
+            assert problem["type"] == "urn:plaudit:problem:unsupported-media-type"
+            assert problem["detail"] == "send the body as `Content-Type: application/json`"
+            assert problem["errors"] == [{
+                "where": "header", "field": "content-type", "suggestion": None,
+                "reason": f"expected application/json, got {content_type or 'none'}"}]
+            no_credential = {k: v for k, v in headers.items() if k != "Authorization"}
+            assert api.client.post(path, content=content,
+                                   headers=no_credential).status_code == 401
+        ok = api.client.post(path, content=content, headers={
+            **api.as_(token), "content-type": "application/json; charset=utf-8"})
+        assert ok.status_code in (200, 201), (path, ok.text)
+    assert balance(api, "m1") == 480          # e0, then e1 once: with the right type
+    assert len(api.client.get("/v1/keys", headers=api.as_(api.admin)).json()) == \
+        keys_before + 1
+
+
+ONE = ('"member": "m1", "type": "purchase", "at": "2026-11-01T10:00:00Z", '
+       '"attributes": {"amount": "1", "category": "books", "order_id": "o-1"}')
+
+
+def test_a_key_given_twice_is_refused_naming_it(api: Api) -> None:
+    cases = [
+        ('{"id": "a", "id": "b", ' + ONE + "}", [("item 0", "id")]),
+        ('{"id": "a", ' + ONE.replace('"amount": "1"', '"amount": "1", "amount" : "9"') + "}",
+         [("item 0", "attributes.amount")]),
+        ('{"id": "a", "\\u0069d": "b", ' + ONE + "}", [("item 0", "id")]),  # escaped: "id"
+        ('{"events": [{"id": "a", ' + ONE + '}, {"id": "b", "id":"c", ' + ONE + "}]}",
+         [("item 1", "id")]),
+        ('{"events": [{"id": "a", ' + ONE + '}], "events": [{"id": "b", ' + ONE + "}]}",
+         [("body", "events")]),
+    ]
+    headers = {**api.as_(api.ingest), "content-type": "application/json"}
+    for body, named in cases:
+        r = api.client.post("/v1/events", content=body.encode(), headers=headers)
+        assert r.status_code == 422, body
+        assert [(e["where"], e["field"], e["reason"]) for e in r.json()["errors"]] == [
+            (where, field, "this key appears more than once in the JSON object")
+            for where, field in named], body
+    assert api.client.get(READ.format("m1"), headers=api.as_(api.read)).status_code == 404
+    r = api.client.post("/v1/keys", content=b'{"name": "a", "name": "b", "scopes": ["read"]}',
+                        headers={**api.as_(api.admin), "content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["type"] == "urn:plaudit:problem:request-invalid"
+    assert [(e["where"], e["field"]) for e in r.json()["errors"]] == [("body", "name")]
+    # escapes and odd spacing alone are fine
+    ok = '{"id" : "e\\u002d1", ' + ONE + "}"
+    assert api.client.post("/v1/events", content=ok.encode(), headers=headers).status_code \
+        == 201

@@ -97,11 +97,13 @@ def test_unknown_member_and_bad_as_of(api: Api) -> None:
     r = api.client.get("/v1/members/nobody", headers=api.as_(api.read))
     assert r.status_code == 404 and r.json()["detail"] == "member `nobody` not found"
     seed(api)
-    r = api.client.get("/v1/members/m1", params={"as_of": "2026-07-01T00:00:00"},
-                       headers=api.as_(api.read))
-    assert r.status_code == 422
-    assert r.json()["errors"][0]["where"] == "query"
-    assert r.json()["errors"][0]["field"] == "as_of"
+    for as_of in ("2026-07-01T00:00:00", "1717200000", "0.5", "2026-07-01"):
+        r = api.client.get("/v1/members/m1", params={"as_of": as_of},
+                           headers=api.as_(api.read))
+        assert r.status_code == 422, as_of
+        assert r.json()["errors"][0]["where"] == "query"
+        assert r.json()["errors"][0]["field"] == "as_of"
+        assert "RFC 3339" in r.json()["errors"][0]["reason"]
 
 
 def test_as_of_outside_the_supported_range_is_422_on_every_read(api: Api) -> None:
@@ -132,3 +134,18 @@ def test_member_tokens_have_a_bounded_lifetime(api: Api) -> None:
     assert r.json()["expires_at"] == "2026-11-22T12:15:00+00:00"
     r = api.client.post("/v1/members/nobody/tokens", headers=api.as_(api.read))
     assert r.status_code == 404
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(api: Api) -> None:
+    """`asof` for `as_of` would otherwise be answered at now, as if it had not been sent."""
+    seed(api)
+    for path, query in (("/v1/members/m1", "asof=2026-07-01T00:00:00Z"),
+                        ("/v1/members/m1/points", "=1"), ("/v1/rulebooks", "page=2")):
+        r = api.client.get(f"{path}?{query}", headers=api.as_(api.read))
+        assert r.status_code == 422, (path, r.text)
+        error = r.json()["errors"][0]
+        assert (error["where"], error["field"]) == ("query", query.split("=")[0])
+        assert error["reason"].startswith("unknown query parameter")
+        assert api.client.get(f"{path}?{query}").status_code == 401   # credentials first
+    assert api.client.get("/v1/members/m1?history=true&as_of=2026-07-01T00:00:00Z",
+                          headers=api.as_(api.read)).status_code == 200

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from ..conftest import EXAMPLES
+import pytest
+
+from ..conftest import BILLION_LAUGHS, EXAMPLES, within
 from .conftest import Api, purchase
 
 SESAME = (EXAMPLES / "sesame-style.yaml").read_text()
@@ -20,6 +22,23 @@ def test_a_refused_draft_names_lines_and_fields(api: Api) -> None:
     assert body["errors"] == [{
         "where": f"draft.yaml:{line}", "field": "points.rules[0].award",
         "reason": "`floor(amout)`: unknown name `amout` (column 7)", "suggestion": "amount"}]
+    assert api.client.get("/v1/drafts", headers=api.as_(api.admin)).json() == []
+
+
+@pytest.mark.parametrize("text, where, reason", [
+    (BILLION_LAUGHS, "draft.yaml:2", "YAML anchors and aliases are not allowed"),
+    ("program:\n" + "  [\n" * 100_000, "draft.yaml:66", "nested deeper than 64 levels"),
+    ("program: " + "[" * 100_000, "draft.yaml:1", "line longer than 10000 characters"),
+], ids=["alias-bomb", "deep-nest", "long-line"])
+def test_a_hostile_draft_is_refused_fast_naming_the_line(api: Api, text: str, where: str,
+                                                          reason: str) -> None:
+    r = within(5, lambda: api.client.post("/v1/drafts", content=text,
+                                          headers=api.as_(api.admin)))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["type"] == "urn:plaudit:problem:rulebook-invalid"
+    assert [(e["where"], e["reason"][:len(reason)]) for e in body["errors"]] == [
+        (where, reason)]
     assert api.client.get("/v1/drafts", headers=api.as_(api.admin)).json() == []
 
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ..conftest import EXAMPLES
+from ..conftest import BILLION_LAUGHS, EXAMPLES
 
 PLAUDIT = shutil.which("plaudit") or str(Path(sys.executable).parent / "plaudit")
 
 
-def run(home: Path, *args: str, check: bool = True, stdin: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str, check: bool = True, stdin: str | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PLAUDIT_HOME": str(home), "NO_COLOR": "1", "TERMINAL_WIDTH": "120"}
     env.pop("PLAUDIT_DATABASE_URL", None)
     result = subprocess.run([PLAUDIT, *args], capture_output=True, text=True, env=env,
-                            timeout=300, input=stdin)
+                            timeout=timeout, input=stdin)
     if check and result.returncode != 0:
         raise AssertionError(f"plaudit {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}\n{result.stderr}")
@@ -58,6 +58,14 @@ def test_rulebook_check_reports_file_line_and_suggestion(tmp_path: Path, home: P
                 if "identity_verifed" in text)
     assert f"bad.yaml:{line}: points.rules[2].on: unknown event type" in result.stderr
     assert "did you mean `identity_verified`?" in result.stderr
+
+
+def test_rulebook_check_refuses_an_alias_bomb_at_once(tmp_path: Path, home: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(BILLION_LAUGHS)
+    result = run(home, "rulebook", "check", str(bomb), check=False, timeout=30)
+    assert result.returncode == 3                 # as for every refused rulebook
+    assert "bomb.yaml:2: YAML anchors and aliases are not allowed" in result.stderr
 
 
 def test_ingest_and_read_a_member(tmp_path: Path, home: Path) -> None:
@@ -97,6 +105,40 @@ def test_bad_lines_are_reported_with_line_numbers(tmp_path: Path, home: Path) ->
     assert "line 3: attributes.amount: Input should be greater than or equal to 0" in \
         result.stderr
     assert "line 4: not valid JSON" in result.stderr
+    assert "0 events stored" in result.stdout
+
+
+def test_ingest_refuses_repeated_keys_and_numeric_times_naming_the_line(
+        tmp_path: Path, home: Path) -> None:
+    run(home, "init", "--rulebook", str(EXAMPLES / "sesame-style.yaml"))
+    good = ('{"id": "e1", "member": "m-1", "type": "purchase", "at": "2026-06-01T10:00:00Z",'
+            ' "attributes": {"amount": "1", "category": "books", "order_id": "o"}}\n')
+    path = tmp_path / "bad.jsonl"
+    path.write_text(good
+                    + good.replace('"id": "e1"', '"id": "e2", "id": "e3"')
+                    + good.replace('"id": "e1"', '"id": "e4"').replace(
+                        '"amount": "1"', '"amount": "1", "amount": "2"')
+                    + good.replace('"id": "e1"', '"id": "e5"').replace(
+                        '"2026-06-01T10:00:00Z"', "1717200000"))
+    result = run(home, "ingest", str(path), check=False)
+    assert result.returncode == 4
+    assert "line 2: id: this key appears more than once in the JSON object" in result.stderr
+    assert "line 3: attributes.amount: this key appears more than once" in result.stderr
+    assert "line 4: at: must be an RFC 3339 time with an offset" in result.stderr
+    assert "0 events stored" in result.stdout
+
+
+def test_ingest_names_a_spend_the_balance_does_not_cover(tmp_path: Path, home: Path) -> None:
+    run(home, "init", "--rulebook", str(EXAMPLES / "sesame-style.yaml"))
+    path = events_file(tmp_path / "spend.jsonl", [
+        {"id": "e1", "member": "m-1", "type": "purchase", "at": "2026-06-01T10:00:00Z",
+         "attributes": {"amount": "10", "category": "other", "order_id": "o-1"}},
+        {"id": "s1", "member": "m-1", "type": "plaudit.spend", "at": "2026-06-02T10:00:00Z",
+         "attributes": {"points": 50}}])
+    result = run(home, "ingest", str(path), check=False)
+    assert result.returncode == 4                 # as for every rejected batch
+    assert ("line 2: attributes.points: insufficient points: spends 50 but the balance at "
+            "2026-06-02T10:00:00Z is 10") in result.stderr
     assert "0 events stored" in result.stdout
 
 

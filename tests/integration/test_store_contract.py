@@ -298,14 +298,14 @@ def test_stored_state_keeps_the_partners_the_latest_word_grants(service: Plaudit
         with service.store.read() as tx:
             return tx.granted_partners("m-1")
 
-    service.ingest_items([consent("c1", "2026-06-01T10:00:00+08:00", "hotels", True),
-                          consent("c2", "2026-06-02T10:00:00+08:00", "rentals", True)])
-    assert granted() == {"hotels", "rentals"}
-    service.ingest_items([consent("c3", "2026-06-03T10:00:00+08:00", "hotels", False)])
-    assert granted() == {"rentals"}
+    service.ingest_items([consent("c1", "2026-06-01T10:00:00+08:00", "partner-hotels", True),
+                          consent("c2", "2026-06-02T10:00:00+08:00", "city-rentals", True)])
+    assert granted() == {"partner-hotels", "city-rentals"}
+    service.ingest_items([consent("c3", "2026-06-03T10:00:00+08:00", "partner-hotels", False)])
+    assert granted() == {"city-rentals"}
     # a late grant older than the revocation does not reopen it
-    service.ingest_items([consent("c0", "2026-06-02T12:00:00+08:00", "hotels", True)])
-    assert granted() == {"rentals"}
+    service.ingest_items([consent("c0", "2026-06-02T12:00:00+08:00", "partner-hotels", True)])
+    assert granted() == {"city-rentals"}
     with service.store.read() as tx:
         assert tx.granted_partners("m-nobody") == frozenset()
 
@@ -329,3 +329,16 @@ def test_a_state_row_from_before_the_consents_column_is_folded_then_filled(
     assert (result.created, result.members) == (False, 1)
     with store.read() as tx:
         assert tx.granted_partners("m-1") == {"city-rentals"}
+
+
+def test_revoking_a_key_revokes_the_member_tokens_it_issued(service: Plaudit) -> None:
+    access = service.access
+    service.ingest_items([purchase("e1", "m1", "2026-11-01T10:00:00Z", "1")])
+    key = access.create_key("app", ["read"])
+    mine = access.issue_member_token("m1", 600, issued_by=key.row.key_id)
+    console = access.issue_member_token("m1", 600, issued_by="console")
+    access.revoke(key.row.key_id)
+    with service.store.read() as tx:
+        rows = [tx.key(k.row.key_id) for k in (mine, console)]
+    assert [(r.revoked_us, r.issued_by) if r else None for r in rows] == [
+        (NOW, key.row.key_id), (None, "console")]

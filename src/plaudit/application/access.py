@@ -13,9 +13,19 @@ grant and revoke that member's consents (scope ``consents``) only when the issui
 has ``ingest``, which records consents itself. Partner keys carry no scopes: what they may
 do is fixed by kind.
 
+A member token lives no longer than its issuer: the token row names the key that issued
+it (``issued_by``), revoking a key revokes its tokens in the same transaction, and every
+use of a token also checks that its issuer is still live. The second check is what makes
+revocation complete: another process may issue a token from a key it verified just
+before the revocation (its cache is up to :data:`CACHE_SECONDS` old), after the
+revocation's update has run. A token that names no issuer (one from before the column
+existed) is refused, since nobody can say whether its issuer still stands; ``plaudit keys
+token`` records :data:`CONSOLE`, a person with the database itself.
+
 Verified keys are cached for a couple of seconds per process, so a busy API does not read
 the keys table on every request; revoking in this process takes effect at once, in other
-processes within :data:`CACHE_SECONDS`.
+processes within :data:`CACHE_SECONDS` (for a token: within that time of its issuer's
+revocation, as for the issuer itself).
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ KIND_OF_PREFIX = {v: k for k, v in PREFIX.items()}
 DEFAULT_TOKEN_SECONDS = 900
 MAX_TOKEN_SECONDS = 86_400
 CACHE_SECONDS = 2.0
+CONSOLE = "console"
+"""The issuer recorded for a member token made with ``plaudit keys token``: no key issued
+it, whoever ran the command has the database."""
 _PARTNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TOKEN = re.compile(r"^(plk|plp|plm)_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})$")
 
@@ -69,6 +82,10 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _live(row: KeyRow, now_us: int) -> bool:
+    return row.revoked_us is None and (row.expires_us is None or row.expires_us > now_us)
+
+
 class Access:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -79,11 +96,11 @@ class Access:
 
     def _issue(self, kind: str, name: str, scopes: Iterable[str] = (), *,
                partner: str | None = None, member: str | None = None,
-               expires_us: int | None = None) -> IssuedKey:
+               expires_us: int | None = None, issued_by: str | None = None) -> IssuedKey:
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         row = KeyRow(key_id, name, kind, " ".join(sorted(set(scopes))), partner, member,
-                     _hash(secret), self.clock.now_us(), expires_us, None)
+                     _hash(secret), self.clock.now_us(), expires_us, None, issued_by)
         with self.store.write() as tx:
             if member is not None and tx.member_no(member) is None:
                 raise NotFound(f"member `{member}` not found")
@@ -103,17 +120,22 @@ class Access:
         return self._issue("partner", name, partner=partner)
 
     def issue_member_token(self, member: str, seconds: int = DEFAULT_TOKEN_SECONDS, *,
-                           consents: bool = False) -> IssuedKey:
+                           issued_by: str, consents: bool = False) -> IssuedKey:
         """A token that reads ``member``; with ``consents``, it may also grant and revoke
-        that member's partner consents (give it only when the issuer may: ``ingest``)."""
+        that member's partner consents (give it only when the issuer may: ``ingest``).
+
+        ``issued_by`` is the issuing operator key's id (or :data:`CONSOLE`): the token is
+        valid only while that key is."""
         if not 1 <= seconds <= MAX_TOKEN_SECONDS:
             raise ValueError(f"a member token lives 1 to {MAX_TOKEN_SECONDS} seconds")
         expires = self.clock.now_us() + seconds * 1_000_000
         scopes = MEMBER_SCOPES if consents else ("read",)
         return self._issue("member", f"member token for {member}", scopes, member=member,
-                           expires_us=expires)
+                           expires_us=expires, issued_by=issued_by)
 
     def revoke(self, key_id: str) -> None:
+        """Revoke a key and every member token it issued (at once in this process: the
+        issuer's cached entry goes, and each token use checks its issuer)."""
         with self.store.write() as tx:
             if not tx.revoke_key(key_id, self.clock.now_us()):
                 raise NotFound(f"no live key `{key_id}`")
@@ -147,11 +169,20 @@ class Access:
         now = self.clock.now_us()
         if (row is None or PREFIX[row.kind] != prefix
                 or not hmac.compare_digest(row.secret_hash, _hash(secret))
-                or row.revoked_us is not None
-                or (row.expires_us is not None and row.expires_us <= now)):
+                or not _live(row, now)
+                or (row.kind == "member" and not self._issuer_live(row.issued_by, now))):
             raise Unauthenticated("the credential is not valid")
         return Principal(row.key_id, row.kind, row.name, frozenset(row.scopes.split()),
                          row.partner, row.member_id)
+
+    def _issuer_live(self, issuer: str | None, now: int) -> bool:
+        """Whether a member token's issuer still stands (None: unknown, so no)."""
+        if issuer == CONSOLE:
+            return True
+        if issuer is None:
+            return False
+        row = self._row(issuer)
+        return row is not None and row.kind == "operator" and _live(row, now)
 
     def _row(self, key_id: str) -> KeyRow | None:
         hit = self._cache.get(key_id)
@@ -167,4 +198,4 @@ class Access:
         return row
 
 
-__all__ = ["MEMBER_SCOPES", "SCOPES", "Access", "IssuedKey", "Principal"]
+__all__ = ["CONSOLE", "MEMBER_SCOPES", "SCOPES", "Access", "IssuedKey", "Principal"]

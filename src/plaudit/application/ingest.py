@@ -158,8 +158,9 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
                 labels: list[str], now_us: int) -> BatchResult:
     """Store one validated batch and re-fold its members inside ``tx``.
 
-    Raises :class:`EventRejected` (the caller's transaction then rolls back) when an id is
-    reused with another body or a spend exceeds the balance.
+    Raises :class:`EventConflict` (the caller's transaction then rolls back) when an id is
+    reused with another body, :class:`InsufficientPoints` when a spend exceeds the
+    balance (both name the batch item).
     """
     result = BatchResult(received=len(events))
     canon = [canonical_attributes(e.attributes) for e in events]
@@ -354,13 +355,15 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
         where = label_of.get(e.event_id or "")
-        reason = e.reason
+        reason = f"insufficient points: {e.reason}"
         if where is None:  # a stored spend would be left uncovered by this batch's spend
             spend_id = next(i for m in by_member.values() for x in m
                             if x.type in SPENDING and (i := x.id) in label_of)
             where = label_of[spend_id]
-            reason = f"would leave the stored spend `{e.event_id}` uncovered: {e.reason}"
-        raise EventRejected([Problem(where, "attributes.points", reason)]) from None
+            reason = (f"insufficient points: would leave the stored spend `{e.event_id}` "
+                      f"uncovered: {e.reason}")
+        raise InsufficientPoints(e.reason, event_id=e.event_id, problems=[
+            Problem(where, "attributes.points", reason)]) from None
     except RedemptionRefused as e:
         cache.drop([nos[m] for m in by_member])
         raise RedemptionRefused([Problem(label_of.get(e.event_id or "", p.where), p.field,

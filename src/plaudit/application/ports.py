@@ -68,6 +68,8 @@ class KeyRow(NamedTuple):
     created_us: int
     expires_us: int | None
     revoked_us: int | None
+    issued_by: str | None = None
+    """A member token's issuing operator key id (or ``console``); None for other keys."""
 
 
 class DraftRow(NamedTuple):
@@ -188,7 +190,8 @@ class Transaction(Protocol):
     def keys(self, kinds: Sequence[str]) -> list[KeyRow]: ...
 
     def revoke_key(self, key_id: str, now_us: int) -> bool:
-        """Mark a live key revoked; False when there is no such live key."""
+        """Mark a live key revoked, and every live member token it issued; False when there
+        is no such live key."""
         ...
 
     def add_draft(self, program_id: str, digest: str, source: str, now_us: int) -> int: ...

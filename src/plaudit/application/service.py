@@ -453,13 +453,18 @@ class Plaudit:
         return points
 
     def record_consent(self, member_id: str, partner: str, granted: bool) -> ConsentView:
-        """Record a grant or revocation as a ``plaudit.consent`` event of the member."""
+        """Record a grant or revocation as a ``plaudit.consent`` event of the member.
+
+        A member not seen yet is created, as any event of theirs would create them: a
+        consent is an event, and the callers who may record one (an ``ingest`` key, or
+        the member's own token) may send events anyway. So the answer is the same whether
+        the member existed, and says nothing about who does. A grant must name a partner
+        some perk lists (:class:`EventRejected` naming ``attributes.partner`` otherwise).
+        """
         now = self.clock.now_us()
         with self.store.read() as tx:
             no = tx.member_no(member_id)
-            if no is None:
-                raise NotFound(f"member `{member_id}` not found")
-            state = tx.states([no]).get(no)
+            state = tx.states([no]).get(no) if no is not None else None
         rb = self.rulebook()
         at = from_us(now).isoformat()
         # Events at the same instant are ordered by id: the member's event count in the id

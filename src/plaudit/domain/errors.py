@@ -8,14 +8,16 @@ family of exceptions to HTTP problems or CLI exit codes::
     │   └── ExpressionError  one expression is unsafe, ill-typed or names something unknown
     ├── EventRejected        one or more events of a batch are invalid (the batch stored nothing)
     │   ├── EventConflict    an event id is already stored (or repeated) with another body
+    │   ├── InsufficientPoints  a spend exceeds the balance available at its time
     │   └── RedemptionRefused  a redemption (or its cancellation) contradicts the member's
     │                        state or the catalogue: requirement, limit, dates, stock
+    ├── InvalidRequest       a request parameter is not valid for the rulebook in force
     ├── Conflict             the request contradicts the stored state
     ├── NotFound             an unknown member, rulebook version, …
     ├── Unauthenticated      no credentials, or unknown, expired or revoked ones
     ├── Forbidden            the caller may not see or do this
     ├── TooLarge             the request exceeds a size limit
-    ├── InsufficientPoints   a spend exceeds the balance available at its time
+    ├── UnsupportedMediaType a request body is not in the media type the route takes
     └── StoreError           the database failed in a way the caller cannot fix
 
 Errors carry the context a user needs to fix the input (file, line, field, item index, a
@@ -121,6 +123,16 @@ class RedemptionRefused(EventRejected):
     def __init__(self, problems: Sequence[Problem], *, event_id: str | None = None) -> None:
         self.event_id = event_id
         super().__init__(problems)
+class InvalidRequest(PlauditError):
+    """A request parameter the rulebook in force does not allow (a consent to a partner no
+    perk lists); ``problems`` names it. The HTTP API answers it like any invalid
+    parameter."""
+
+    code = "request-invalid"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
 
 
 class Conflict(PlauditError):
@@ -135,6 +147,18 @@ class TooLarge(PlauditError):
     code = "too-large"
 
 
+class UnsupportedMediaType(PlauditError):
+    """A body sent without the media type its route takes (a JSON route and
+    ``text/plain``, or no ``Content-Type`` at all); ``problems`` names the header."""
+
+    code = "unsupported-media-type"
+
+    def __init__(self, expected: str, got: str | None) -> None:
+        self.problems = [Problem("header", "content-type",
+                                 f"expected {expected}, got {got or 'none'}")]
+        super().__init__(f"send the body as `Content-Type: {expected}`")
+
+
 class NotFound(PlauditError):
     code = "not-found"
 
@@ -143,13 +167,23 @@ class Forbidden(PlauditError):
     code = "forbidden"
 
 
-class InsufficientPoints(PlauditError):
+class InsufficientPoints(EventRejected):
+    """A spend the balance at its time does not cover. The fold raises it with the spend's
+    ``event_id``; ingest raises it again with ``problems`` naming the batch item and
+    ``attributes.points``. An event rejection like any other (the batch stored nothing,
+    a file's batch is reported), with a code of its own."""
+
     code = "insufficient-points"
 
-    def __init__(self, reason: str, *, event_id: str | None = None) -> None:
+    def __init__(self, reason: str, *, event_id: str | None = None,
+                 problems: Sequence[Problem] = ()) -> None:
         self.reason = reason
         self.event_id = event_id
-        super().__init__(f"event {event_id}: {reason}" if event_id else reason)
+        self.problems = list(problems)
+        head = f"event {event_id}: {reason}" if event_id else reason
+        if self.problems:
+            head = "spend not covered by the balance, batch not stored"
+        PlauditError.__init__(self, "\n  ".join([head, *map(str, self.problems)]))
 
 
 class StoreError(PlauditError):
@@ -164,6 +198,7 @@ __all__ = [
     "ExpressionError",
     "Forbidden",
     "InsufficientPoints",
+    "InvalidRequest",
     "NotFound",
     "PlauditError",
     "Problem",
@@ -172,4 +207,5 @@ __all__ = [
     "StoreError",
     "TooLarge",
     "Unauthenticated",
+    "UnsupportedMediaType",
 ]

@@ -336,6 +336,9 @@ class Rulebook:
     that such a person is another, existing member."""
     plan: Plan = field(init=False, compare=False, repr=False)
     """Which mechanics the fold runs, and which of them each event type reaches."""
+    partners: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    """Every partner some perk lists, in rulebook order: the only ones a member can grant
+    consent to."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -358,6 +361,8 @@ class Rulebook:
         set_(self, "score_shares", shares)
         set_(self, "match_targets",
              {r.reverses: r.match for r in self.rules if r.reverses and r.match})
+        set_(self, "partners", tuple(dict.fromkeys(p for perk in self.perks
+                                                   for p in perk.partners)))
         set_(self, "reward_index", {r.id: r for r in self.rewards})
         watch: dict[str, tuple[int, ...]] = {}
         for badge in self.badges:

@@ -338,7 +338,11 @@ class SqlTransaction:
         result = self.conn.execute(k.update().where(k.c.key_id == key_id,
                                                     k.c.revoked_us.is_(None))
                                    .values(revoked_us=now_us))
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        self.conn.execute(k.update().where(k.c.issued_by == key_id, k.c.revoked_us.is_(None))
+                          .values(revoked_us=now_us))
+        return True
 
     def add_draft(self, program_id: str, digest: str, source: str, now_us: int) -> int:
         result = self.conn.execute(t.rulebook_drafts.insert().values(

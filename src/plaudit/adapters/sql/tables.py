@@ -88,6 +88,11 @@ api_keys = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("expires_us", BigInteger, nullable=True),
     Column("revoked_us", BigInteger, nullable=True),
+    # member tokens: the id of the operator key that issued the token ("console" for
+    # `plaudit keys token`); revoking that key revokes the token. NULL for other keys, and
+    # for tokens from before the column, which are refused (migration 0004)
+    Column("issued_by", String(32), nullable=True),
+    Index("ix_api_keys_issued_by", "issued_by"),
 )
 
 rulebook_drafts = Table(

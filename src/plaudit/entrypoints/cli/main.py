@@ -32,6 +32,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from plaudit.application.access import CONSOLE
 from plaudit.application.ingest import DEFAULT_BATCH, IngestReport
 from plaudit.application.service import Plaudit
 from plaudit.bootstrap import bootstrap
@@ -383,7 +384,7 @@ def keys_list() -> None:
 @handles_errors
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")]
                 ) -> None:
-    """Revoke a key at once."""
+    """Revoke a key, and every member token it issued, at once."""
     _service().access.revoke(key_id)
     out.print(f"revoked {key_id}")
 
@@ -398,7 +399,8 @@ def keys_token(member_id: Annotated[str, typer.Argument(help="The member the tok
                    help="Whether the token may also grant and revoke the member's "
                         "partner consents.")] = True) -> None:
     """Issue a short-lived member token (reads only that member); prints the token."""
-    issued = _service().access.issue_member_token(member_id, seconds, consents=consents)
+    issued = _service().access.issue_member_token(member_id, seconds, issued_by=CONSOLE,
+                                                  consents=consents)
     out.print(issued.token, highlight=False)
 
 

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from plaudit.application.access import Principal
+from plaudit.application.wire import REPEATED_KEY, json_path, repeated_keys, surely_unrepeated
 from plaudit.domain.errors import EventRejected, Problem
 from plaudit.entrypoints.http.coalesce import Coalescer
 from plaudit.entrypoints.http.limits import MAX_BATCH, check_items, short
+from plaudit.entrypoints.http.media import check_json_type
 from plaudit.entrypoints.http.models import IngestOut
 from plaudit.entrypoints.http.problems import responses
 from plaudit.entrypoints.http.security import operator
@@ -49,7 +51,7 @@ _BODY = {
     responses={200: {"model": IngestOut, "description": "Every event was already stored "
                      "with the same body: the original result, nothing changed."},
                201: {"description": "At least one event was stored."},
-               **responses(401, 403, 409, 413, 422, 503)},
+               **responses(401, 403, 409, 413, 415, 422, 503)},
     openapi_extra={"requestBody": _BODY},
 )
 async def post_events(request: Request,
@@ -63,10 +65,13 @@ async def post_events(request: Request,
     field, and nothing is stored.
     """
     body = await request.body()
+    check_json_type(request, body)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise EventRejected([Problem("body", "", f"not valid JSON: {e}")]) from None
+    if not surely_unrepeated(body, data):
+        _refuse_repeated_keys(body, data)
     if isinstance(data, dict) and "events" in data:
         if set(data) != {"events"}:
             extra = sorted(set(data) - {"events"})
@@ -90,6 +95,22 @@ async def post_events(request: Request,
     }
     return Response(orjson.dumps(out), status_code=201 if result.stored else 200,
                     media_type="application/json")
+
+
+def _refuse_repeated_keys(body: bytes, data: Any) -> None:
+    """422 naming each key given twice, by its item (``item 3``, ``attributes.amount``)
+    or, outside the events, by ``body``."""
+    problems = []
+    batch = isinstance(data, dict) and "events" in data
+    for path in repeated_keys(body, data):
+        if batch and len(path) > 2 and path[0] == "events" and isinstance(path[1], int):
+            problems.append(Problem(f"item {path[1]}", json_path(path[2:]), REPEATED_KEY))
+        elif batch:
+            problems.append(Problem("body", json_path(path), REPEATED_KEY))
+        else:
+            problems.append(Problem("item 0", json_path(path), REPEATED_KEY))
+    if problems:
+        raise EventRejected(problems)
 
 
 __all__ = ["router"]

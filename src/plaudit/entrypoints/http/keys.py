@@ -11,6 +11,7 @@ from starlette.responses import Response
 from plaudit.application.access import Principal
 from plaudit.application.ports import KeyRow
 from plaudit.domain.calendar import from_us
+from plaudit.entrypoints.http.media import json_body
 from plaudit.entrypoints.http.models import KeyCreate, KeyCreated, KeyOut
 from plaudit.entrypoints.http.problems import responses
 from plaudit.entrypoints.http.security import operator, service
@@ -28,8 +29,9 @@ def key_out(row: KeyRow) -> KeyOut:
 
 
 @router.post("/v1/keys", status_code=201, response_model=KeyCreated,
-             responses=responses(401, 403, 422, 503), summary="Create a key")
-async def create_key(request: Request, body: KeyCreate, who: Admin) -> KeyCreated:
+             responses=responses(401, 403, 415, 422, 503), summary="Create a key")
+async def create_key(request: Request, body: KeyCreate, who: Admin,
+                     _body: Annotated[None, Depends(json_body)]) -> KeyCreated:
     """An operator key with `scopes` (`admin`, `ingest`, `read`), or a partner key for one
     `partner`. The token is in this response only; plaudit keeps only its hash."""
     access = service(request).access
@@ -50,7 +52,8 @@ def list_keys(request: Request, who: Admin) -> list[KeyOut]:
 @router.delete("/v1/keys/{key_id}", status_code=204,
                responses=responses(401, 403, 404, 422, 503), summary="Revoke a key")
 def revoke_key(request: Request, key_id: KeyId, who: Admin) -> Response:
-    """Revoked at once in this process, within two seconds in every other API process."""
+    """Revokes the key and every member token it issued: at once in this process, within
+    two seconds in every other API process."""
     service(request).access.revoke(key_id)
     return Response(status_code=204)
 

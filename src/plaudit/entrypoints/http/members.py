@@ -17,8 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from plaudit.application.access import Principal
-from plaudit.application.wire import Instant
+from plaudit.application.service import Plaudit
+from plaudit.application.wire import Instant, unknown_partner
 from plaudit.domain.calendar import from_us, to_us
+from plaudit.domain.errors import InvalidRequest
 from plaudit.domain.state import (
     ConsentView,
     MemberState,
@@ -27,6 +29,7 @@ from plaudit.domain.state import (
     ScoreView,
     TierView,
 )
+from plaudit.entrypoints.http.media import json_body
 from plaudit.entrypoints.http.models import (
     ConsentOut,
     Partner,
@@ -142,9 +145,21 @@ async def get_consents(request: Request, member_id: MemberId, who: Reader,
     return _json((await _state(request, member_id, as_of)).consents)
 
 
+def _record_consent(svc: Plaudit, member_id: str, partner: str, granted: bool
+                    ) -> ConsentView:
+    """A grant to a partner no perk lists is refused as the invalid path parameter it is
+    (the service would refuse it too, but naming an item of an event the caller never
+    sent)."""
+    if granted:
+        rb = svc.rulebook()
+        if partner not in rb.partners:
+            raise InvalidRequest([unknown_partner("path", "partner", partner, rb)])
+    return svc.record_consent(member_id, partner, granted)
+
+
 async def _consent(request: Request, member_id: str, partner: str, granted: bool
                    ) -> Response:
-    view = await run_in_threadpool(service(request).record_consent, member_id, partner,
+    view = await run_in_threadpool(_record_consent, service(request), member_id, partner,
                                    granted)
     return _json({"member": member_id, "partner": view.partner, "granted": view.granted,
                   "at": view.at})
@@ -155,7 +170,9 @@ async def _consent(request: Request, member_id: str, partner: str, granted: bool
 async def grant_consent(request: Request, member_id: MemberId, partner: Partner,
                         who: Writer) -> Response:
     """Let `partner` ask whether this member qualifies for the partner's perks (yes/no
-    only). Recorded as a `plaudit.consent` event; revocable at any time."""
+    only). Recorded as a `plaudit.consent` event; revocable at any time. `partner` must be
+    listed by a perk of the rulebook (422 naming `partner` otherwise). A member not seen
+    yet is created, as by any event of theirs: the answer is the same either way."""
     return await _consent(request, member_id, partner, True)
 
 
@@ -163,21 +180,26 @@ async def grant_consent(request: Request, member_id: MemberId, partner: Partner,
                responses=READ_ERRORS, summary="Revoke a partner's consent")
 async def revoke_consent(request: Request, member_id: MemberId, partner: Partner,
                          who: Writer) -> Response:
-    """From now on the partner's checks for this member are refused (403)."""
+    """From now on the partner's checks for this member are refused (403). Accepted for
+    any partner id, even one the rulebook no longer lists: a member may always withdraw."""
     return await _consent(request, member_id, partner, False)
 
 
 @router.post("/v1/members/{member_id}/tokens", response_model=TokenOut, status_code=201,
-             responses=READ_ERRORS, summary="Issue a short-lived member token")
+             responses=responses(401, 403, 404, 415, 422, 503),
+             summary="Issue a short-lived member token")
 async def create_token(request: Request, member_id: MemberId,
                        who: Annotated[Principal, Depends(operator("read"))],
+                       _body: Annotated[None, Depends(json_body)],
                        body: Annotated[TokenCreate | None, Body()] = None) -> Response:
     """A bearer token that reads only this member, for your app to hand to the member's
     device. Issued by a key that also has `ingest`, it may grant and revoke the member's
-    consents too (`scopes` says which). Default lifetime 15 minutes, at most 24 hours."""
+    consents too (`scopes` says which). Default lifetime 15 minutes, at most 24 hours;
+    revoking the key that issued it revokes the token too."""
     seconds = (body or TokenCreate()).seconds
     issued = await run_in_threadpool(service(request).access.issue_member_token, member_id,
-                                     seconds, consents=who.has("ingest"))
+                                     seconds, issued_by=who.key_id,
+                                     consents=who.has("ingest"))
     assert issued.row.expires_us is not None
     return _json({"member": member_id, "token": issued.token,
                   "scopes": issued.row.scopes.split(),

@@ -38,11 +38,13 @@ _STATUS: dict[type[e.PlauditError], tuple[int, str]] = {
     e.EventRejected: (422, "Events rejected"),
     e.RulebookError: (422, "Rulebook refused"),
     e.InsufficientPoints: (422, "Insufficient points"),
+    e.InvalidRequest: (422, "Request invalid"),
     e.Conflict: (409, "Conflict"),
     e.NotFound: (404, "Not found"),
     e.Unauthenticated: (401, "Not authenticated"),
     e.Forbidden: (403, "Forbidden"),
     e.TooLarge: (413, "Request too large"),
+    e.UnsupportedMediaType: (415, "Unsupported media type"),
     e.StoreError: (503, "Database unavailable"),
 }
 
@@ -101,6 +103,14 @@ def _loc(loc: tuple[Any, ...]) -> tuple[str, str]:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        from plaudit.entrypoints.http.media import JSON, is_json
+
+        content_type = request.headers.get("content-type")
+        if not is_json(content_type):
+            # FastAPI tried a body without Content-Type as JSON before the route's own
+            # check could say 415: say it here
+            return await _plaudit_error(request, e.UnsupportedMediaType(JSON, content_type))
     errors = []
     for err in exc.errors():
         where, field = _loc(tuple(err.get("loc", ())))
@@ -172,7 +182,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for problem responses, so clients and schemathesis know them."""
     descriptions = {400: "Bad request", 401: "No valid credential", 403: "Not allowed",
                     404: "Not found", 409: "Conflict", 413: "Too large",
-                    422: "Invalid input", 503: "Database unavailable"}
+                    415: "The body is not `application/json`", 422: "Invalid input",
+                    503: "Database unavailable"}
     return {s: {"model": Problem, "description": descriptions[s],
                 "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
             for s in statuses}

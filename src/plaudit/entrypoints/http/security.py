@@ -19,11 +19,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from plaudit.application.access import Principal
 from plaudit.application.service import Plaudit
-from plaudit.domain.errors import Forbidden, Unauthenticated
+from plaudit.domain.errors import Forbidden, InvalidRequest, Problem, Unauthenticated
+from plaudit.entrypoints.http.limits import short
 
 bearer = HTTPBearer(auto_error=False, description="An operator key (`plk_…`), a partner key "
                     "(`plp_…`) or a member token (`plm_…`).")
@@ -42,7 +45,39 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
                ) -> Principal:
     if credentials is None:
         raise Unauthenticated("send a key or member token as `Authorization: Bearer …`")
-    return service(request).access.authenticate(credentials.credentials)
+    who = service(request).access.authenticate(credentials.credentials)
+    _known_query(request)
+    return who
+
+
+def _known_query(request: Request) -> None:
+    """A query parameter the route does not take is refused (422 naming it) rather than
+    ignored: a misspelt `?asof=…` would otherwise be answered as if it had not been sent
+    (here: at now). Checked by the guard, so that it comes after authentication."""
+    names = request.query_params.keys()
+    if not names:
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names.get(route.unique_id)
+    if known is None:
+        known = _query_names[route.unique_id] = frozenset(_declared_query(route.dependant))
+    unknown = sorted(set(names) - known)
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none"
+        raise InvalidRequest([Problem("query", short(name), "unknown query parameter "
+                                      f"(this route takes: {listed})") for name in unknown])
+
+
+_query_names: dict[str, frozenset[str]] = {}
+
+
+def _declared_query(dependant: Dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared_query(sub)
+    return names
 
 
 def operator(scope: str) -> Callable[..., Awaitable[Principal]]:
