@@ -153,9 +153,18 @@ class StreakSpec(_Strict):
     label: str
 
 
+class MetricSpec(_Strict):
+    count: str | None = None
+    sum: str | None = None
+    where: str | None = None
+
+
 class LeaderboardSpec(_Strict):
     id: str
     label: str
+    metric: MetricSpec
+    period: str
+    visibility: str = "opt_in"
 
 
 class RulebookSpec(_Strict):
@@ -220,6 +229,7 @@ __all__ = [
     "FeatureSpec",
     "LeaderboardSpec",
     "LevelSpec",
+    "MetricSpec",
     "MultiplierSpec",
     "PerkSpec",
     "PointsSpec",
