@@ -18,7 +18,15 @@ from fastapi.openapi.utils import get_openapi
 import plaudit
 from plaudit.application.service import Plaudit
 from plaudit.config import Settings
-from plaudit.entrypoints.http import events, keys, members, partner, problems, rulebooks
+from plaudit.entrypoints.http import (
+    events,
+    keys,
+    leaderboards,
+    members,
+    partner,
+    problems,
+    rulebooks,
+)
 from plaudit.entrypoints.http.coalesce import Coalescer, FreezeAfterWrites
 from plaudit.entrypoints.http.limits import MAX_BODY_BYTES, BodyLimit
 from plaudit.entrypoints.http.models import Health
@@ -61,7 +69,7 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
     app.state.plaudit = svc
     app.state.coalescer = Coalescer(svc, FreezeAfterWrites() if freeze_gc else None)
     problems.install(app)
-    for module in (events, members, partner, rulebooks, keys):
+    for module in (events, members, partner, rulebooks, keys, leaderboards):
         app.include_router(module.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"],
