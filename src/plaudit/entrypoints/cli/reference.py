@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 COMMANDS: list[list[str]] = [
     [], ["init"], ["rulebook"], ["rulebook", "check"], ["rulebook", "publish"],
-    ["rulebook", "list"], ["ingest"], ["member"], ["demo"],
+    ["rulebook", "list"], ["ingest"], ["member"], ["leaderboard"], ["demo"],
 ]
 
 HEADER = """# CLI reference
