@@ -68,6 +68,9 @@ def test_limits_and_periods_are_checked(api: Api) -> None:
     assert wrong.status_code == 404 and "periods are months" in wrong.json()["detail"]
     assert api.client.get(url + "?period=2026-10", headers=h).status_code == 200
     assert api.client.get("/v1/leaderboards/nope", headers=h).status_code == 404
+    assert api.client.get(url + "?as_of=0.5", headers=h).status_code == 422
+    past = api.client.get(url, params={"as_of": "2026-10-05T00:00:00+08:00"}, headers=h)
+    assert past.json()["period"] == "2026-10"
 
 
 def test_the_member_view_join_leave_and_rank(api: Api) -> None:

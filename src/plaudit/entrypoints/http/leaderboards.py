@@ -10,13 +10,14 @@ scope (the scope for everything a member decides about themself).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -51,7 +52,16 @@ FriendId = Annotated[str, Path(pattern=ID_PATTERN, description="Another member's
 Period = Annotated[str | None, Query(
     pattern=PERIOD_PATTERN, description="`2026-07` (a month board), `2026-W27` (a week "
     "board, ISO weeks) or `all` (an all-time board). Default: the current period.")]
-AsOf = Annotated[Instant | None, Query(
+def _rfc3339(value: Any) -> Any:
+    """Only RFC 3339 text: pydantic alone would read ``0.5`` as seconds since 1970."""
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise ValueError("give an RFC 3339 time with its offset, like "
+                         "2026-07-01T00:00:00+08:00")
+    return value
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+AsOf = Annotated[Annotated[Instant, BeforeValidator(_rfc3339)] | None, Query(
     description="The instant whose period is meant when `period` is not given (RFC 3339 "
                 "with an offset). Default: now.")]
 BoardReader = Annotated[Principal, Depends(board_reader)]
