@@ -55,8 +55,6 @@ class BoardPage:
     board: str
     label: str
     period: str
-    members: int
-    """Opted-in members listed for the period (in a friends view: its rows)."""
     standings: tuple[Standing, ...]
 
 

@@ -524,11 +524,10 @@ class Plaudit:
         if not 1 <= limit <= lb.MAX_LIMIT:
             raise ValueError(f"limit must be 1 to {lb.MAX_LIMIT}")
         _, board, key = self._board_period(board_id, period, as_of_us)
-        with self.store.read() as tx:
+        with self.store.read() as tx:  # one index range of `limit` rows, whatever the size
             rows = tx.top_entries(board.id, key, limit)
-            total = tx.count_entries(board.id, key)
             me = tx.member_no(viewer) if viewer is not None else None
-        return lb.BoardPage(board.id, board.label, key, total, lb.standings(board, rows, 1, me))
+        return lb.BoardPage(board.id, board.label, key, lb.standings(board, rows, 1, me))
 
     def member_leaderboards(self, member_id: str, as_of_us: int | None = None
                             ) -> lb.MemberBoards:
@@ -565,8 +564,7 @@ class Plaudit:
         if own is not None:
             rows.append(own)
             rows.sort(key=lambda r: (r.sort_key, r.reached_at_us, r.tag, r.member_no))
-        return lb.BoardPage(board.id, board.label, key, len(rows),
-                            lb.standings(board, rows, 1, no))
+        return lb.BoardPage(board.id, board.label, key, lb.standings(board, rows, 1, no))
 
     def _record(self, member_id: str, type_: str, prefix: str,
                 attributes: dict[str, Any]) -> str:

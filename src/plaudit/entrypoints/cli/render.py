@@ -24,8 +24,8 @@ def leaderboard(console: Console, page: BoardPage) -> None:
                   title_justify="left")
     for s in page.standings:
         table.add_row(str(s.rank), s.pseudonym, str(s.value))
-    table.caption = (f"top {len(page.standings)} of {page.members} listed"
-                     if page.standings else "nobody listed in this period")
+    if not page.standings:
+        table.caption = "nobody listed in this period"
     console.print(table)
 
 

@@ -104,7 +104,7 @@ async def get_board(request: Request, board: BoardId, who: BoardReader, period: 
                     as_of: AsOf = None) -> Response:
     """The first `limit` opted-in members of the period: rank, pseudonym and value, the
     highest value first, equal values in the order they were reached. A member token's own
-    row says `"you": true`. `members` is how many are listed in the period."""
+    row says `"you": true`."""
     viewer = who.member if who.kind == "member" else None
     page = await run_in_threadpool(service(request).leaderboard, board, period, limit,
                                    viewer=viewer, as_of_us=_us(as_of))
