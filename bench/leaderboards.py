@@ -7,8 +7,8 @@
 2. times, each in its own read transaction as the service does:
    - top 10: ``top_entries`` (what ``GET /v1/leaderboards/{board}`` reads), and the same
      through ``Plaudit.leaderboard``;
-   - my rank: ``entry`` + ``rank`` + ``count_entries`` (what a member's own view reads per
-     board) for the members ranked first, in the middle and last;
+   - my rank: ``entry`` + ``rank`` (what a member's own view reads per board) for the
+     members ranked first, in the middle and last;
 3. times the baseline in the same run and database: ``SELECT id, v FROM t ORDER BY v
    LIMIT 10`` on a table of N rows with an index on ``v`` alone;
 4. prints ms per read (median and p99 of ``--repeat`` reads).
@@ -133,7 +133,6 @@ def run(url: str, n: int, repeat: int) -> None:
                 found = tx.entry(BOARD, PERIOD, row.member_no)
                 assert found is not None
                 tx.rank(found)
-                tx.count_entries(BOARD, PERIOD)
         return read
 
     def baseline() -> None:

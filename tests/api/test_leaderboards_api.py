@@ -80,7 +80,7 @@ def test_the_member_view_join_leave_and_rank(api: Api) -> None:
     assert set(mine) == {"member", "pseudonym", "boards", "friends"}
     assert mine["boards"] == [{"id": BOARD, "label": "Good-for-you spend this month",
                                "period": "2026-11", "value": "50", "joined": False,
-                               "rank": None, "members": None}]
+                               "rank": None}]
     joined = join(api, "m-b", token)
     assert joined.status_code == 200
     assert (joined.json()["joined"], joined.json()["rank"]) == (True, 1)

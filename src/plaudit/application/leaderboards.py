@@ -67,9 +67,8 @@ class MemberBoard:
     joined: bool
     rank: int | None
     """The member's place in the period, or None when not listed (not joined, or no event
-    of theirs in the period since the last write)."""
-    members: int | None
-    """How many are listed in the period, when the member is."""
+    of theirs in the period since the last write). It costs a count of the entries ranked
+    above (one index range), so there is no "of N": that would count the whole period."""
 
 
 @dataclass(frozen=True)

@@ -543,9 +543,8 @@ class Plaudit:
             for v in view.leaderboards:
                 entry = tx.entry(v.id, v.period, no) if v.joined else None
                 rank = tx.rank(entry) if entry is not None else None
-                total = tx.count_entries(v.id, v.period) if entry is not None else None
                 boards.append(lb.MemberBoard(v.id, v.label, v.period, v.value, v.joined,
-                                             rank, total))
+                                             rank))
             friends = tx.friends_of(no)
         name = view.leaderboards[0].pseudonym if view.leaderboards else None
         return lb.MemberBoards(member_id, name, tuple(boards), friends)
