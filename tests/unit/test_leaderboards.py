@@ -308,6 +308,18 @@ def test_arrival_order_never_changes_the_member_state(data: st.DataObject,
         to_dict(fold(SHANGHAI, "m-1", shuffled, as_of))
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_incremental_application_equals_a_full_fold(data: st.DataObject) -> None:
+    events = sorted(data.draw(member_events("m-1", "e")), key=lambda e: (e.at_us, e.id))
+    acc = MemberFold(SHANGHAI, "m-1", history=True)
+    as_of = to_us(START + timedelta(days=80))
+    for e in events:
+        acc.apply(e)
+        acc.view(as_of)  # reading between events changes nothing
+    assert to_dict(acc.view(as_of)) == to_dict(fold(SHANGHAI, "m-1", events, as_of))
+
+
 _STORE: dict[str, Plaudit] = {}
 _RUN = iter(range(10**9))
 

@@ -114,7 +114,7 @@ def period_key(calendar: Calendar, day: int, kind: str) -> str:
     return f"{d.year}-{d.month:02d}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BoardValue:
     """The member's metric on one board in one period."""
 
