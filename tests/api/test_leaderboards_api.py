@@ -69,6 +69,9 @@ def test_limits_and_periods_are_checked(api: Api) -> None:
     assert api.client.get(url + "?period=2026-10", headers=h).status_code == 200
     assert api.client.get("/v1/leaderboards/nope", headers=h).status_code == 404
     assert api.client.get(url + "?as_of=0.5", headers=h).status_code == 422
+    typo = api.client.get(url + "?perod=2026-10", headers=h)
+    assert typo.status_code == 422 and typo.json()["errors"][0]["field"] == "perod"
+    assert api.client.get(url + "?perod=x").status_code == 401  # the credential first
     past = api.client.get(url, params={"as_of": "2026-10-05T00:00:00+08:00"}, headers=h)
     assert past.json()["period"] == "2026-10"
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -86,6 +87,17 @@ def _json(data: Any) -> Response:
     return Response(orjson.dumps(data, default=_default), media_type="application/json")
 
 
+def _known(request: Request, *names: str) -> None:
+    """Refuse a query parameter the route does not take (a misspelt ``perod`` would
+    otherwise be ignored and answer another period than the caller meant). Called in the
+    route, after its guard: a caller without a credential hears 401 first."""
+    unknown = [k for k in request.query_params if k not in names]
+    if unknown:
+        raise RequestValidationError([
+            {"loc": ("query", k), "msg": f"unknown query parameter (known: "
+             f"{', '.join(names) or 'none'})", "type": "extra_forbidden"} for k in unknown])
+
+
 def _us(as_of: datetime | None) -> int | None:
     return to_us(as_of) if as_of is not None else None
 
@@ -94,6 +106,7 @@ def _us(as_of: datetime | None) -> int | None:
             summary="The rulebook's leaderboards")
 async def list_boards(request: Request, who: BoardReader, as_of: AsOf = None) -> Response:
     """Each board with what it ranks and its current period."""
+    _known(request, "as_of")
     return _json(await run_in_threadpool(service(request).leaderboards, _us(as_of)))
 
 
@@ -105,6 +118,7 @@ async def get_board(request: Request, board: BoardId, who: BoardReader, period: 
     """The first `limit` opted-in members of the period: rank, pseudonym and value, the
     highest value first, equal values in the order they were reached. A member token's own
     row says `"you": true`."""
+    _known(request, "period", "limit", "as_of")
     viewer = who.member if who.kind == "member" else None
     page = await run_in_threadpool(service(request).leaderboard, board, period, limit,
                                    viewer=viewer, as_of_us=_us(as_of))
@@ -118,11 +132,13 @@ async def get_member_boards(request: Request, member_id: MemberId, who: Reader,
     """For each board: the member's value in the current period, whether they joined, and
     their rank among the listed members when they are listed; their pseudonym and the
     friends they named."""
+    _known(request, "as_of")
     return _json(await run_in_threadpool(service(request).member_leaderboards, member_id,
                                          _us(as_of)))
 
 
 async def _join(request: Request, member_id: str, board: str, joined: bool) -> Response:
+    _known(request)
     return _json(await run_in_threadpool(service(request).join_leaderboard, member_id,
                                          board, joined))
 
@@ -151,12 +167,14 @@ async def put_pseudonym(request: Request, member_id: MemberId, who: Writer,
     """Re-roll the name boards show for the member: `{"seed": N}` picks the name of that
     number (the same number, the same name), no body a random one. Every row of the member,
     past periods included, takes the new name."""
+    _known(request)
     seed = body.seed if body is not None else None
     return _json(await run_in_threadpool(service(request).choose_pseudonym, member_id, seed))
 
 
 async def _friend(request: Request, member_id: str, friend_id: str, granted: bool
                   ) -> Response:
+    _known(request)
     return _json(await run_in_threadpool(service(request).record_friend, member_id,
                                          friend_id, granted))
 
@@ -186,6 +204,7 @@ async def get_friends_board(request: Request, member_id: MemberId, board: BoardI
                             as_of: AsOf = None) -> Response:
     """The member (when listed) and the listed friends who named each other with them,
     ranked among themselves; pseudonyms only, the member's own row marked `you`."""
+    _known(request, "period", "as_of")
     return _json(await run_in_threadpool(service(request).leaderboard_friends, member_id,
                                          board, period, _us(as_of)))
 
