@@ -91,7 +91,7 @@ def test_the_value_remembers_when_it_was_reached() -> None:
         acc.apply(e)
     part = acc.leaderboards
     assert part is not None
-    monthly, weekly, _ = part.values
+    monthly, weekly, _ = (part.current(b) for b in SHANGHAI.leaderboards)
     assert monthly is not None and weekly is not None
     assert monthly.reached_at_us == EXAMPLE[2].at_us   # the games purchase changed nothing
     assert weekly.reached_at_us == EXAMPLE[3].at_us
@@ -107,12 +107,12 @@ def test_joining_opens_the_period_and_leaving_is_reported_for_removal() -> None:
         acc.apply(e)
     part = acc.leaderboards
     assert part is not None and part.needs_write()
-    writes = part.drain()
+    writes = part.drain(SHANGHAI)
     assert [(v.board, v.period, v.value) for v in writes.entries] == [
         ("books-monthly", "2026-07", Decimal("20.5"))]
     assert writes.left == () and writes.friends is None and not writes.renamed
     acc.apply(leave)
-    writes = part.drain()
+    writes = part.drain(SHANGHAI)
     assert writes.entries == () and writes.left == ("books-monthly",)
     assert not part.needs_write()  # left everything, nothing changed since: no query
 
@@ -400,7 +400,8 @@ def _check_entries(svc: Plaudit, run: str, sent: list[Event]) -> None:
         assert part is not None
         name = part.pseudonym(acc).name
         assert {v[1] for v in mine.values()} <= {name}  # past periods renamed too
-        for v in part.values:  # the period the member's latest event on the board is in
+        for b in rb.leaderboards:  # the period of the member's latest event on the board
+            v = part.current(b)
             if v is not None and words.get(v.board):
                 value, shown = listed[(member, v.board, v.period)]
                 assert Decimal(value) == v.value and shown == name

@@ -177,7 +177,7 @@ def write_boards(tx: Transaction, folded: Sequence[tuple[int, MemberFold]]) -> N
         part = acc.leaderboards
         if part is None or not part.needs_write():
             continue
-        writes = part.drain()
+        writes = part.drain(acc.rulebook)
         name = part.pseudonym(acc)
         entries.extend(entry_row(no, v, name.name, name.tag) for v in writes.entries)
         left.extend((no, board) for board in writes.left)

@@ -65,6 +65,16 @@ _WIDE = Context(prec=100)
 _ONE = Decimal(1)
 
 
+def _zero(board: Leaderboard) -> int | Decimal:
+    return 0 if board.value_type == "int" else Decimal(0)
+
+
+def _value(board: Leaderboard, run: _Running) -> BoardValue:
+    value = run.value
+    return BoardValue(board.id, run.period, _plain(value) if isinstance(value, Decimal)
+                      else value, run.reached_at_us)
+
+
 def _plain(value: Decimal) -> Decimal:
     """``120.50`` as ``120.5``, ``1E+2`` as ``100``: the same digits whether an event came
     from the wire or back from storage (which keeps decimals normalised)."""
@@ -102,16 +112,44 @@ def pseudonym(program_id: str, member: str, seed: int) -> Pseudonym:
     return Pseudonym(f"{adjective}-{animal}-{number:03d}", tag)
 
 
-def period_key(calendar: Calendar, day: int, kind: str) -> str:
-    """The local period containing ``day``: ``2026-07`` (month), ``2026-W27`` (ISO week) or
-    ``all`` (all time). Text, so an API caller can name a past period."""
-    if kind == "all_time":
-        return ALL_TIME
-    d = date.fromordinal(day)
-    if kind == "week":
-        year, week, _ = d.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{d.year}-{d.month:02d}"
+def period_key(calendar: Calendar | None, day: int, kind: str) -> str:
+    """The local period containing the local day ``day``: ``2026-07`` (month), ``2026-W27``
+    (ISO week) or ``all`` (all time). Text, so an API caller can name a past period. It
+    depends on the local day alone (``calendar`` has already cut it), so it is cached."""
+    key = (day, kind)
+    found = _PERIODS.get(key)
+    if found is None:
+        if kind == "all_time":
+            found = ALL_TIME
+        else:
+            d = date.fromordinal(day)
+            if kind == "week":
+                year, week, _ = d.isocalendar()
+                found = f"{year}-W{week:02d}"
+            else:
+                found = f"{d.year}-{d.month:02d}"
+        if len(_PERIODS) > 100_000:
+            _PERIODS.clear()
+        _PERIODS[key] = found
+    return found
+
+
+_PERIODS: dict[tuple[int, str], str] = {}
+
+
+class _Running:
+    """One board's running value for the member (mutable: the fold updates it in place
+    for every event that reaches the board, so no object is made per event)."""
+
+    __slots__ = ("day", "period", "reached_at_us", "value")
+
+    def __init__(self, period: str, value: int | Decimal, reached_at_us: int,
+                 day: int) -> None:
+        self.period = period
+        self.value = value
+        self.reached_at_us = reached_at_us
+        self.day = day
+        """The latest local day seen in the period: the same day, the same period."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +191,7 @@ class LeaderboardsPart(Mechanic):
         return (*(b.event_type for b in rulebook.leaderboards), LEADERBOARD, PSEUDONYM, FRIEND)
 
     def __init__(self, rulebook: Rulebook, history: bool = False) -> None:
-        self.values: list[BoardValue | None] = [None] * len(rulebook.leaderboards)
+        self.values: list[_Running | None] = [None] * len(rulebook.leaderboards)
         """Per board (rulebook order), the value in the latest period an event reached."""
         self.joined: dict[str, bool] = {}
         """Board id -> the member's latest word (joined or left)."""
@@ -178,7 +216,7 @@ class LeaderboardsPart(Mechanic):
                 self.left.add(board)
             for b in rb.leaderboards:  # joining opens the period: listed from now, at 0
                 if b.id == board:
-                    self._current(rb.calendar, b, day, event.at_us)
+                    self._current(b, day, event.at_us)
             return
         if event.type == PSEUDONYM:
             self.seed = int(attrs["seed"])
@@ -188,10 +226,16 @@ class LeaderboardsPart(Mechanic):
             self.friends[attrs["friend"]] = bool(attrs["granted"])
             self.words_changed = True
             return
+        values = self.values
         for b in rb.leaderboards:
             if b.event_type != event.type:
                 continue
-            current = self._current(rb.calendar, b, day, event.at_us)
+            run = values[b.index]
+            if run is None or run.day != day:
+                period = period_key(None, day, b.period)
+                if run is None or run.period != period:
+                    run = values[b.index] = _Running(period, _zero(b), event.at_us, day)
+                run.day = day
             if b.where is not None:
                 try:
                     if not b.where(attrs):
@@ -200,37 +244,39 @@ class LeaderboardsPart(Mechanic):
                     fold.warn(f"event {event.id}: leaderboard {b.id}: {e}")
                     continue
             if b.attribute is None:
-                value: int | Decimal = current.value + 1
+                run.value += 1
             else:
                 step = attrs[b.attribute]
                 if not step:
                     continue
-                value = _plain(_WIDE.add(current.value, step)) if b.value_type == "decimal" \
-                    else current.value + step
-            self.values[b.index] = BoardValue(b.id, current.period, value, event.at_us)
+                run.value = _WIDE.add(run.value, step) if b.value_type == "decimal" \
+                    else run.value + step
+            run.reached_at_us = event.at_us
 
-    def _current(self, calendar: Calendar, board: Leaderboard, day: int,
-                 at_us: int) -> BoardValue:
-        """The board's value in the period of ``day``, starting a new period at zero."""
-        period = period_key(calendar, day, board.period)
-        value = self.values[board.index]
-        if value is None or value.period != period:
-            zero: int | Decimal = 0 if board.value_type == "int" else Decimal(0)
-            value = BoardValue(board.id, period, zero, at_us)
-            self.values[board.index] = value
-        return value
+    def _current(self, board: Leaderboard, day: int, at_us: int) -> None:
+        """Start the board's period of ``day`` at zero unless it is already running."""
+        period = period_key(None, day, board.period)
+        run = self.values[board.index]
+        if run is None or run.period != period:
+            self.values[board.index] = _Running(period, _zero(board), at_us, day)
+        else:
+            run.day = day
 
     # -- reading ------------------------------------------------------------------------
+
+    def current(self, board: Leaderboard) -> BoardValue | None:
+        """The board's value in the latest period an event of the member reached."""
+        run = self.values[board.index]
+        return _value(board, run) if run is not None else None
 
     def value_on(self, rulebook: Rulebook, board: Leaderboard, day: int) -> BoardValue:
         """The member's value on ``board`` in the period of ``day`` (zero before any event
         of theirs reached that period)."""
         period = period_key(rulebook.calendar, day, board.period)
-        value = self.values[board.index]
-        if value is not None and value.period == period:
-            return value
-        zero: int | Decimal = 0 if board.value_type == "int" else Decimal(0)
-        return BoardValue(board.id, period, zero, 0)
+        run = self.values[board.index]
+        if run is not None and run.period == period:
+            return _value(board, run)
+        return BoardValue(board.id, period, _zero(board), 0)
 
     def granted_friends(self) -> tuple[str, ...]:
         return tuple(sorted(f for f, granted in self.friends.items() if granted))
@@ -252,12 +298,12 @@ class LeaderboardsPart(Mechanic):
         return bool(self.left or self.renamed or self.words_changed
                     or any(self.joined.values()))
 
-    def drain(self) -> BoardWrites:
+    def drain(self, rulebook: Rulebook) -> BoardWrites:
         """What the application must write for this member now, forgetting what changed:
         the next write of a cached accumulator reports only what changes after this one
         (a re-fold starts from nothing and so reports everything again)."""
-        joined = {b for b, j in self.joined.items() if j}
-        entries = tuple(v for v in self.values if v is not None and v.board in joined)
+        entries = tuple(v for b in rulebook.leaderboards
+                        if self.joined.get(b.id) and (v := self.current(b)) is not None)
         writes = BoardWrites(entries, tuple(sorted(self.left)), self.renamed,
                              self.granted_friends() if self.words_changed else None)
         self.left = set()
