@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plaudit.domain.calendar import to_us
-from plaudit.domain.events import CONSENT, SPEND, Event
+from plaudit.domain.events import CONSENT, FRIEND, LEADERBOARD, PSEUDONYM, SPEND, Event
 from plaudit.domain.fold import MemberFold, fold, fold_events
 from plaudit.domain.state import to_dict
 from plaudit.rulebook import load_rulebook
@@ -38,6 +38,11 @@ kinds: dict[str, Any] = {
     SPEND: st.fixed_dictionaries({"points": st.integers(1, 3000), "reference": st.just("r")}),
     CONSENT: st.fixed_dictionaries({"partner": st.sampled_from(["city-rentals", "hotels"]),
                                     "granted": st.booleans()}),
+    LEADERBOARD: st.fixed_dictionaries({"board": st.just("good-spend-monthly"),
+                                        "joined": st.booleans()}),
+    PSEUDONYM: st.fixed_dictionaries({"seed": st.integers(0, 3)}),
+    FRIEND: st.fixed_dictionaries({"friend": st.sampled_from(["a", "b"]),
+                                   "granted": st.booleans()}),
 }
 
 

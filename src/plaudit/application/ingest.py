@@ -14,14 +14,16 @@ stored events.
 from __future__ import annotations
 
 import gzip
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Context, Decimal
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
-from plaudit.application.ports import EventRow, StateRow, StoredEvent, Transaction
+from plaudit.application.ports import EntryRow, EventRow, StateRow, StoredEvent, Transaction
 from plaudit.application.wire import canonical_attributes, stored_attributes
 from plaudit.domain.errors import (
     EventConflict,
@@ -32,6 +34,7 @@ from plaudit.domain.errors import (
 )
 from plaudit.domain.events import REDEEM, REDEEM_CANCEL, SPEND, Event
 from plaudit.domain.fold import MemberFold
+from plaudit.domain.mechanics.leaderboards import BoardValue
 from plaudit.domain.rulebook import Rulebook
 from plaudit.domain.state import MemberState
 
@@ -152,6 +155,50 @@ def state_row(member_no: int, acc: MemberFold) -> StateRow:
     s = acc.summary(acc.last_key[0])
     return StateRow(member_no, acc.rulebook.version, acc.position, acc.last_key[0],
                     acc.last_key[1], s.balance, s.score, s.band, s.tier, " ".join(s.consents))
+
+
+_MAX_KEY = 2**63 - 1
+_EXACT = Context(prec=100)  # wider than any sum of 30-digit attributes: scaling is exact
+
+
+def sort_key(value: int | Decimal) -> int:
+    """Minus the value in millionths, floored and kept within a signed 64-bit integer:
+    ascending order ranks the most first (values closer than a millionth, or beyond
+    ±9.2 trillion, rank as equal and fall to the tie-breaks)."""
+    units = math.floor(Decimal(value).scaleb(6, _EXACT))
+    return -max(-_MAX_KEY, min(_MAX_KEY, units))
+
+
+def entry_row(member_no: int, value: BoardValue, pseudonym: str, tag: int) -> EntryRow:
+    return EntryRow(member_no, value.board, value.period, sort_key(value.value),
+                    str(value.value), value.reached_at_us, pseudonym, tag)
+
+
+def write_boards(tx: Transaction, folded: Sequence[tuple[int, MemberFold]]) -> None:
+    """Write the leaderboard rows of members just folded, in the transaction that writes
+    their state: their entries on boards they joined (current period), none left on boards
+    they left, their pseudonym everywhere, their friend grants. Members who never joined a
+    board nor named a friend cost nothing (no query)."""
+    entries: list[EntryRow] = []
+    left: list[tuple[int, str]] = []
+    renamed: list[tuple[int, str, int]] = []
+    friends: list[tuple[int, Sequence[str]]] = []
+    for no, acc in folded:
+        part = acc.leaderboards
+        if part is None or not part.needs_write():
+            continue
+        writes = part.drain(acc.rulebook)
+        name = part.pseudonym(acc)
+        entries.extend(entry_row(no, v, name.name, name.tag) for v in writes.entries)
+        left.extend((no, board) for board in writes.left)
+        if writes.renamed:
+            renamed.append((no, name.name, name.tag))
+        if writes.friends is not None:
+            friends.append((no, writes.friends))
+    tx.drop_entries(left)
+    tx.put_entries(entries)
+    tx.rename_entries(renamed)
+    tx.put_friends(friends)
 
 
 def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: list[Event],
@@ -373,6 +420,7 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
         cache.drop([nos[m] for m in by_member])
         raise
     tx.put_states(out, now_us)
+    write_boards(tx, folded)
     for no, acc in folded:
         cache.put(no, acc)
     return accs
@@ -441,7 +489,9 @@ __all__ = [
     "RejectedBatch",
     "open_events_file",
     "read_batches",
+    "sort_key",
     "state_row",
     "store_batch",
     "to_event",
+    "write_boards",
 ]

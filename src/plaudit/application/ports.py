@@ -95,6 +95,21 @@ class JobRow(NamedTuple):
     updated_us: int
 
 
+class EntryRow(NamedTuple):
+    """One opted-in member's standing on one board in one period (``leaderboard_entries``)."""
+
+    member_no: int
+    board: str
+    period: str
+    sort_key: int
+    """Minus the metric in millionths (floored, within 64 bits): ascending is the ranking."""
+    value: str
+    """The exact metric, as text."""
+    reached_at_us: int
+    pseudonym: str
+    tag: int
+
+
 class Transaction(Protocol):
     """One database transaction. Writes are serialised per member by the store."""
 
@@ -179,6 +194,49 @@ class Transaction(Protocol):
 
     def redeemed(self, reward_ids: Sequence[str]) -> dict[str, int]:
         """Redeemed (and not cancelled) count per reward; absent means none."""
+    # leaderboards: derived like member_states, in the same transaction
+
+    def put_entries(self, rows: Sequence[EntryRow]) -> None:
+        """Insert or replace each (member, board, period) entry."""
+        ...
+
+    def drop_entries(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """Delete every period's entry of each (member_no, board): the member left it."""
+        ...
+
+    def rename_entries(self, rows: Sequence[tuple[int, str, int]]) -> None:
+        """Give every entry of each member_no a new (pseudonym, tag)."""
+        ...
+
+    def drop_boards(self, keep: Sequence[str]) -> None:
+        """Delete the entries of every board not in ``keep`` (gone from the rulebook)."""
+        ...
+
+    def put_friends(self, rows: Sequence[tuple[int, Sequence[str]]]) -> None:
+        """Replace each member_no's granted friends (member ids) with the given ones."""
+        ...
+
+    def friends_of(self, member_no: int) -> tuple[str, ...]:
+        """The member ids the member's latest words grant as friends, sorted."""
+        ...
+
+    def top_entries(self, board: str, period: str, limit: int) -> list[EntryRow]:
+        """The first ``limit`` entries in ranking order: highest value, then the earliest
+        to reach it, then the pseudonym's tag, then member_no."""
+        ...
+
+    def entry(self, board: str, period: str, member_no: int) -> EntryRow | None: ...
+
+    def rank(self, entry: EntryRow) -> int:
+        """1 + how many entries of its board and period rank above ``entry``."""
+        ...
+
+    def count_entries(self, board: str, period: str) -> int: ...
+
+    def friend_entries(self, board: str, period: str, member_no: int, member_id: str
+                       ) -> list[EntryRow]:
+        """Entries of the members who grant ``member_id`` and whom ``member_no`` grants
+        (mutual friends), in ranking order."""
         ...
 
     # access keys, drafts and jobs
@@ -224,5 +282,5 @@ class Clock(Protocol):
     def now_us(self) -> int: ...
 
 
-__all__ = ["Clock", "DraftRow", "EventRow", "JobRow", "KeyRow", "RulebookRow", "StateRow",
-           "Store", "StoredEvent", "Transaction"]
+__all__ = ["Clock", "DraftRow", "EntryRow", "EventRow", "JobRow", "KeyRow", "RulebookRow",
+           "StateRow", "Store", "StoredEvent", "Transaction"]

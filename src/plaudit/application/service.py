@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from plaudit.application import leaderboards as lb
 from plaudit.application.access import Access
 from plaudit.application.ingest import (
     DEFAULT_BATCH,
@@ -30,6 +31,7 @@ from plaudit.application.ingest import (
     state_row,
     store_batch,
     to_event,
+    write_boards,
 )
 from plaudit.application.jobs import Jobs
 from plaudit.application.ports import (
@@ -48,12 +50,22 @@ from plaudit.domain.errors import (
     EventRejected,
     Forbidden,
     NotFound,
+    Problem,
     StoreError,
 )
-from plaudit.domain.events import CONSENT, REDEEM, REDEEM_CANCEL, Event
+from plaudit.domain.events import (
+    CONSENT,
+    FRIEND,
+    LEADERBOARD,
+    PSEUDONYM,
+    REDEEM,
+    REDEEM_CANCEL,
+    Event,
+)
 from plaudit.domain.expressions import closest
 from plaudit.domain.fold import MemberFold, fold_events
-from plaudit.domain.rulebook import Rulebook
+from plaudit.domain.mechanics.leaderboards import period_key, pseudonym
+from plaudit.domain.rulebook import MAX_SEED, Leaderboard, Rulebook
 from plaudit.domain.state import (
     BadgeView,
     CatalogueEntry,
@@ -240,7 +252,8 @@ class Plaudit:
         """Recompute every member's stored state under ``rulebook``, in small transactions
         (with ``behind_only``, only members whose state is at another version)."""
         behind = rulebook.version if behind_only else None
-        with self.store.read() as tx:
+        with self.store.write() as tx:  # boards gone from the rulebook list no one
+            tx.drop_boards([b.id for b in rulebook.leaderboards])
             total = tx.count_members(behind)
         done = 0
         after = 0
@@ -254,10 +267,14 @@ class Plaudit:
                 for no, row in tx.events_of_members([no for no, _ in page]):
                     by_no[no].append(to_event(rulebook, row))
                 rows = []
+                folded = []
                 for no, member in page:
                     if by_no[no]:
-                        rows.append(state_row(no, fold_events(rulebook, member, by_no[no])))
+                        acc = fold_events(rulebook, member, by_no[no])
+                        rows.append(state_row(no, acc))
+                        folded.append((no, acc))
                 tx.put_states(rows, self.clock.now_us())
+                write_boards(tx, folded)
             after = page[-1][0]
             done += len(page)
             if progress is not None:
@@ -670,6 +687,118 @@ class Plaudit:
         return self.member_state(member_id, as_of_us, history=False).streaks
 
     # -- leaderboards -------------------------------------------------------------------
+
+    def leaderboards(self, as_of_us: int | None = None) -> list[lb.BoardInfo]:
+        """The rulebook's boards, each with its current period at ``as_of_us`` (now)."""
+        rb = self.rulebook()
+        day = rb.calendar.day(as_of_us if as_of_us is not None else self.clock.now_us())
+        return [lb.BoardInfo(b.id, b.label, b.period, period_key(rb.calendar, day, b.period),
+                             lb.metric_text(b)) for b in rb.leaderboards]
+
+    def _board_period(self, board_id: str, period: str | None, as_of_us: int | None
+                      ) -> tuple[Rulebook, Leaderboard, str]:
+        rb = self.rulebook()
+        board = lb.find_board(rb.leaderboards, board_id)
+        if period is None:
+            day = rb.calendar.day(as_of_us if as_of_us is not None else self.clock.now_us())
+            return rb, board, period_key(rb.calendar, day, board.period)
+        return rb, board, lb.check_period(board, period)
+
+    def leaderboard(self, board_id: str, period: str | None = None, limit: int = 10, *,
+                    viewer: str | None = None, as_of_us: int | None = None) -> lb.BoardPage:
+        """The top ``limit`` opted-in members of a board in a period (default: the one at
+        ``as_of_us``, now), by pseudonym; ``viewer``'s own row, if listed, says so."""
+        if not 1 <= limit <= lb.MAX_LIMIT:
+            raise ValueError(f"limit must be 1 to {lb.MAX_LIMIT}")
+        _, board, key = self._board_period(board_id, period, as_of_us)
+        with self.store.read() as tx:  # one index range of `limit` rows, whatever the size
+            rows = tx.top_entries(board.id, key, limit)
+            me = tx.member_no(viewer) if viewer is not None else None
+        return lb.BoardPage(board.id, board.label, key, lb.standings(board, rows, 1, me))
+
+    def member_leaderboards(self, member_id: str, as_of_us: int | None = None
+                            ) -> lb.MemberBoards:
+        """The member's side of every board: value, joined or not, rank if listed; their
+        pseudonym and the friends they named."""
+        as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+        view = self.member_state(member_id, as_of, history=False)
+        friends: tuple[str, ...] = ()
+        boards: list[lb.MemberBoard] = []
+        with self.store.read() as tx:
+            no = tx.member_no(member_id)
+            assert no is not None  # member_state found it
+            for v in view.leaderboards:
+                entry = tx.entry(v.id, v.period, no) if v.joined else None
+                rank = tx.rank(entry) if entry is not None else None
+                boards.append(lb.MemberBoard(v.id, v.label, v.period, v.value, v.joined,
+                                             rank))
+            friends = tx.friends_of(no)
+        name = view.leaderboards[0].pseudonym if view.leaderboards else None
+        return lb.MemberBoards(member_id, name, tuple(boards), friends)
+
+    def leaderboard_friends(self, member_id: str, board_id: str, period: str | None = None,
+                            as_of_us: int | None = None) -> lb.BoardPage:
+        """The member (if listed) and their mutual friends who are listed, ranked among
+        themselves: a friend appears only while both latest words are grants."""
+        _, board, key = self._board_period(board_id, period, as_of_us)
+        with self.store.read() as tx:
+            no = tx.member_no(member_id)
+            if no is None:
+                raise NotFound(f"member `{member_id}` not found")
+            rows = tx.friend_entries(board.id, key, no, member_id)
+            own = tx.entry(board.id, key, no)
+        if own is not None:
+            rows.append(own)
+            rows.sort(key=lambda r: (r.sort_key, r.reached_at_us, r.tag, r.member_no))
+        return lb.BoardPage(board.id, board.label, key, lb.standings(board, rows, 1, no))
+
+    def _record(self, member_id: str, type_: str, prefix: str,
+                attributes: dict[str, Any]) -> str:
+        """Record a member's preference as an event of theirs at now (as
+        :meth:`record_consent` does); the local time it was recorded at."""
+        now = self.clock.now_us()
+        with self.store.read() as tx:
+            no = tx.member_no(member_id)
+            if no is None:
+                raise NotFound(f"member `{member_id}` not found")
+            state = tx.states([no]).get(no)
+        seq = state.position if state is not None else 0
+        self.ingest_items([{"id": f"{prefix}-{now}-{seq:09d}-{secrets.token_hex(4)}",
+                            "member": member_id, "type": type_,
+                            "at": from_us(now).isoformat(), "attributes": attributes}])
+        return from_us(now, self.rulebook().calendar.tz).isoformat()
+
+    def join_leaderboard(self, member_id: str, board_id: str, joined: bool = True
+                         ) -> lb.MemberBoard:
+        """Join (listed from now on, under the member's pseudonym) or leave (gone from
+        every period of the board at once: the entries are deleted in the same write)."""
+        lb.find_board(self.rulebook().leaderboards, board_id)
+        self._record(member_id, LEADERBOARD, "leaderboard",
+                     {"board": board_id, "joined": joined})
+        return next(b for b in self.member_leaderboards(member_id).boards if b.id == board_id)
+
+    def choose_pseudonym(self, member_id: str, seed: int | None = None
+                         ) -> lb.PseudonymChange:
+        """Re-roll the member's pseudonym: the name for ``seed``, or for a random seed when
+        none is given (so nobody can work it out from the member id)."""
+        if seed is None:
+            seed = secrets.randbelow(MAX_SEED + 1)
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be 0 to {MAX_SEED}")
+        at = self._record(member_id, PSEUDONYM, "pseudonym", {"seed": seed})
+        name = pseudonym(self.rulebook().program.id, member_id, seed)
+        return lb.PseudonymChange(member_id, name.name, seed, at)
+
+    def record_friend(self, member_id: str, friend_id: str, granted: bool
+                      ) -> lb.FriendChange:
+        """Name (or stop naming) another member as a friend. The answer is the same whether
+        that member exists, has named this one back, or not: it says nothing about them."""
+        if friend_id == member_id:
+            raise EventRejected([Problem("path", "friend_id",
+                                         "a member cannot name themself as a friend")])
+        at = self._record(member_id, FRIEND, "friend",
+                          {"friend": friend_id, "granted": granted})
+        return lb.FriendChange(member_id, friend_id, granted, at)
 
     # -- program overview ---------------------------------------------------------------
 

@@ -36,7 +36,23 @@ REDEEM_CANCEL = "plaudit.redeem_cancel"
 event) is cancelled; the points return to the lots they came from, the stock to the
 catalogue."""
 
-BUILTIN_TYPES = frozenset({SPEND, CONSENT, REDEEM, REDEEM_CANCEL})
+LEADERBOARD = "plaudit.leaderboard"
+"""Built-in event type: the member joins (``joined: true``) or leaves (``false``) a
+leaderboard (``board``: its id). A preference, not behaviour: only a member who joined is
+ever listed, under their pseudonym; leaving removes them from every period of the board."""
+
+PSEUDONYM = "plaudit.pseudonym"
+"""Built-in event type: the member picks another pseudonym by choosing a number (``seed``:
+int ≥ 0). plaudit never takes free text, so the name is derived from the member and the
+seed (:func:`plaudit.domain.mechanics.leaderboards.pseudonym`), never typed."""
+
+FRIEND = "plaudit.friend"
+"""Built-in event type: the member grants (``granted: true``) or withdraws (``false``)
+another member (``friend``: a member id) a place on their friends view. Two members see
+each other there only while both latest words are grants (mutual consent)."""
+
+BUILTIN_TYPES = frozenset({SPEND, CONSENT, REDEEM, REDEEM_CANCEL, LEADERBOARD, PSEUDONYM,
+                           FRIEND})
 
 
 class Event(NamedTuple):
@@ -52,4 +68,5 @@ class Event(NamedTuple):
     attributes: Mapping[str, Any]
 
 
-__all__ = ["BUILTIN_TYPES", "CONSENT", "REDEEM", "REDEEM_CANCEL", "SPEND", "Event"]
+__all__ = ["BUILTIN_TYPES", "CONSENT", "FRIEND", "LEADERBOARD", "PSEUDONYM", "REDEEM",
+           "REDEEM_CANCEL", "SPEND", "Event"]

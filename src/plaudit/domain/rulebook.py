@@ -14,7 +14,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from plaudit.domain.calendar import Calendar
-from plaudit.domain.events import CONSENT, REDEEM, REDEEM_CANCEL, SPEND
+from plaudit.domain.events import (
+    CONSENT,
+    FRIEND,
+    LEADERBOARD,
+    PSEUDONYM,
+    REDEEM,
+    REDEEM_CANCEL,
+    SPEND,
+)
 from plaudit.domain.expressions import Expression
 
 if TYPE_CHECKING:
@@ -39,6 +47,10 @@ class EventType:
     attributes: Mapping[str, Attribute]
 
 
+MAX_SEED = 10**12
+"""The largest pseudonym seed (``plaudit.pseudonym``); the next after it is 0."""
+
+
 def _builtin(name: str, *attributes: Attribute) -> EventType:
     return EventType(name, {a.name: a for a in attributes})
 
@@ -51,6 +63,9 @@ BUILTIN_EVENTS: Mapping[str, EventType] = {e.name: e for e in (
              Attribute("points", "int", min=Decimal(0), max=Decimal(10**12)),
              Attribute("key", "id")),
     _builtin(REDEEM_CANCEL, Attribute("redemption", "id")),
+    _builtin(LEADERBOARD, Attribute("board", "id"), Attribute("joined", "bool")),
+    _builtin(PSEUDONYM, Attribute("seed", "int", min=Decimal(0), max=Decimal(MAX_SEED))),
+    _builtin(FRIEND, Attribute("friend", "member"), Attribute("granted", "bool")),
 )}
 """The schemas of plaudit's own event types (see :mod:`plaudit.domain.events`)."""
 
@@ -278,10 +293,25 @@ class Streak:
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """An opt-in ranking over a per-member metric (mechanics/leaderboards.py)."""
+    """An opt-in ranking over a per-member metric (mechanics/leaderboards.py).
+
+    The metric is a count or sum of one event type's events (optionally those whose
+    ``where`` holds) within the current local ``period``: ``week`` (ISO, from Monday),
+    ``month`` or ``all_time``."""
 
     id: str
     label: str
+    kind: str = "count"
+    """``count`` or ``sum``."""
+    event_type: str = ""
+    attribute: str | None = None
+    """The summed attribute (``sum`` only)."""
+    where: Expression | None = None
+    period: str = "month"
+    value_type: str = "int"
+    """``int`` or ``decimal``: the metric's type (a count is an int)."""
+    index: int = 0
+    """Position in :attr:`Rulebook.leaderboards` (the mechanic keeps one value each)."""
 
 
 @dataclass(frozen=True)
@@ -399,6 +429,7 @@ class Rulebook:
 
 __all__ = [
     "BUILTIN_EVENTS",
+    "MAX_SEED",
     "Aggregate",
     "Attribute",
     "Badge",

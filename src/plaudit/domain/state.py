@@ -304,10 +304,19 @@ class StreakView:
 
 @dataclass(frozen=True)
 class LeaderboardView:
-    """The member's standing on a leaderboard they can join (leaderboards)."""
+    """The member's own metric on a leaderboard they can join (leaderboards): their rank
+    is not part of it (a rank depends on other members; the API adds it when asked)."""
 
     id: str
     label: str
+    period: str
+    """The as-of's local period: ``2026-07``, ``2026-W27`` or ``all``."""
+    value: Decimal | int
+    """The member's metric in that period (0 before any event of theirs reached it)."""
+    joined: bool
+    """Whether the member's latest word joins the board (only then are they listed)."""
+    pseudonym: str
+    """The name boards show for the member (the same on every board)."""
 
 
 @dataclass(frozen=True)

@@ -201,9 +201,18 @@ class StreakSpec(_Strict):
     freezes: FreezesSpec | None = None
 
 
+class MetricSpec(_Strict):
+    count: str | None = None
+    sum: str | None = None
+    where: str | None = None
+
+
 class LeaderboardSpec(_Strict):
     id: str
     label: str
+    metric: MetricSpec
+    period: str
+    visibility: str = "opt_in"
 
 
 class RulebookSpec(_Strict):
@@ -271,6 +280,7 @@ __all__ = [
     "LeaderboardSpec",
     "LevelSpec",
     "LimitSpec",
+    "MetricSpec",
     "MultiplierSpec",
     "PerkSpec",
     "PointsSpec",

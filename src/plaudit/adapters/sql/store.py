@@ -28,6 +28,7 @@ from sqlalchemy.pool import QueuePool
 from plaudit.adapters.sql import tables as t
 from plaudit.application.ports import (
     DraftRow,
+    EntryRow,
     EventRow,
     JobRow,
     KeyRow,
@@ -316,6 +317,103 @@ class SqlTransaction:
                 f"({', '.join([self.p] * len(chunk))})", tuple(chunk))
             found.update({r[0]: int(r[1]) for r in rows})
         return found
+    # -- leaderboards ------------------------------------------------------------------
+
+    def put_entries(self, rows: Sequence[EntryRow]) -> None:
+        if not rows:
+            return
+        p = self.p
+        self.conn.exec_driver_sql(
+            "INSERT INTO leaderboard_entries (member_no, board, period, sort_key, value, "
+            f"reached_at_us, pseudonym, tag) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+            "ON CONFLICT (member_no, board, period) DO UPDATE SET "
+            "sort_key = excluded.sort_key, value = excluded.value, "
+            "reached_at_us = excluded.reached_at_us, pseudonym = excluded.pseudonym, "
+            "tag = excluded.tag",
+            [tuple(r) for r in sorted(rows)])
+
+    def drop_entries(self, pairs: Sequence[tuple[int, str]]) -> None:
+        if pairs:
+            p = self.p
+            self.conn.exec_driver_sql(
+                f"DELETE FROM leaderboard_entries WHERE member_no = {p} AND board = {p}",
+                sorted(pairs))
+
+    def rename_entries(self, rows: Sequence[tuple[int, str, int]]) -> None:
+        if rows:
+            p = self.p
+            self.conn.exec_driver_sql(
+                f"UPDATE leaderboard_entries SET pseudonym = {p}, tag = {p} "
+                f"WHERE member_no = {p}", [(name, tag, no) for no, name, tag in sorted(rows)])
+
+    def drop_boards(self, keep: Sequence[str]) -> None:
+        e = t.leaderboard_entries
+        self.conn.execute(e.delete().where(e.c.board.not_in(list(keep))))
+
+    def put_friends(self, rows: Sequence[tuple[int, Sequence[str]]]) -> None:
+        if not rows:
+            return
+        p = self.p
+        self.conn.exec_driver_sql(f"DELETE FROM friendships WHERE member_no = {p}",
+                                  [(no,) for no, _ in sorted(rows)])
+        pairs = [(no, f) for no, friends in sorted(rows) for f in friends]
+        if pairs:
+            self.conn.exec_driver_sql(
+                f"INSERT INTO friendships (member_no, friend_id) VALUES ({p}, {p})", pairs)
+
+    def friends_of(self, member_no: int) -> tuple[str, ...]:
+        rows = self.conn.exec_driver_sql(
+            f"SELECT friend_id FROM friendships WHERE member_no = {self.p}", (member_no,))
+        return tuple(sorted(r[0] for r in rows))  # sorted in Python: no collation
+
+    _ENTRY = ("member_no, board, period, sort_key, value, reached_at_us, pseudonym, tag")
+    _ORDER = "ORDER BY sort_key, reached_at_us, tag, member_no"
+
+    def top_entries(self, board: str, period: str, limit: int) -> list[EntryRow]:
+        p = self.p
+        rows = self.conn.exec_driver_sql(
+            f"SELECT {self._ENTRY} FROM leaderboard_entries WHERE board = {p} AND "
+            f"period = {p} {self._ORDER} LIMIT {p}", (board, period, limit))
+        return [EntryRow(*r) for r in rows]
+
+    def entry(self, board: str, period: str, member_no: int) -> EntryRow | None:
+        p = self.p
+        row = self.conn.exec_driver_sql(
+            f"SELECT {self._ENTRY} FROM leaderboard_entries WHERE member_no = {p} AND "
+            f"board = {p} AND period = {p}", (member_no, board, period)).first()
+        return EntryRow(*row) if row is not None else None
+
+    def rank(self, entry: EntryRow) -> int:
+        # A row-value comparison is one range of the ranking index on both databases.
+        p = self.p
+        above = self.conn.exec_driver_sql(
+            f"SELECT count(*) FROM leaderboard_entries WHERE board = {p} AND period = {p} "
+            f"AND (sort_key, reached_at_us, tag, member_no) < ({p}, {p}, {p}, {p})",
+            (entry.board, entry.period, entry.sort_key, entry.reached_at_us, entry.tag,
+             entry.member_no)).scalar_one()
+        return int(above) + 1
+
+    def count_entries(self, board: str, period: str) -> int:
+        p = self.p
+        return int(self.conn.exec_driver_sql(
+            f"SELECT count(*) FROM leaderboard_entries WHERE board = {p} AND period = {p}",
+            (board, period)).scalar_one())
+
+    def friend_entries(self, board: str, period: str, member_no: int, member_id: str
+                       ) -> list[EntryRow]:
+        p = self.p
+        columns = ", ".join(f"e.{c.strip()}" for c in self._ENTRY.split(","))
+        rows = self.conn.exec_driver_sql(
+            f"SELECT {columns} FROM friendships mine "
+            "JOIN members m ON m.member_id = mine.friend_id "
+            "JOIN friendships theirs ON theirs.member_no = m.member_no "
+            f"AND theirs.friend_id = {p} "
+            "JOIN leaderboard_entries e ON e.member_no = m.member_no "
+            f"AND e.board = {p} AND e.period = {p} "
+            f"WHERE mine.member_no = {p} "
+            "ORDER BY e.sort_key, e.reached_at_us, e.tag, e.member_no",
+            (member_id, board, period, member_no))
+        return [EntryRow(*r) for r in rows]
 
     # -- keys, drafts, jobs -------------------------------------------------------------
 

@@ -131,5 +131,39 @@ reward_stock = Table(
     CheckConstraint("redeemed >= 0", name="ck_reward_stock_redeemed"),
 )
 
-__all__ = ["api_keys", "events", "jobs", "member_states", "members", "metadata",
-           "reward_stock", "rulebook_drafts", "rulebooks"]
+# -- leaderboards: the one cross-member view, derived, written with member_states --------
+
+leaderboard_entries = Table(
+    "leaderboard_entries",
+    metadata,
+    # keyed by member first: a member's write (upsert, opt-out, re-roll) finds their rows
+    # by key; the ranking index below serves every read of a board
+    Column("member_no", Key, ForeignKey("members.member_no"), primary_key=True,
+           autoincrement=False),
+    Column("board", String(64), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    # minus the metric in millionths, floored, within 64 bits: ascending order is the
+    # ranking (most first), the same on both databases; the exact value is the text
+    Column("sort_key", BigInteger, nullable=False),
+    Column("value", String(80), nullable=False),
+    Column("reached_at_us", BigInteger, nullable=False),
+    Column("pseudonym", String(48), nullable=False),
+    # a number from the pseudonym's hash: the last tie-break, free of text collation
+    Column("tag", BigInteger, nullable=False),
+    Index("ix_leaderboard_rank", "board", "period", "sort_key", "reached_at_us", "tag",
+          "member_no"),
+)
+
+friendships = Table(
+    "friendships",
+    metadata,
+    # one row per member a member's latest word grants; mutual = both rows exist
+    Column("member_no", Key, ForeignKey("members.member_no"), primary_key=True,
+           autoincrement=False),
+    Column("friend_id", String(128), primary_key=True),
+    Index("ix_friendships_friend", "friend_id", "member_no"),
+)
+
+__all__ = ["api_keys", "events", "friendships", "jobs", "leaderboard_entries",
+           "member_states", "members", "metadata", "reward_stock", "rulebook_drafts",
+           "rulebooks"]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from plaudit.domain.events import BUILTIN_TYPES, CONSENT
+from plaudit.domain.events import BUILTIN_TYPES, CONSENT, FRIEND, LEADERBOARD, PSEUDONYM
 from plaudit.domain.mechanics.badges import BadgesPart
 from plaudit.domain.mechanics.base import EVERY_BEHAVIOUR_EVENT, Mechanic, ViewContext
 from plaudit.domain.mechanics.consents import ConsentsPart
@@ -35,7 +35,7 @@ MECHANICS: tuple[type[Mechanic], ...] = (
 """Fold order: an event reaches its listeners in this order, and a view is built in it
 (features before the score, the score before the tier, all of them before perks)."""
 
-PREFERENCES = frozenset({CONSENT})
+PREFERENCES = frozenset({CONSENT, LEADERBOARD, PSEUDONYM, FRIEND})
 """Built-in event types that record a member's choice, not behaviour: they never start a
 member's first day nor reach a mechanic that listens to every behaviour event."""
 

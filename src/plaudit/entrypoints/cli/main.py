@@ -259,6 +259,18 @@ def ledger(member_id: Annotated[str, typer.Argument(help="The operator's member 
     render.ledger(out, service.ledger(member_id, as_of_us))
 
 
+@app.command()
+@handles_errors
+def leaderboard(board: Annotated[str, typer.Argument(help="A leaderboard id of the rulebook.")],
+                period: Annotated[str | None, typer.Option(
+                    "--period", help="`2026-07` (month), `2026-W27` (ISO week) or `all`. "
+                                     "Default: the current period.")] = None,
+                limit: Annotated[int, typer.Option(min=1, max=100,
+                                                   help="How many to list.")] = 10) -> None:
+    """Show a leaderboard's top members, by pseudonym (only members who opted in)."""
+    render.leaderboard(out, _service().leaderboard(board, period, limit))
+
+
 def _parse_as_of(service: Plaudit, text: str) -> int:
     try:
         if len(text) == 10:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 COMMANDS: list[list[str]] = [
     [], ["init"], ["rulebook"], ["rulebook", "check"], ["rulebook", "publish"],
     ["rulebook", "list"], ["ingest"], ["member"], ["rewards"], ["redeem"], ["ledger"],
-    ["demo"],
+    ["leaderboard"], ["demo"],
 ]
 
 HEADER = """# CLI reference

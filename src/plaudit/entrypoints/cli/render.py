@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from plaudit.application.ingest import IngestReport
+from plaudit.application.leaderboards import BoardPage
 from plaudit.application.ports import KeyRow, RulebookRow
 from plaudit.domain.calendar import from_us
 from plaudit.domain.state import CatalogueEntry, LedgerEntry, MemberState
@@ -17,6 +18,16 @@ from plaudit.domain.state import CatalogueEntry, LedgerEntry, MemberState
 if TYPE_CHECKING:
     from plaudit.application.service import Plaudit
     from plaudit.demo import PlayReport
+
+
+def leaderboard(console: Console, page: BoardPage) -> None:
+    table = Table("rank", "pseudonym", "value", title=f"{page.label} — {page.period}",
+                  title_justify="left")
+    for s in page.standings:
+        table.add_row(str(s.rank), s.pseudonym, str(s.value))
+    if not page.standings:
+        table.caption = "nobody listed in this period"
+    console.print(table)
 
 
 def member(console: Console, state: MemberState, *, show_history: bool) -> None:

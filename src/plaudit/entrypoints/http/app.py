@@ -22,6 +22,7 @@ from plaudit.entrypoints.http import (
     badges,
     events,
     keys,
+    leaderboards,
     members,
     partner,
     problems,
@@ -71,7 +72,8 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
     app.state.plaudit = svc
     app.state.coalescer = Coalescer(svc, FreezeAfterWrites() if freeze_gc else None)
     problems.install(app)
-    for module in (events, members, badges, partner, rulebooks, keys, rewards, streaks):
+    for module in (events, members, badges, partner, rulebooks, keys, rewards, streaks,
+                   leaderboards):
         app.include_router(module.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"],

@@ -10,6 +10,8 @@ the app's routes and fails if one has none. The guards are ``async`` so that che
   token cannot probe which members exist);
 * :func:`member_writer` — an operator key with ``ingest``, or that member's token if it
   was issued with the ``consents`` scope (by a key that has ``ingest``);
+* :func:`board_reader` — an operator key with ``read``, or any member token (a board shows
+  only opted-in members' pseudonyms);
 * :func:`partner` — a partner key; what it may ask is decided by the partner check itself.
 """
 
@@ -114,6 +116,17 @@ async def member_writer(request: Request, credentials: Credentials) -> Principal
     raise Forbidden("this credential may not change this member")
 
 
+async def board_reader(request: Request, credentials: Credentials) -> Principal:
+    """A leaderboard lists only opted-in members, by pseudonym, value and rank: what any
+    member of the program may see in their app. So any member token reads it (not only for
+    one member: no member is in the path), and so does an operator key with ``read``."""
+    who = _principal(request, credentials)
+    if who.has("read") or who.kind == "member":
+        return who
+    raise Forbidden("leaderboards are read with an operator key with `read` or a member "
+                    "token")
+
+
 async def partner(request: Request, credentials: Credentials) -> Principal:
     who = _principal(request, credentials)
     if who.kind != "partner":
@@ -124,5 +137,7 @@ async def partner(request: Request, credentials: Credentials) -> Principal:
 member_reader.plaudit_scope = "read or the member's own token"  # type: ignore[attr-defined]
 member_writer.plaudit_scope = "ingest or the member's own token with `consents`"  # type: ignore[attr-defined]
 partner.plaudit_scope = "partner key"  # type: ignore[attr-defined]
+board_reader.plaudit_scope = "read or any member token"  # type: ignore[attr-defined]
 
-__all__ = ["MemberId", "member_reader", "member_writer", "operator", "partner", "service"]
+__all__ = ["MemberId", "board_reader", "member_reader", "member_writer", "operator", "partner",
+           "service"]
