@@ -11,6 +11,9 @@ the app's routes and fails if one has none. The guards are ``async`` so that che
 * :func:`member_writer` — an operator key with ``ingest``, or that member's token if it
   was issued with the ``consents`` scope (by a key that has ``ingest``);
 * :func:`partner` — a partner key; what it may ask is decided by the partner check itself.
+
+Once the caller is known, every guard also refuses query parameters the route does not
+take (:func:`_known_query`): the guard is the one thing every route runs first.
 """
 
 from __future__ import annotations
