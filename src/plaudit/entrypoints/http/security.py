@@ -13,6 +13,9 @@ the app's routes and fails if one has none. The guards are ``async`` so that che
 * :func:`board_reader` — an operator key with ``read``, or any member token (a board shows
   only opted-in members' pseudonyms);
 * :func:`partner` — a partner key; what it may ask is decided by the partner check itself.
+
+Once the caller is known, every guard also refuses query parameters the route does not
+take (:func:`_known_query`): the guard is the one thing every route runs first.
 """
 
 from __future__ import annotations
