@@ -353,9 +353,14 @@ class Rulebook:
     match_targets: Mapping[str, str] = field(init=False, compare=False, repr=False)
     """Rule id -> attribute that a reversal rule matches its awards by."""
     reward_index: Mapping[str, Reward] = field(init=False, compare=False, repr=False)
-    badges_by_type: Mapping[str, tuple[Badge, ...]] = field(init=False, compare=False,
-                                                            repr=False)
-    """Event type -> the badges an event of it may change (in rulebook order)."""
+    badges_by_type: Mapping[str, tuple[tuple[Badge, tuple[int, ...] | None, bool], ...]] = \
+        field(init=False, compare=False, repr=False)
+    """Event type -> the badges an event of it may change, in rulebook order, each with
+    the aggregates to watch (see :attr:`badge_watch`; None: always re-check) and whether
+    the type revokes it."""
+    board_wheres: tuple[int | None, ...] = field(init=False, compare=False, repr=False)
+    """Per leaderboard, an aggregate of the same event type with the same ``where`` (the
+    features mechanic has evaluated it for the event already), or None."""
     badge_watch: Mapping[str, tuple[int, ...]] = field(init=False, compare=False, repr=False)
     """Badge id -> the aggregates behind it, for badges whose features change only when
     one of those aggregates does (no window, no days-since): the fold skips re-checking
@@ -406,8 +411,15 @@ class Rulebook:
             if static and all(self.aggregates[a].window_days is None for a in behind):
                 watch[badge.id] = tuple(behind)
         set_(self, "badge_watch", watch)
+        set_(self, "board_wheres", tuple(
+            next((a.index for a in self.aggregates if b.where is not None
+                  and a.event_type == b.event_type and a.where is not None
+                  and a.where.source == b.where.source), None)
+            for b in self.leaderboards))
         set_(self, "badges_by_type", {
-            name: tuple(b for b in self.badges if b.listens is None or name in b.listens)
+            name: tuple((b, None if name in b.revoked_by else watch.get(b.id),
+                         name in b.revoked_by)
+                        for b in self.badges if b.listens is None or name in b.listens)
             for name in (*self.events, *BUILTIN_EVENTS)})
         set_(self, "member_attributes", {
             name: names for name, et in self.events.items()

@@ -72,18 +72,21 @@ class BadgesPart(Mechanic):
         # The features read so far after this event: each computed once, and only those
         # that a badge still to be checked reads.
         values: dict[str, Any] = {}
-        for badge in rb.badges_by_type.get(event.type, ()):
+        features = fold.features
+        if features is None:  # no features at all: only quest badges, granted by quests
+            return
+        stamps, position = features.stamps, fold.position
+        for badge, watched, revoking in rb.badges_by_type.get(event.type, ()):
+            if watched is not None:
+                for a in watched:
+                    if stamps[a] == position:
+                        break
+                else:
+                    continue  # its features cannot have changed: no aggregate of it moved
             held = self.held.get(badge.id)
             n = len(held) if held else 0
-            revoking = event.type in badge.revoked_by
             if n == badge.level_count and not revoking:
                 continue  # nothing left to award, nothing to take back
-            features = fold.features
-            assert features is not None  # badges always read a feature
-            watched = rb.badge_watch.get(badge.id)
-            if watched is not None and not revoking and all(
-                    features.stamps[a] != fold.position for a in watched):
-                continue  # its features cannot have changed: no aggregate of it moved
             for i in badge.reads:
                 feature = rb.features[i]
                 if feature.name not in values:

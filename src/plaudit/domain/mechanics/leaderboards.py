@@ -178,6 +178,9 @@ class BoardWrites:
     """The members the member's latest words grant, when those words changed."""
 
 
+_PREFERENCES = frozenset({LEADERBOARD, PSEUDONYM, FRIEND})
+
+
 class LeaderboardsPart(Mechanic):
     __slots__ = ("friends", "joined", "left", "renamed", "seed", "values", "words_changed")
     name = "leaderboards"
@@ -208,6 +211,48 @@ class LeaderboardsPart(Mechanic):
     def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
         rb = fold.rulebook
         attrs = event.attributes
+        kind = event.type
+        if kind in _PREFERENCES:
+            self._prefer(fold, event, day)
+            return
+        values = self.values
+        features = fold.features
+        for b in rb.leaderboards:
+            if b.event_type != kind:
+                continue
+            run = values[b.index]
+            if run is None or run.day != day:
+                period = period_key(None, day, b.period)
+                if run is None or run.period != period:
+                    run = values[b.index] = _Running(period, _zero(b), event.at_us, day)
+                run.day = day
+            if b.where is not None:
+                shared = rb.board_wheres[b.index]
+                if shared is not None and features is not None:
+                    # the features mechanic ran first and marked the aggregate it updated
+                    if features.stamps[shared] != fold.position:
+                        continue
+                else:
+                    try:
+                        if not b.where(attrs):
+                            continue
+                    except EvaluationError as e:
+                        fold.warn(f"event {event.id}: leaderboard {b.id}: {e}")
+                        continue
+            if b.attribute is None:
+                run.value += 1
+            else:
+                step = attrs[b.attribute]
+                if not step:
+                    continue
+                run.value = _WIDE.add(run.value, step) if b.value_type == "decimal" \
+                    else run.value + step
+            run.reached_at_us = event.at_us
+
+    def _prefer(self, fold: MemberFold, event: Event, day: int) -> None:
+        """A member's choice: join or leave a board, a pseudonym seed, a friend."""
+        rb = fold.rulebook
+        attrs = event.attributes
         if event.type == LEADERBOARD:
             board = attrs["board"]
             joined = bool(attrs["joined"])
@@ -225,33 +270,6 @@ class LeaderboardsPart(Mechanic):
         if event.type == FRIEND:
             self.friends[attrs["friend"]] = bool(attrs["granted"])
             self.words_changed = True
-            return
-        values = self.values
-        for b in rb.leaderboards:
-            if b.event_type != event.type:
-                continue
-            run = values[b.index]
-            if run is None or run.day != day:
-                period = period_key(None, day, b.period)
-                if run is None or run.period != period:
-                    run = values[b.index] = _Running(period, _zero(b), event.at_us, day)
-                run.day = day
-            if b.where is not None:
-                try:
-                    if not b.where(attrs):
-                        continue
-                except EvaluationError as e:
-                    fold.warn(f"event {event.id}: leaderboard {b.id}: {e}")
-                    continue
-            if b.attribute is None:
-                run.value += 1
-            else:
-                step = attrs[b.attribute]
-                if not step:
-                    continue
-                run.value = _WIDE.add(run.value, step) if b.value_type == "decimal" \
-                    else run.value + step
-            run.reached_at_us = event.at_us
 
     def _current(self, board: Leaderboard, day: int, at_us: int) -> None:
         """Start the board's period of ``day`` at zero unless it is already running."""
