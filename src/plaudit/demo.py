@@ -20,22 +20,49 @@ from plaudit.synthetic import member_id
 class PlayReport:
     redeemed: dict[str, int] = field(default_factory=dict)
     refused: int = 0
+    joined: dict[str, int] = field(default_factory=dict)
+    """Members who joined each leaderboard."""
+    friends: int = 0
+    """Mutual friendships made."""
 
 
 def play(service: Plaudit, members: int, *, seed: int = 7,
          progress: Callable[[int, int], object] | None = None) -> PlayReport:
-    """A tenth of the members try to redeem a reward of the catalogue (deterministic for
-    a seed); returns what was redeemed and how many attempts were refused. ``progress``
-    gets (done, total) after each attempt."""
+    """Deterministic for a seed: a tenth of the members try to redeem a reward of the
+    catalogue, a fifth join every leaderboard (under their generated pseudonym), and a few
+    pairs of them name each other as friends. ``progress`` gets (done, total) after each
+    member command."""
     rng = random.Random(seed)
     report = PlayReport()
-    rewards = [r.id for r in service.rulebook().rewards]
-    if not rewards:
-        return report
-    chosen = sorted(rng.sample(range(1, members + 1), max(1, members // 10)))
-    for done, i in enumerate(chosen, 1):
+    rb = service.rulebook()
+    rewards = [r.id for r in rb.rewards]
+    redeemers = sorted(rng.sample(range(1, members + 1), max(1, members // 10))) \
+        if rewards else []
+    joiners = sorted(rng.sample(range(1, members + 1), max(2, members // 5))) \
+        if rb.leaderboards else []
+    pairs = [(joiners[k], joiners[k + 1]) for k in range(0, min(len(joiners) - 1, 40), 2)]
+    total = len(redeemers) + len(joiners) * len(rb.leaderboards) + 2 * len(pairs)
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
         if progress is not None:
-            progress(done, len(chosen))
+            progress(done, total)
+
+    for board in rb.leaderboards:
+        for i in joiners:
+            service.join_leaderboard(member_id(i), board.id)
+            report.joined[board.id] = report.joined.get(board.id, 0) + 1
+            step()
+    for a, b in pairs:
+        service.record_friend(member_id(a), member_id(b), True)
+        service.record_friend(member_id(b), member_id(a), True)
+        report.friends += 1
+        step()
+        step()
+    for i in redeemers:
+        step()
         reward = rng.choice(rewards)
         try:
             service.redeem(member_id(i), reward, f"demo-{reward}-{i}")

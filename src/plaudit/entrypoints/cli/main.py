@@ -324,7 +324,7 @@ def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
                     progress.update(task, completed=n)
         report = ingest_with_progress(service, path, DEFAULT_BATCH)
     elapsed = time.perf_counter() - started
-    with _progress("members redeeming", count=True) as (progress, task):
+    with _progress("members playing", count=True) as (progress, task):
         played = play(service, members, seed=seed,
                       progress=lambda done, total: progress.update(task, completed=done,
                                                                    total=total))

@@ -164,6 +164,15 @@ def demo_summary(console: Console, service: Plaudit, report: IngestReport, elaps
         done = ", ".join(f"{n} × {r}" for r, n in sorted(played.redeemed.items()))
         console.print(f"  redemptions: {done or 'none'} ({played.refused} refused: not "
                       "enough points, a requirement or a limit)")
+    if played is not None and played.joined:
+        joined = ", ".join(f"{n} on {b}" for b, n in sorted(played.joined.items()))
+        console.print(f"  leaderboards: {joined} (opted in; {played.friends} mutual "
+                      "friendships)")
+        for board in rb.leaderboards:
+            page = service.leaderboard(board.id, limit=3)
+            top = ", ".join(f"{s.rank}. {s.pseudonym} {s.value}" for s in page.standings)
+            console.print(f"  {board.label} ({page.period}): {top or 'nobody yet'}",
+                          highlight=False)
     console.print("\nLook at a member:\n"
                   f"  PLAUDIT_HOME={home} plaudit member m-000042\n"
                   f"  PLAUDIT_HOME={home} plaudit member m-000042 --json")
