@@ -149,3 +149,23 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(api: Api) -> None:
         assert api.client.get(f"{path}?{query}").status_code == 401   # credentials first
     assert api.client.get("/v1/members/m1?history=true&as_of=2026-07-01T00:00:00Z",
                           headers=api.as_(api.read)).status_code == 200
+
+
+def test_every_read_refuses_a_query_parameter_it_does_not_take(api: Api) -> None:
+    """Every GET route (filled with ids that exist where it matters), not only a sample:
+    schemathesis does not send undeclared parameters (see test_schemathesis.py)."""
+    from .test_access import api_routes
+
+    seed(api)
+    values = {"member_id": "m1", "board": "good-spend-monthly", "perk_id": "airport_wifi",
+              "version": "1", "draft_id": "1", "job_id": "0123456789abcdef"}
+    routes = [r for r in api_routes(api.client.app)
+              if "GET" in r.methods and r.path != "/healthz"]
+    assert len(routes) > 20
+    for route in routes:
+        path = route.path
+        for name, value in values.items():
+            path = path.replace("{" + name + "}", value)
+        r = api.client.get(f"{path}?zzz=1", headers=api.as_(api.admin))
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["errors"][0]["field"] == "zzz", (path, r.text)
