@@ -103,6 +103,14 @@ class MemberFold:
         self.checking = strict if check is None else check
         for i in plan.by_type.get(event.type, plan.unknown):
             parts[i].apply(self, event, day, strict)
+        watchers = plan.watchers.get(event.type)
+        if watchers is not None and self.features is not None:
+            stamps, position = self.features.stamps, self.position
+            for i, aggregates in watchers:
+                for a in aggregates:
+                    if stamps[a] == position:  # the features mechanic moved it just now
+                        parts[i].apply(self, event, day, strict)
+                        break
         self.position += 1
         self.last_key = key
 

@@ -358,6 +358,9 @@ class Rulebook:
     """Event type -> the badges an event of it may change, in rulebook order, each with
     the aggregates to watch (see :attr:`badge_watch`; None: always re-check) and whether
     the type revokes it."""
+    boards_by_type: Mapping[str, tuple[tuple[Leaderboard, int | None], ...]] = field(
+        init=False, compare=False, repr=False)
+    """Event type -> the leaderboards over it, each with its shared ``where`` aggregate."""
     board_wheres: tuple[int | None, ...] = field(init=False, compare=False, repr=False)
     """Per leaderboard, an aggregate of the same event type with the same ``where`` (the
     features mechanic has evaluated it for the event already), or None."""
@@ -416,6 +419,10 @@ class Rulebook:
                   and a.event_type == b.event_type and a.where is not None
                   and a.where.source == b.where.source), None)
             for b in self.leaderboards))
+        by_board_type: dict[str, list[tuple[Leaderboard, int | None]]] = {}
+        for b in self.leaderboards:
+            by_board_type.setdefault(b.event_type, []).append((b, self.board_wheres[b.index]))
+        set_(self, "boards_by_type", {t: tuple(v) for t, v in by_board_type.items()})
         set_(self, "badges_by_type", {
             name: tuple((b, None if name in b.revoked_by else watch.get(b.id),
                          name in b.revoked_by)

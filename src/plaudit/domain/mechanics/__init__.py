@@ -51,6 +51,9 @@ class Plan:
     unknown: tuple[int, ...]
     """What an event of a type the rulebook no longer declares reaches (a stored event
     re-folded under a newer version): the mechanics that see every behaviour event."""
+    watchers: Mapping[str, tuple[tuple[int, tuple[int, ...]], ...]]
+    """Event type -> (position in :attr:`kinds`, aggregates) of mechanics that see an event
+    of it only when it moved one of those aggregates (see ``Mechanic.watches``)."""
 
 
 def plan_for(rulebook: Rulebook) -> Plan:
@@ -58,7 +61,10 @@ def plan_for(rulebook: Rulebook) -> Plan:
     types = [*rulebook.events, *sorted(BUILTIN_TYPES)]
     by_type: dict[str, list[int]] = {t: [] for t in types}
     unknown: list[int] = []
+    watchers: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
     for i, kind in enumerate(kinds):
+        for t, aggregates in kind.watches(rulebook).items():
+            watchers.setdefault(t, []).append((i, aggregates))
         listens = kind.listens(rulebook)
         if listens is EVERY_BEHAVIOUR_EVENT:
             unknown.append(i)
@@ -68,7 +74,8 @@ def plan_for(rulebook: Rulebook) -> Plan:
         else:
             for t in dict.fromkeys(listens):
                 by_type.setdefault(t, []).append(i)
-    return Plan(kinds, {t: tuple(v) for t, v in by_type.items()}, tuple(unknown))
+    return Plan(kinds, {t: tuple(v) for t, v in by_type.items()}, tuple(unknown),
+                {t: tuple(v) for t, v in watchers.items()})
 
 
 __all__ = ["MECHANICS", "PREFERENCES", "Mechanic", "Plan", "ViewContext", "plan_for"]

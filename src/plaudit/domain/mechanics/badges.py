@@ -18,7 +18,7 @@ revocation is also listed when the fold keeps history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from plaudit.domain.errors import EvaluationError
@@ -55,12 +55,32 @@ class BadgesPart(Mechanic):
 
     @classmethod
     def listens(cls, rulebook: Rulebook) -> Iterable[str] | None:
+        """Every event type a badge reads, except those that matter only through the
+        aggregates of badges over unwindowed features (see :meth:`watches`)."""
         types: set[str] = set()
         for badge in rulebook.badges:
             if badge.listens is None:
                 return EVERY_BEHAVIOUR_EVENT
-            types |= badge.listens
+            types |= badge.revoked_by
+            if badge.id not in rulebook.badge_watch:
+                types |= badge.listens
         return sorted(types)
+
+    @classmethod
+    def watches(cls, rulebook: Rulebook) -> Mapping[str, tuple[int, ...]]:
+        """For badges whose features change only when their aggregates do: the event
+        types they read, with those aggregates, unless the type is listened to anyway."""
+        if cls.listens(rulebook) is EVERY_BEHAVIOUR_EVENT:
+            return {}
+        listened = set(cls.listens(rulebook) or ())
+        watched: dict[str, set[int]] = {}
+        for badge in rulebook.badges:
+            aggregates = rulebook.badge_watch.get(badge.id)
+            if aggregates is None or badge.listens is None:
+                continue
+            for t in badge.listens - listened:
+                watched.setdefault(t, set()).update(aggregates)
+        return {t: tuple(sorted(a)) for t, a in watched.items()}
 
     def __init__(self, rulebook: Rulebook, history: bool = False) -> None:
         self.held: dict[str, list[BadgeLevel]] = {}

@@ -12,7 +12,7 @@ the cycle collector is held off during bulk ingest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -80,6 +80,14 @@ class Mechanic:
         """The event types :meth:`apply` must see; ``EVERY_BEHAVIOUR_EVENT`` for all of
         them (not member preferences such as consents)."""
         return ()
+
+    @classmethod
+    def watches(cls, rulebook: Rulebook) -> Mapping[str, tuple[int, ...]]:
+        """Event types (not among :meth:`listens`) that matter to this mechanic only when
+        they moved one of the given aggregates: the fold calls :meth:`apply` for such an
+        event only then (after the mechanics that listen to it), sparing a call per event
+        to a mechanic that would find nothing changed."""
+        return {}
 
     def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
         """Apply one event, in ``(at, id)`` order; ``day`` is its local day."""

@@ -217,9 +217,7 @@ class LeaderboardsPart(Mechanic):
             return
         values = self.values
         features = fold.features
-        for b in rb.leaderboards:
-            if b.event_type != kind:
-                continue
+        for b, shared in rb.boards_by_type.get(kind, ()):
             run = values[b.index]
             if run is None or run.day != day:
                 period = period_key(None, day, b.period)
@@ -227,7 +225,6 @@ class LeaderboardsPart(Mechanic):
                     run = values[b.index] = _Running(period, _zero(b), event.at_us, day)
                 run.day = day
             if b.where is not None:
-                shared = rb.board_wheres[b.index]
                 if shared is not None and features is not None:
                     # the features mechanic ran first and marked the aggregate it updated
                     if features.stamps[shared] != fold.position:
