@@ -220,3 +220,8 @@ def test_rewards_redeem_and_the_ledger_from_the_command_line(home: Path, tmp_pat
     statement = run(home, "ledger", "m-1").stdout
     assert "earned" in statement and "redeemed" in statement and "-150" in statement
     assert "250" in statement  # the balance after the redemption
+    redemption = first.rsplit("(redemption ", 1)[1].split(")")[0]
+    cancelled = run(home, "cancel-redemption", "m-1", redemption).stdout
+    assert cancelled.startswith("cancelled: Coffee voucher; 150 points returned")
+    missing = run(home, "cancel-redemption", "m-1", "redeem-nope", check=False)
+    assert missing.returncode == 5

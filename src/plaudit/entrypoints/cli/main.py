@@ -247,6 +247,18 @@ def redeem(member_id: Annotated[str, typer.Argument(help="The operator's member 
     out.print(f"{verb}: {view.label} for {view.points} points (redemption {view.id})")
 
 
+@app.command("cancel-redemption")
+@handles_errors
+def cancel_redemption(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],
+                      redemption_id: Annotated[str, typer.Argument(
+                          help="The redemption's id, as `plaudit redeem` printed it.")]
+                      ) -> None:
+    """Cancel a redemption: its points return to their lots (unless expired meanwhile)."""
+    view = _service().cancel_redemption(member_id, redemption_id)
+    expired = f", {view.expired_meanwhile} expired meanwhile" if view.expired_meanwhile else ""
+    out.print(f"cancelled: {view.label}; {view.returned} points returned{expired}")
+
+
 @app.command()
 @handles_errors
 def ledger(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 COMMANDS: list[list[str]] = [
     [], ["init"], ["rulebook"], ["rulebook", "check"], ["rulebook", "publish"],
-    ["rulebook", "list"], ["ingest"], ["member"], ["rewards"], ["redeem"], ["ledger"],
+    ["rulebook", "list"], ["ingest"], ["member"], ["rewards"], ["redeem"],
+    ["cancel-redemption"], ["ledger"],
     ["leaderboard"], ["demo"],
 ]
 
