@@ -221,6 +221,7 @@ def test_rewards_redeem_and_the_ledger_from_the_command_line(home: Path, tmp_pat
     assert "earned" in statement and "redeemed" in statement and "-150" in statement
     assert "250" in statement  # the balance after the redemption
     redemption = first.rsplit("(redemption ", 1)[1].split(")")[0]
+    assert "Coffee voucher for 150 points — redeemed" in run(home, "member", "m-1").stdout
     cancelled = run(home, "cancel-redemption", "m-1", redemption).stdout
     assert cancelled.startswith("cancelled: Coffee voucher; 150 points returned")
     missing = run(home, "cancel-redemption", "m-1", "redeem-nope", check=False)

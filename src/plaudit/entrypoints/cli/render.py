@@ -77,6 +77,13 @@ def member(console: Console, state: MemberState, *, show_history: bool) -> None:
             mark = "[green]yes[/]" if perk.eligible else "[dim]no[/]"
             partners = f" (partners: {', '.join(perk.partners)})" if perk.partners else ""
             console.print(f"  {mark}  {perk.label}{partners}")
+    if state.redemptions:
+        console.print("\n[bold]Redemptions[/]")
+        for red in state.redemptions:
+            status = (f"cancelled {red.cancelled_at[:10]}, {red.returned} returned"
+                      if red.cancelled_at else "redeemed")
+            console.print(f"  {red.at[:10]}  {red.label} for {red.points} points — {status} "
+                          f"({red.id})", highlight=False)
     if state.streaks:
         _streaks(console, state)
     if state.badges:
