@@ -360,10 +360,9 @@ class Rulebook:
     the type revokes it."""
     boards_by_type: Mapping[str, tuple[tuple[Leaderboard, int | None], ...]] = field(
         init=False, compare=False, repr=False)
-    """Event type -> the leaderboards over it, each with its shared ``where`` aggregate."""
-    board_wheres: tuple[int | None, ...] = field(init=False, compare=False, repr=False)
-    """Per leaderboard, an aggregate of the same event type with the same ``where`` (the
-    features mechanic has evaluated it for the event already), or None."""
+    """Event type -> the leaderboards over it, each with an aggregate of the same event type
+    and the same ``where`` (the features mechanic has evaluated it for the event already),
+    or None."""
     badge_watch: Mapping[str, tuple[int, ...]] = field(init=False, compare=False, repr=False)
     """Badge id -> the aggregates behind it, for badges whose features change only when
     one of those aggregates does (no window, no days-since): the fold skips re-checking
@@ -414,14 +413,12 @@ class Rulebook:
             if static and all(self.aggregates[a].window_days is None for a in behind):
                 watch[badge.id] = tuple(behind)
         set_(self, "badge_watch", watch)
-        set_(self, "board_wheres", tuple(
-            next((a.index for a in self.aggregates if b.where is not None
-                  and a.event_type == b.event_type and a.where is not None
-                  and a.where.source == b.where.source), None)
-            for b in self.leaderboards))
         by_board_type: dict[str, list[tuple[Leaderboard, int | None]]] = {}
         for b in self.leaderboards:
-            by_board_type.setdefault(b.event_type, []).append((b, self.board_wheres[b.index]))
+            shared = next((a.index for a in self.aggregates if b.where is not None
+                           and a.event_type == b.event_type and a.where is not None
+                           and a.where.source == b.where.source), None)
+            by_board_type.setdefault(b.event_type, []).append((b, shared))
         set_(self, "boards_by_type", {t: tuple(v) for t, v in by_board_type.items()})
         set_(self, "badges_by_type", {
             name: tuple((b, None if name in b.revoked_by else watch.get(b.id),

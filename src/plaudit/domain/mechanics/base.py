@@ -43,17 +43,27 @@ class ViewContext:
     """:class:`~plaudit.domain.state.MemberState` fields, filled by each mechanic."""
 
     def levels(self, rulebook: Rulebook) -> dict[str, Any]:
-        """Features plus ``score``, ``band`` and ``tier`` as expressions see them (band
-        and tier as their position on their scale, so ``tier >= "Gold"`` compares order)."""
-        ctx = dict(self.features)
+        """Features plus ``score``, ``band`` and ``tier`` as expressions see them."""
         score, tier = self.score, self.tier
-        if score is not None and rulebook.score is not None:
-            ctx["score"] = score.value
-            ctx["band"] = ([b.name for b in rulebook.score.bands].index(score.band)
-                           if score.band is not None else -1)
-        if tier is not None and rulebook.tiers is not None:
-            ctx["tier"] = [lv.name for lv in rulebook.tiers.levels].index(tier.name)
-        return ctx
+        return condition_names(rulebook, self.features,
+                               score.value if score is not None else None,
+                               score.band if score is not None else None,
+                               tier.name if tier is not None else None)
+
+
+def condition_names(rulebook: Rulebook, features: dict[str, Any], score: int | None,
+                    band: str | None, tier: str | None) -> dict[str, Any]:
+    """What a condition on the member (a perk's ``when``, a reward's ``requires``) sees:
+    the features, ``score``, and ``band`` and ``tier`` as their position on their scale,
+    so ``tier >= "Gold"`` compares by order, never alphabetically."""
+    names = dict(features)
+    if score is not None and rulebook.score is not None:
+        names["score"] = score
+        names["band"] = ([b.name for b in rulebook.score.bands].index(band)
+                         if band is not None else -1)
+    if tier is not None and rulebook.tiers is not None:
+        names["tier"] = [lv.name for lv in rulebook.tiers.levels].index(tier)
+    return names
 
 
 class Mechanic:
@@ -96,4 +106,4 @@ class Mechanic:
         """Add this mechanic's part of the member's state at ``ctx.as_of_us``."""
 
 
-__all__ = ["EVERY_BEHAVIOUR_EVENT", "Mechanic", "ViewContext"]
+__all__ = ["EVERY_BEHAVIOUR_EVENT", "Mechanic", "ViewContext", "condition_names"]

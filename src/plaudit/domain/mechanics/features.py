@@ -66,33 +66,11 @@ class FeaturesPart(Mechanic):
 
     def values(self, rulebook: Rulebook, day: int) -> dict[str, Any]:
         """Every feature's value on ``day`` (at or after the last applied event's day)."""
-        values = [state.value(day) for state in self.aggregates]
-        result: dict[str, Any] = {}
-        for f in rulebook.features:
-            if f.kind == "aggregate":
-                v = values[f.aggregate]
-                kind = rulebook.aggregates[f.aggregate].kind
-                if kind == "exists":
-                    v = v is not None
-                elif v is None:
-                    v = f.default
-            elif f.kind == "ratio":
-                assert f.denominator is not None
-                den = values[f.denominator]
-                v = (Decimal(values[f.aggregate]) / Decimal(den)).quantize(_RATIO_PLACES) \
-                    if den else f.default
-            else:
-                state = self.aggregates[f.aggregate]
-                assert isinstance(state, DayMarks)
-                seen = state.first if f.kind == "days_since_first" else state.last
-                v = f.default if seen is None else day - seen
-            result[f.name] = v
-        return result
+        return {f.name: self.value(rulebook, f, day) for f in rulebook.features}
 
     def value(self, rulebook: Rulebook, feature: Feature, day: int) -> Any:
-        """One feature's value on ``day``, as :meth:`values` gives it, reading only its own
-        aggregates: for a mechanic that tests a few features after an event (badges)
-        without computing all of them. A test checks it against :meth:`values`."""
+        """One feature's value on ``day``, reading only its own aggregates: a mechanic that
+        tests a few features after an event (badges) need not compute all of them."""
         states = self.aggregates
         if feature.kind == "aggregate":
             v = states[feature.aggregate].value(day)

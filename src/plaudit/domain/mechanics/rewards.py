@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from plaudit.domain.errors import EvaluationError, InsufficientPoints, Problem, RedemptionRefused
 from plaudit.domain.events import REDEEM, REDEEM_CANCEL, Event
 from plaudit.domain.ledger import Lot
-from plaudit.domain.mechanics.base import Mechanic, ViewContext
+from plaudit.domain.mechanics.base import Mechanic, ViewContext, condition_names
 from plaudit.domain.mechanics.score import score_of
 from plaudit.domain.rulebook import Reward, Rulebook
 from plaudit.domain.state import CatalogueEntry, RedemptionView
@@ -93,7 +93,7 @@ class RewardsPart(Mechanic):
                                          f"{cal.date(reward.available_to).isoformat()}")
         if reward.requires is not None:
             try:
-                met = bool(reward.requires(condition_names(fold, day)))
+                met = bool(reward.requires(names_on(fold, day)))
             except EvaluationError as e:
                 return "attributes.reward", f"`{reward.id}` requires `{reward.requires.source}`"\
                                             f", which could not be evaluated: {e}"
@@ -206,33 +206,30 @@ class RewardsPart(Mechanic):
             reason = refused[1] if refused is not None else None
             if reason is None and reward.cost > balance:
                 reason = f"costs {reward.cost}, the balance is {balance}"
-            out.append(CatalogueEntry(
-                reward.id, reward.label, reward.cost, reason is None, reason,
-                reward.requires.source if reward.requires is not None else None,
-                f"{reward.limit.max} per {reward.limit.per}" if reward.limit else None,
-                self.used(fold, reward, day)))
+            out.append(catalogue_entry(reward, reason, self.used(fold, reward, day)))
         return out
 
 
-def condition_names(fold: MemberFold, day: int) -> dict[str, Any]:
-    """What a reward's ``requires`` sees on ``day``: features, score, band and tier (band
-    and tier as positions on their scales)."""
+def catalogue_entry(reward: Reward, reason: str | None = None, used: int = 0
+                    ) -> CatalogueEntry:
+    """A reward as the catalogue shows it; ``reason`` why not redeemable, if it is not."""
+    return CatalogueEntry(
+        reward.id, reward.label, reward.cost, reason is None, reason,
+        reward.requires.source if reward.requires is not None else None,
+        f"{reward.limit.max} per {reward.limit.per}" if reward.limit else None, used)
+
+
+def names_on(fold: MemberFold, day: int) -> dict[str, Any]:
+    """What a reward's ``requires`` sees on ``day`` (the names a perk's ``when`` sees)."""
     rb = fold.rulebook
-    names = fold.features_on(day)
-    score: int | None = None
-    if rb.score is not None:
-        score, band = score_of(rb, names)
-        names["score"] = score
-        names["band"] = [b.name for b in rb.score.bands].index(band) if band is not None \
-            else -1
-    if fold.tiers is not None and rb.tiers is not None:
-        tier = fold.tiers.tier(fold, day, score)
-        names["tier"] = [lv.name for lv in rb.tiers.levels].index(tier.name)
-    return names
+    features = fold.features_on(day)
+    score, band = score_of(rb, features) if rb.score is not None else (None, None)
+    tier = fold.tiers.tier(fold, day, score).name if fold.tiers is not None else None
+    return condition_names(rb, features, score, band, tier)
 
 
 def _refuse(event: Event, field: str, reason: str) -> None:
     raise RedemptionRefused([Problem(f"event {event.id}", field, reason)], event_id=event.id)
 
 
-__all__ = ["Redemption", "RewardsPart", "condition_names"]
+__all__ = ["Redemption", "RewardsPart", "catalogue_entry", "names_on"]
