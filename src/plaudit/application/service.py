@@ -65,6 +65,7 @@ from plaudit.domain.events import (
 from plaudit.domain.expressions import closest
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.mechanics.leaderboards import period_key, pseudonym
+from plaudit.domain.mechanics.rewards import catalogue_entry
 from plaudit.domain.rulebook import MAX_SEED, Leaderboard, Rulebook
 from plaudit.domain.state import (
     BadgeView,
@@ -478,20 +479,8 @@ class Plaudit:
         the member existed, and says nothing about who does. A grant must name a partner
         some perk lists (:class:`EventRejected` naming ``attributes.partner`` otherwise).
         """
-        now = self.clock.now_us()
-        with self.store.read() as tx:
-            no = tx.member_no(member_id)
-            state = tx.states([no]).get(no) if no is not None else None
-        rb = self.rulebook()
-        at = from_us(now).isoformat()
-        # Events at the same instant are ordered by id: the member's event count in the id
-        # makes a later word sort after an earlier one even within one microsecond.
-        seq = state.position if state is not None else 0
-        item = {"id": f"consent-{now}-{seq:09d}-{secrets.token_hex(4)}", "member": member_id,
-                "type": CONSENT, "at": at,
-                "attributes": {"partner": partner, "granted": granted}}
-        self.ingest_items([item])
-        local = from_us(now, rb.calendar.tz).isoformat()
+        local = self._record(member_id, CONSENT, "consent",
+                             {"partner": partner, "granted": granted}, create=True)
         return ConsentView(partner, granted, local)
 
     def check_perk(self, partner: str, member_id: str, perk_id: str) -> PerkCheck:
@@ -537,10 +526,7 @@ class Plaudit:
         with self.store.read() as tx:
             used = tx.redeemed([r.id for r in rb.rewards])
         if member_id is None:
-            entries = [CatalogueEntry(r.id, r.label, r.cost, True, None,
-                                      r.requires.source if r.requires is not None else None,
-                                      f"{r.limit.max} per {r.limit.per}" if r.limit else None,
-                                      0) for r in rb.rewards]
+            entries = [catalogue_entry(r) for r in rb.rewards]
         else:
             as_of = as_of_us if as_of_us is not None else self.clock.now_us()
             acc = self._member_fold(member_id, as_of, rb)
@@ -753,15 +739,18 @@ class Plaudit:
         return lb.BoardPage(board.id, board.label, key, lb.standings(board, rows, 1, no))
 
     def _record(self, member_id: str, type_: str, prefix: str,
-                attributes: dict[str, Any]) -> str:
-        """Record a member's preference as an event of theirs at now (as
-        :meth:`record_consent` does); the local time it was recorded at."""
+                attributes: dict[str, Any], *, create: bool = False) -> str:
+        """Record a member's preference (a consent, a leaderboard choice) as an event of
+        theirs at now; the local time it was recorded at. ``create``: a member not seen yet
+        is created, as any event of theirs would create them; otherwise NotFound."""
         now = self.clock.now_us()
         with self.store.read() as tx:
             no = tx.member_no(member_id)
-            if no is None:
+            if no is None and not create:
                 raise NotFound(f"member `{member_id}` not found")
-            state = tx.states([no]).get(no)
+            state = tx.states([no]).get(no) if no is not None else None
+        # Events at the same instant are ordered by id: the member's event count in the id
+        # makes a later word sort after an earlier one even within one microsecond.
         seq = state.position if state is not None else 0
         self.ingest_items([{"id": f"{prefix}-{now}-{seq:09d}-{secrets.token_hex(4)}",
                             "member": member_id, "type": type_,
