@@ -6,7 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from plaudit.domain.calendar import to_us
+from plaudit.domain.errors import Problem, RulebookError
 from plaudit.domain.events import Event
 from plaudit.domain.fold import fold
 from plaudit.domain.rulebook import Rulebook
@@ -35,6 +38,27 @@ def _numeric(text: str) -> bool:
     except ArithmeticError:
         return False
     return True
+
+
+PROGRAM = "program: {id: t, name: Test}\n"
+
+
+def refused(body: str, prefix: str = PROGRAM) -> list[Problem]:
+    """The problems a rulebook (``prefix`` + ``body``, named ``rb.yaml``) is refused with."""
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(prefix + body, "rb.yaml")
+    return info.value.problems
+
+
+def only(problems: list[Problem]) -> Problem:
+    assert len(problems) == 1, [str(p) for p in problems]
+    return problems[0]
+
+
+def line_of(body: str, needle: str, prefix: str = PROGRAM) -> str:
+    """``rb.yaml:N``: where the first line holding ``needle`` is in the rulebook."""
+    n = next(i for i, line in enumerate((prefix + body).splitlines(), 1) if needle in line)
+    return f"rb.yaml:{n}"
 
 
 def state(rb: Rulebook, events: list[Event], as_of: str, member: str = "m") -> MemberState:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
-from plaudit.domain.errors import Problem, RulebookError
 from plaudit.domain.events import Event
 from plaudit.domain.fold import fold_events
 from plaudit.domain.mechanics import plan_for
@@ -14,7 +11,7 @@ from plaudit.domain.mechanics.badges import BadgeChange, BadgesPart
 from plaudit.domain.state import BadgeLevel, BadgeProgress
 from plaudit.rulebook import load_rulebook
 
-from .helpers import at, ev, rulebook, state
+from .helpers import at, ev, line_of, only, refused, rulebook, state
 
 BADGES = """
 events:
@@ -183,23 +180,6 @@ def test_the_examples_badges() -> None:
 
 
 # -- refusals ---------------------------------------------------------------------------
-
-def refused(body: str) -> list[Problem]:
-    with pytest.raises(RulebookError) as info:
-        load_rulebook("program: {id: t, name: Test}\n" + body, "rb.yaml")
-    return info.value.problems
-
-
-def only(problems: list[Problem]) -> Problem:
-    assert len(problems) == 1, [str(p) for p in problems]
-    return problems[0]
-
-
-def line_of(body: str, needle: str) -> str:
-    text = "program: {id: t, name: Test}\n" + body
-    n = next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
-    return f"rb.yaml:{n}"
-
 
 def with_badge(badge: str) -> str:
     return BADGES + badge

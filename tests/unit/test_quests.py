@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from rich.console import Console
 
-from plaudit.domain.errors import Problem, RulebookError
 from plaudit.domain.events import Event
 from plaudit.domain.rulebook import Rulebook
 from plaudit.domain.state import QuestGoal
 from plaudit.entrypoints.cli import render
 from plaudit.rulebook import load_rulebook
 
-from .helpers import ev, rulebook, state
+from .helpers import ev, line_of, only, refused, rulebook, state
 
 QUESTS = """
 events:
@@ -160,23 +158,6 @@ def test_member_output_shows_badges_and_quests() -> None:
 
 
 # -- refusals ---------------------------------------------------------------------------
-
-def refused(body: str) -> list[Problem]:
-    with pytest.raises(RulebookError) as info:
-        load_rulebook("program: {id: t, name: Test}\n" + body, "rb.yaml")
-    return info.value.problems
-
-
-def only(problems: list[Problem]) -> Problem:
-    assert len(problems) == 1, [str(p) for p in problems]
-    return problems[0]
-
-
-def line_of(body: str, needle: str) -> str:
-    text = "program: {id: t, name: Test}\n" + body
-    n = next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
-    return f"rb.yaml:{n}"
-
 
 def with_goal(goal: str) -> str:
     return QUESTS.replace("{sum: purchase.amount, where: 'category == \"books\"', "

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plaudit.domain.calendar import to_us
-from plaudit.domain.errors import Problem, RulebookError
+from plaudit.domain.errors import Problem
 from plaudit.domain.events import Event
 from plaudit.domain.fold import MemberFold, fold, fold_events
 from plaudit.domain.rulebook import Rulebook
@@ -21,7 +21,7 @@ from plaudit.domain.state import StreakView, to_dict
 from plaudit.rulebook import load_rulebook
 
 from ..conftest import EXAMPLES
-from .helpers import at, ev, rulebook
+from .helpers import at, ev, line_of, only, refused, rulebook
 
 VISITS = """
 events:
@@ -235,18 +235,9 @@ def test_a_broken_streak_breaks_by_as_of_and_a_read_changes_nothing() -> None:
 BASE = "program: {id: t, name: T}\n" + VISITS
 
 
-def refused(body: str) -> list[Problem]:
-    with pytest.raises(RulebookError) as info:
-        load_rulebook(BASE + body, "rb.yaml")
-    return info.value.problems
-
-
 def one(body: str, needle: str) -> Problem:
-    problems = refused(body)
-    assert len(problems) == 1, [str(p) for p in problems]
-    p = problems[0]
-    line = next(i for i, text in enumerate((BASE + body).splitlines(), 1) if needle in text)
-    assert p.where == f"rb.yaml:{line}", str(p)
+    p = only(refused(body, BASE))
+    assert p.where == line_of(body, needle, BASE), str(p)
     return p
 
 
