@@ -224,10 +224,10 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
         result.members = len(by_member)
         label_of = {events[i].id: labels[i] for i in fresh}
         folded = _fold_members(tx, rulebook, cache, by_member, nos, created, label_of, now_us)
-        stock_events = [events[i] for i in fresh if events[i].type in (REDEEM, REDEEM_CANCEL)]
+        stock_events = [events[i] for i in fresh if events[i].type in COMMANDS]
         if stock_events:
             try:
-                _guard_stock(tx, rulebook, stock_events, folded, label_of)
+                _guard_stock(tx, rulebook, stock_events, folded, nos, label_of)
             except BaseException:
                 cache.drop([nos[m] for m in by_member])
                 raise
@@ -235,7 +235,8 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
 
 
 def _guard_stock(tx: Transaction, rulebook: Rulebook, stock_events: list[Event],
-                 folded: dict[str, MemberFold], label_of: dict[str, str]) -> None:
+                 folded: dict[int, MemberFold], nos: dict[str, int],
+                 label_of: dict[str, str]) -> None:
     """Take (and give back) the shared stock of redeemed rewards in this transaction.
 
     The database decides, with a conditional update per reward (in reward order, so two
@@ -251,7 +252,7 @@ def _guard_stock(tx: Transaction, rulebook: Rulebook, stock_events: list[Event],
             delta[redeemed] = delta.get(redeemed, 0) + 1
             first.setdefault(redeemed, e.id)
         else:
-            part = folded[e.member].rewards
+            part = folded[nos[e.member]].rewards
             cancelled = part.cancelled_reward(e.attributes["redemption"], e.id) \
                 if part is not None else None
             if cancelled is not None:
@@ -356,9 +357,9 @@ def _insert_new(tx: Transaction, events: list[Event], canon: list[str], labels: 
 
 def _fold_members(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                   by_member: dict[str, list[Event]], nos: dict[str, int], created: set[str],
-                  label_of: dict[str, str], now_us: int) -> dict[str, MemberFold]:
+                  label_of: dict[str, str], now_us: int) -> dict[int, MemberFold]:
     """Apply each member's new events (incrementally, or by re-folding) and write states;
-    returns each member's accumulator."""
+    returns each member's accumulator by member number."""
     states = tx.states([nos[m] for m in by_member])
     with cache.lock:
         return _fold_locked(tx, rulebook, cache, by_member, nos, created, label_of, now_us,
@@ -368,10 +369,9 @@ def _fold_members(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
 def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                  by_member: dict[str, list[Event]], nos: dict[str, int], created: set[str],
                  label_of: dict[str, str], now_us: int, states: dict[int, StateRow]
-                 ) -> dict[str, MemberFold]:
+                 ) -> dict[int, MemberFold]:
     out: list[StateRow] = []
-    folded: list[tuple[int, MemberFold]] = []
-    accs: dict[str, MemberFold] = {}
+    folded: dict[int, MemberFold] = {}
     try:
         for member, evs in by_member.items():
             no = nos[member]
@@ -396,8 +396,7 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                 for e in history:
                     acc.apply(e, strict=spends, check=e.id in label_of or (
                         e.type in COMMANDS and (e.at_us, e.id) > first))
-            folded.append((no, acc))
-            accs[member] = acc
+            folded[no] = acc
             out.append(state_row(no, acc))
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
@@ -420,10 +419,10 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
         cache.drop([nos[m] for m in by_member])
         raise
     tx.put_states(out, now_us)
-    write_boards(tx, folded)
-    for no, acc in folded:
+    write_boards(tx, list(folded.items()))
+    for no, acc in folded.items():
         cache.put(no, acc)
-    return accs
+    return folded
 
 
 def _accumulator(rulebook: Rulebook, cache: FoldCache, no: int, member: str,
