@@ -85,6 +85,12 @@ BILLION_LAUGHS = "\n".join(
 """Nine levels of nine aliases: ~350 bytes that expand to 9**9 (387 million) strings."""
 
 
+HANG = 30.0
+"""Seconds after which :func:`within` calls a run hung. A hang guard, not a speed test
+(benchmarks measure speed): the inputs it guards ran for minutes or for ever before they
+were refused, and a busy 2-core machine must not fail a refusal that took 3 s."""
+
+
 def within(seconds: float, fn: Callable[[], T]) -> T:
     """``fn()``, failing the test if it takes longer than ``seconds`` (it runs on a daemon
     thread, so a hang fails this test instead of stalling the suite)."""
