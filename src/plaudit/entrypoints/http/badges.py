@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from plaudit.domain.state import BadgeView, QuestView
-from plaudit.entrypoints.http.members import READ_ERRORS, AsOf, Reader, _as_of_us, _json
+from plaudit.entrypoints.http.members import READ_ERRORS, AsOf, Reader, instant_us, json_response
 from plaudit.entrypoints.http.security import MemberId, service
 
 router = APIRouter(tags=["badges and quests"])
@@ -27,8 +27,8 @@ async def get_badges(request: Request, member_id: MemberId, who: Reader,
     (local time, rulebook version), the lower levels' records in `earlier`, and for a
     levelled badge below its top level the feature's value and the next threshold."""
     views = await run_in_threadpool(service(request).member_badges, member_id,
-                                    _as_of_us(as_of))
-    return _json(views)
+                                    instant_us(as_of))
+    return json_response(views)
 
 
 @router.get("/v1/members/{member_id}/quests", response_model=list[QuestView],
@@ -40,8 +40,8 @@ async def get_quests(request: Request, member_id: MemberId, who: Reader,
     `deadline` (the instant the last day ends) and, once completed, the event and time
     that completed it."""
     views = await run_in_threadpool(service(request).member_quests, member_id,
-                                    _as_of_us(as_of))
-    return _json(views)
+                                    instant_us(as_of))
+    return json_response(views)
 
 
 __all__ = ["router"]

@@ -10,15 +10,10 @@ scope (the scope for everything a member decides about themself).
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -34,8 +29,8 @@ from plaudit.application.leaderboards import (
     PseudonymChange,
 )
 from plaudit.application.wire import ID_PATTERN, Instant
-from plaudit.domain.calendar import to_us
 from plaudit.domain.rulebook import MAX_SEED
+from plaudit.entrypoints.http.members import instant_us, json_response
 from plaudit.entrypoints.http.problems import responses
 from plaudit.entrypoints.http.security import (
     MemberId,
@@ -53,16 +48,7 @@ FriendId = Annotated[str, Path(pattern=ID_PATTERN, description="Another member's
 Period = Annotated[str | None, Query(
     pattern=PERIOD_PATTERN, description="`2026-07` (a month board), `2026-W27` (a week "
     "board, ISO weeks) or `all` (an all-time board). Default: the current period.")]
-def _rfc3339(value: Any) -> Any:
-    """Only RFC 3339 text: pydantic alone would read ``0.5`` as seconds since 1970."""
-    if isinstance(value, str) and not _RFC3339.match(value):
-        raise ValueError("give an RFC 3339 time with its offset, like "
-                         "2026-07-01T00:00:00+08:00")
-    return value
-
-
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-AsOf = Annotated[Annotated[Instant, BeforeValidator(_rfc3339)] | None, Query(
+AsOf = Annotated[Instant | None, Query(
     description="The instant whose period is meant when `period` is not given (RFC 3339 "
                 "with an offset). Default: now.")]
 BoardReader = Annotated[Principal, Depends(board_reader)]
@@ -77,37 +63,11 @@ class PseudonymIn(BaseModel):
                       "gives the member the same pseudonym.")
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def _json(data: Any) -> Response:
-    return Response(orjson.dumps(data, default=_default), media_type="application/json")
-
-
-def _known(request: Request, *names: str) -> None:
-    """Refuse a query parameter the route does not take (a misspelt ``perod`` would
-    otherwise be ignored and answer another period than the caller meant). Called in the
-    route, after its guard: a caller without a credential hears 401 first."""
-    unknown = [k for k in request.query_params if k not in names]
-    if unknown:
-        raise RequestValidationError([
-            {"loc": ("query", k), "msg": f"unknown query parameter (known: "
-             f"{', '.join(names) or 'none'})", "type": "extra_forbidden"} for k in unknown])
-
-
-def _us(as_of: datetime | None) -> int | None:
-    return to_us(as_of) if as_of is not None else None
-
-
 @router.get("/v1/leaderboards", response_model=list[BoardInfo], responses=READ_ERRORS,
             summary="The rulebook's leaderboards")
 async def list_boards(request: Request, who: BoardReader, as_of: AsOf = None) -> Response:
     """Each board with what it ranks and its current period."""
-    _known(request, "as_of")
-    return _json(await run_in_threadpool(service(request).leaderboards, _us(as_of)))
+    return json_response(await run_in_threadpool(service(request).leaderboards, instant_us(as_of)))
 
 
 @router.get("/v1/leaderboards/{board}", response_model=BoardPage, responses=READ_ERRORS,
@@ -118,11 +78,10 @@ async def get_board(request: Request, board: BoardId, who: BoardReader, period: 
     """The first `limit` opted-in members of the period: rank, pseudonym and value, the
     highest value first, equal values in the order they were reached. A member token's own
     row says `"you": true`."""
-    _known(request, "period", "limit", "as_of")
     viewer = who.member if who.kind == "member" else None
     page = await run_in_threadpool(service(request).leaderboard, board, period, limit,
-                                   viewer=viewer, as_of_us=_us(as_of))
-    return _json(page)
+                                   viewer=viewer, as_of_us=instant_us(as_of))
+    return json_response(page)
 
 
 @router.get("/v1/members/{member_id}/leaderboards", response_model=MemberBoards,
@@ -132,15 +91,13 @@ async def get_member_boards(request: Request, member_id: MemberId, who: Reader,
     """For each board: the member's value in the current period, whether they joined, and
     their rank among the listed members when they are listed; their pseudonym and the
     friends they named."""
-    _known(request, "as_of")
-    return _json(await run_in_threadpool(service(request).member_leaderboards, member_id,
-                                         _us(as_of)))
+    return json_response(await run_in_threadpool(service(request).member_leaderboards, member_id,
+                                                 instant_us(as_of)))
 
 
 async def _join(request: Request, member_id: str, board: str, joined: bool) -> Response:
-    _known(request)
-    return _json(await run_in_threadpool(service(request).join_leaderboard, member_id,
-                                         board, joined))
+    return json_response(await run_in_threadpool(service(request).join_leaderboard, member_id,
+                                                 board, joined))
 
 
 @router.put("/v1/members/{member_id}/leaderboards/{board}", response_model=MemberBoard,
@@ -167,16 +124,15 @@ async def put_pseudonym(request: Request, member_id: MemberId, who: Writer,
     """Re-roll the name boards show for the member: `{"seed": N}` picks the name of that
     number (the same number, the same name), no body a random one. Every row of the member,
     past periods included, takes the new name."""
-    _known(request)
     seed = body.seed if body is not None else None
-    return _json(await run_in_threadpool(service(request).choose_pseudonym, member_id, seed))
+    return json_response(await run_in_threadpool(service(request).choose_pseudonym, member_id,
+                                                         seed))
 
 
 async def _friend(request: Request, member_id: str, friend_id: str, granted: bool
                   ) -> Response:
-    _known(request)
-    return _json(await run_in_threadpool(service(request).record_friend, member_id,
-                                         friend_id, granted))
+    return json_response(await run_in_threadpool(service(request).record_friend, member_id,
+                                                 friend_id, granted))
 
 
 @router.put("/v1/members/{member_id}/friends/{friend_id}", response_model=FriendChange,
@@ -204,9 +160,8 @@ async def get_friends_board(request: Request, member_id: MemberId, board: BoardI
                             as_of: AsOf = None) -> Response:
     """The member (when listed) and the listed friends who named each other with them,
     ranked among themselves; pseudonyms only, the member's own row marked `you`."""
-    _known(request, "period", "as_of")
-    return _json(await run_in_threadpool(service(request).leaderboard_friends, member_id,
-                                         board, period, _us(as_of)))
+    return json_response(await run_in_threadpool(service(request).leaderboard_friends, member_id,
+                                                 board, period, instant_us(as_of)))
 
 
 __all__ = ["router"]

@@ -62,7 +62,7 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _json(data: Any, status: int = 200) -> Response:
+def json_response(data: Any, status: int = 200) -> Response:
     """orjson serialises the domain's frozen dataclasses itself (field order kept, tuples as
     arrays) ~10x faster than ``dataclasses.asdict``, which deep-copies every leaf; the
     output equals :func:`~plaudit.domain.state.to_dict` (tests/api pin it)."""
@@ -70,14 +70,14 @@ def _json(data: Any, status: int = 200) -> Response:
                     media_type="application/json")
 
 
-def _as_of_us(as_of: datetime | None) -> int | None:
+def instant_us(as_of: datetime | None) -> int | None:
     return to_us(as_of) if as_of is not None else None
 
 
 async def _state(request: Request, member_id: str, as_of: datetime | None,
                  history: bool = False) -> MemberState:
     return await run_in_threadpool(service(request).member_state, member_id,
-                                   _as_of_us(as_of), history=history)
+                                   instant_us(as_of), history=history)
 
 
 @router.get("/v1/members/{member_id}", response_model=MemberState, responses=READ_ERRORS,
@@ -87,7 +87,7 @@ async def get_member(request: Request, member_id: MemberId, who: Reader, as_of: 
                                                     "reversal and spend.")] = False
                      ) -> Response:
     """Points, features, score with factors and reasons, tier, perks and consents."""
-    return _json(await _state(request, member_id, as_of, history))
+    return json_response(await _state(request, member_id, as_of, history))
 
 
 @router.get("/v1/members/{member_id}/score", response_model=ScoreView | None,
@@ -97,7 +97,7 @@ async def get_score(request: Request, member_id: MemberId, who: Reader,
     """The score, its band, each factor's input and points, and up to four reasons, the
     factors that cost the most points first. `null` when the rulebook has no score."""
     state = await _state(request, member_id, as_of)
-    return _json(state.score)
+    return json_response(state.score)
 
 
 @router.get("/v1/members/{member_id}/score/history", response_model=ScoreHistoryOut,
@@ -110,8 +110,8 @@ async def get_score_history(
     at = to_us(as_of) if as_of is not None else svc.clock.now_us()
     points = await run_in_threadpool(svc.score_history, member_id, at, days)
     tz = svc.rulebook().calendar.tz
-    return _json({"member": member_id, "as_of": from_us(at, tz).isoformat(),
-                  "points": points})
+    return json_response({"member": member_id, "as_of": from_us(at, tz).isoformat(),
+                          "points": points})
 
 
 @router.get("/v1/members/{member_id}/points", response_model=Points, responses=READ_ERRORS,
@@ -120,7 +120,7 @@ async def get_points(request: Request, member_id: MemberId, who: Reader,
                      as_of: AsOf = None) -> Response:
     """The balance, totals, each live lot (oldest first: spent first) and how many points
     expire on which local date."""
-    return _json((await _state(request, member_id, as_of)).points)
+    return json_response((await _state(request, member_id, as_of)).points)
 
 
 @router.get("/v1/members/{member_id}/tier", response_model=TierView | None,
@@ -128,21 +128,21 @@ async def get_points(request: Request, member_id: MemberId, who: Reader,
 async def get_tier(request: Request, member_id: MemberId, who: Reader,
                    as_of: AsOf = None) -> Response:
     state = await _state(request, member_id, as_of)
-    return _json(state.tier)
+    return json_response(state.tier)
 
 
 @router.get("/v1/members/{member_id}/perks", response_model=list[PerkView],
             responses=READ_ERRORS, summary="Perks and whether the member has them")
 async def get_perks(request: Request, member_id: MemberId, who: Reader,
                     as_of: AsOf = None) -> Response:
-    return _json((await _state(request, member_id, as_of)).perks)
+    return json_response((await _state(request, member_id, as_of)).perks)
 
 
 @router.get("/v1/members/{member_id}/consents", response_model=list[ConsentView],
             responses=READ_ERRORS, summary="Partners the member granted or revoked")
 async def get_consents(request: Request, member_id: MemberId, who: Reader,
                        as_of: AsOf = None) -> Response:
-    return _json((await _state(request, member_id, as_of)).consents)
+    return json_response((await _state(request, member_id, as_of)).consents)
 
 
 def _record_consent(svc: Plaudit, member_id: str, partner: str, granted: bool
@@ -161,8 +161,8 @@ async def _consent(request: Request, member_id: str, partner: str, granted: bool
                    ) -> Response:
     view = await run_in_threadpool(_record_consent, service(request), member_id, partner,
                                    granted)
-    return _json({"member": member_id, "partner": view.partner, "granted": view.granted,
-                  "at": view.at})
+    return json_response({"member": member_id, "partner": view.partner, "granted": view.granted,
+                          "at": view.at})
 
 
 @router.put("/v1/members/{member_id}/consents/{partner}", response_model=ConsentOut,
@@ -201,9 +201,9 @@ async def create_token(request: Request, member_id: MemberId,
                                      seconds, issued_by=who.key_id,
                                      consents=who.has("ingest"))
     assert issued.row.expires_us is not None
-    return _json({"member": member_id, "token": issued.token,
-                  "scopes": issued.row.scopes.split(),
-                  "expires_at": from_us(issued.row.expires_us).isoformat()}, 201)
+    return json_response({"member": member_id, "token": issued.token,
+                          "scopes": issued.row.scopes.split(),
+                          "expires_at": from_us(issued.row.expires_us).isoformat()}, 201)
 
 
 __all__ = ["router"]

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from plaudit.application.access import Principal
 from plaudit.domain.state import CatalogueEntry, LedgerEntry, RedemptionView
-from plaudit.entrypoints.http.members import AsOf, Reader, Writer, _as_of_us, _json
+from plaudit.entrypoints.http.members import AsOf, Reader, Writer, instant_us, json_response
 from plaudit.entrypoints.http.models import _Body
 from plaudit.entrypoints.http.problems import responses
 from plaudit.entrypoints.http.security import MemberId, operator, service
@@ -43,7 +43,7 @@ async def get_catalogue(request: Request,
                         who: Annotated[Principal, Depends(operator("read"))]) -> Response:
     """Every reward with its cost, limit, requirement and the stock left (`null`: no
     limit)."""
-    return _json(await run_in_threadpool(service(request).catalogue))
+    return json_response(await run_in_threadpool(service(request).catalogue))
 
 
 @router.get("/v1/members/{member_id}/rewards", response_model=list[CatalogueEntry],
@@ -53,8 +53,8 @@ async def get_member_catalogue(request: Request, member_id: MemberId, who: Reade
                                as_of: AsOf = None) -> Response:
     """Each reward with `redeemable` for this member at `as_of` and, when not, the first
     reason why (dates, requirement, limit, points, stock)."""
-    return _json(await run_in_threadpool(service(request).catalogue, member_id,
-                                         _as_of_us(as_of)))
+    return json_response(await run_in_threadpool(service(request).catalogue, member_id,
+                                                 instant_us(as_of)))
 
 
 @router.get("/v1/members/{member_id}/redemptions", response_model=list[RedemptionView],
@@ -62,8 +62,8 @@ async def get_member_catalogue(request: Request, member_id: MemberId, who: Reade
 async def get_redemptions(request: Request, member_id: MemberId, who: Reader,
                           as_of: AsOf = None) -> Response:
     state = await run_in_threadpool(service(request).member_state, member_id,
-                                    _as_of_us(as_of), history=False)
-    return _json(state.redemptions)
+                                    instant_us(as_of), history=False)
+    return json_response(state.redemptions)
 
 
 @router.get("/v1/members/{member_id}/ledger", response_model=list[LedgerEntry],
@@ -73,8 +73,8 @@ async def get_ledger(request: Request, member_id: MemberId, who: Reader,
     """Every movement of the member's points up to `as_of`, oldest first: earned, clawed
     back (by which refund: `event`), spent, redeemed, returned and expired (when), with the
     balance after each."""
-    return _json(await run_in_threadpool(service(request).ledger, member_id,
-                                         _as_of_us(as_of)))
+    return json_response(await run_in_threadpool(service(request).ledger, member_id,
+                                                 instant_us(as_of)))
 
 
 @router.post("/v1/members/{member_id}/redemptions", response_model=RedemptionView,
@@ -89,7 +89,7 @@ async def redeem(request: Request, member_id: MemberId, body: RedemptionCreate,
     svc = service(request)
     view, created = await run_in_threadpool(svc.redeem_once, member_id, body.reward,
                                             body.key)
-    return _json(view, 201 if created else 200)
+    return json_response(view, 201 if created else 200)
 
 
 @router.post("/v1/members/{member_id}/redemptions/{redemption_id}/cancel",
@@ -100,8 +100,8 @@ async def cancel(request: Request, member_id: MemberId, redemption_id: Redemptio
     """The points go back to the lots they came from (points whose lot expired meanwhile
     stay expired: `expired_meanwhile`), the stock to the catalogue. Cancelling again
     answers the same and changes nothing."""
-    return _json(await run_in_threadpool(service(request).cancel_redemption, member_id,
-                                         redemption_id))
+    return json_response(await run_in_threadpool(service(request).cancel_redemption, member_id,
+                                                 redemption_id))
 
 
 __all__ = ["router"]

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from plaudit.domain.state import StreakView
-from plaudit.entrypoints.http.members import READ_ERRORS, AsOf, Reader, _as_of_us, _json
+from plaudit.entrypoints.http.members import READ_ERRORS, AsOf, Reader, instant_us, json_response
 from plaudit.entrypoints.http.security import MemberId, service
 
 router = APIRouter(tags=["members"])
@@ -26,8 +26,8 @@ async def get_streaks(request: Request, member_id: MemberId, who: Reader,
     its qualifying events, freezes used and left in the current block, and, while the
     streak is alive, `at_risk_until` (the end of the current period, when it still lacks
     its events) and `breaks_at` (when it breaks if no period qualifies again)."""
-    return _json(await run_in_threadpool(service(request).member_streaks, member_id,
-                                         _as_of_us(as_of)))
+    return json_response(await run_in_threadpool(service(request).member_streaks, member_id,
+                                                 instant_us(as_of)))
 
 
 __all__ = ["router"]
