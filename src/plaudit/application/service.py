@@ -678,7 +678,7 @@ class Plaudit:
         """The rulebook's boards, each with its current period at ``as_of_us`` (now)."""
         rb = self.rulebook()
         day = rb.calendar.day(as_of_us if as_of_us is not None else self.clock.now_us())
-        return [lb.BoardInfo(b.id, b.label, b.period, period_key(rb.calendar, day, b.period),
+        return [lb.BoardInfo(b.id, b.label, b.period, period_key(day, b.period),
                              lb.metric_text(b)) for b in rb.leaderboards]
 
     def _board_period(self, board_id: str, period: str | None, as_of_us: int | None
@@ -687,7 +687,7 @@ class Plaudit:
         board = lb.find_board(rb.leaderboards, board_id)
         if period is None:
             day = rb.calendar.day(as_of_us if as_of_us is not None else self.clock.now_us())
-            return rb, board, period_key(rb.calendar, day, board.period)
+            return rb, board, period_key(day, board.period)
         return rb, board, lb.check_period(board, period)
 
     def leaderboard(self, board_id: str, period: str | None = None, limit: int = 10, *,

@@ -70,9 +70,10 @@ class BadgesPart(Mechanic):
     def watches(cls, rulebook: Rulebook) -> Mapping[str, tuple[int, ...]]:
         """For badges whose features change only when their aggregates do: the event
         types they read, with those aggregates, unless the type is listened to anyway."""
-        if cls.listens(rulebook) is EVERY_BEHAVIOUR_EVENT:
+        listens = cls.listens(rulebook)
+        if listens is EVERY_BEHAVIOUR_EVENT:
             return {}
-        listened = set(cls.listens(rulebook) or ())
+        listened = set(listens)
         watched: dict[str, set[int]] = {}
         for badge in rulebook.badges:
             aggregates = rulebook.badge_watch.get(badge.id)

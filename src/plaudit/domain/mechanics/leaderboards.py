@@ -33,7 +33,6 @@ from plaudit.domain.rulebook import Leaderboard, Rulebook
 from plaudit.domain.state import LeaderboardView
 
 if TYPE_CHECKING:
-    from plaudit.domain.calendar import Calendar
     from plaudit.domain.fold import MemberFold
 
 PERIOD_KINDS = ("week", "month", "all_time")
@@ -112,10 +111,11 @@ def pseudonym(program_id: str, member: str, seed: int) -> Pseudonym:
     return Pseudonym(f"{adjective}-{animal}-{number:03d}", tag)
 
 
-def period_key(calendar: Calendar | None, day: int, kind: str) -> str:
+def period_key(day: int, kind: str) -> str:
     """The local period containing the local day ``day``: ``2026-07`` (month), ``2026-W27``
     (ISO week) or ``all`` (all time). Text, so an API caller can name a past period. It
-    depends on the local day alone (``calendar`` has already cut it), so it is cached."""
+    depends on the local day alone (the program's calendar has already cut it), so it is
+    cached."""
     key = (day, kind)
     found = _PERIODS.get(key)
     if found is None:
@@ -220,7 +220,7 @@ class LeaderboardsPart(Mechanic):
         for b, shared in rb.boards_by_type.get(kind, ()):
             run = values[b.index]
             if run is None or run.day != day:
-                period = period_key(None, day, b.period)
+                period = period_key(day, b.period)
                 if run is None or run.period != period:
                     run = values[b.index] = _Running(period, _zero(b), event.at_us, day)
                 run.day = day
@@ -270,7 +270,7 @@ class LeaderboardsPart(Mechanic):
 
     def _current(self, board: Leaderboard, day: int, at_us: int) -> None:
         """Start the board's period of ``day`` at zero unless it is already running."""
-        period = period_key(None, day, board.period)
+        period = period_key(day, board.period)
         run = self.values[board.index]
         if run is None or run.period != period:
             self.values[board.index] = _Running(period, _zero(board), at_us, day)
@@ -284,10 +284,10 @@ class LeaderboardsPart(Mechanic):
         run = self.values[board.index]
         return _value(board, run) if run is not None else None
 
-    def value_on(self, rulebook: Rulebook, board: Leaderboard, day: int) -> BoardValue:
+    def value_on(self, board: Leaderboard, day: int) -> BoardValue:
         """The member's value on ``board`` in the period of ``day`` (zero before any event
         of theirs reached that period)."""
-        period = period_key(rulebook.calendar, day, board.period)
+        period = period_key(day, board.period)
         run = self.values[board.index]
         if run is not None and run.period == period:
             return _value(board, run)
@@ -305,7 +305,7 @@ class LeaderboardsPart(Mechanic):
         ctx.out["leaderboards"] = tuple(
             LeaderboardView(b.id, b.label, v.period, v.value, self.joined.get(b.id, False),
                             name)
-            for b in rb.leaderboards for v in (self.value_on(rb, b, ctx.day),))
+            for b in rb.leaderboards for v in (self.value_on(b, ctx.day),))
 
     def needs_write(self) -> bool:
         """Whether :meth:`drain` has anything to say: false for a member who never joined
