@@ -29,6 +29,12 @@ class AggregateState(ABC):
     @abstractmethod
     def value(self, day: int) -> Any: ...
 
+    def present(self, day: int) -> bool:
+        """Whether an event added since the window's start is still inside it on ``day``
+        (the caller knows whether any was added at all: an aggregate without a window
+        keeps what it saw)."""
+        return True
+
 
 class _Total(AggregateState):
     """count or sum, all time."""
@@ -72,6 +78,9 @@ class _WindowTotal(AggregateState):
         while days[0] <= horizon:
             days.popleft()
             self.total -= amounts.popleft()
+
+    def present(self, day: int) -> bool:
+        return bool(self.days) and self.days[-1] > day - self.window
 
     def value(self, day: int) -> Any:
         lo = day - self.window + 1
@@ -122,6 +131,9 @@ class _WindowExtreme(AggregateState):
         while entries[0][0] <= horizon:
             entries.popleft()
 
+    def present(self, day: int) -> bool:
+        return bool(self.entries) and self.entries[-1][0] > day - self.window
+
     def value(self, day: int) -> Any:
         lo = day - self.window + 1
         values = [v for d, v in self.entries if d >= lo]
@@ -160,6 +172,9 @@ class _WindowDistinct(AggregateState):
         while entries[0][0] <= horizon:
             entries.popleft()
 
+    def present(self, day: int) -> bool:
+        return bool(self.entries) and self.entries[-1][0] > day - self.window
+
     def value(self, day: int) -> int:
         lo = day - self.window + 1
         seen: set[Any] = set()
@@ -183,6 +198,9 @@ class DayMarks(AggregateState):
         if self.first is None:
             self.first = day
         self.last = day
+
+    def present(self, day: int) -> bool:
+        return self.value(day) is not None
 
     def value(self, day: int) -> Any:
         if self.last is None:

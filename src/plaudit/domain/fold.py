@@ -129,9 +129,16 @@ class MemberFold:
         """Every feature's value on a local day at or after the last applied event's."""
         return self.features.values(self.rulebook, day) if self.features is not None else {}
 
+    def absent_on(self, day: int) -> frozenset[int]:
+        """The score factors with a ``when_absent`` that have no data on ``day``."""
+        rb = self.rulebook
+        if not rb.absent_checked or self.features is None:
+            return frozenset()
+        return self.features.absent(rb, day, rb.absent_checked)
+
     def score_on(self, day: int) -> tuple[int, str | None]:
         """Score and band on a local day at or after the last applied event's day."""
-        return score_of(self.rulebook, self.features_on(day))
+        return score_of(self.rulebook, self.features_on(day), self.absent_on(day))
 
     def summary(self, as_of_us: int) -> Summary:
         """The stored columns: cheaper than :meth:`view` (no lots, perks or history)."""

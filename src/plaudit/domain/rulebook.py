@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from plaudit.domain.calendar import Calendar
+from plaudit.domain.errors import Problem
 from plaudit.domain.events import (
     CONSENT,
     FRIEND,
@@ -143,6 +144,17 @@ class Curve:
 
 
 @dataclass(frozen=True)
+class Absent:
+    """What a factor says and scores while the member has no data for it, so that a member
+    who never rented is told "no rental history yet", never an adverse fact they did not
+    do."""
+
+    value: Decimal
+    """The factor's position on its curve (0 to 1) while it has no data."""
+    reason: str
+
+
+@dataclass(frozen=True)
 class Factor:
     id: str
     label: str
@@ -152,6 +164,7 @@ class Factor:
     curve: Curve | None
     reason: str
     improve: str
+    when_absent: Absent | None = None
 
 
 @dataclass(frozen=True)
@@ -342,6 +355,8 @@ class Rulebook:
     leaderboards: tuple[Leaderboard, ...] = ()
     version: int = 0
     digest: str = ""
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
+    """What the compiler's lint found: compiles, but may mislead (rulebook/lint.py)."""
     calendar: Calendar = field(init=False, compare=False, repr=False)
     rules_by_type: Mapping[str, tuple[PointRule, ...]] = field(init=False, compare=False,
                                                                repr=False)
@@ -376,6 +391,13 @@ class Rulebook:
     partners: tuple[str, ...] = field(init=False, compare=False, repr=False)
     """Every partner some perk lists, in rulebook order: the only ones a member can grant
     consent to."""
+    factor_sources: tuple[tuple[int, ...], ...] = field(init=False, compare=False,
+                                                        repr=False)
+    """Per score factor, the aggregates whose data it reads (a ratio's denominator: its
+    population); a factor has no data while none of them saw a matching event in window."""
+    absent_checked: tuple[int, ...] = field(init=False, compare=False, repr=False)
+    """The factors with a ``when_absent``: the only ones whose absence changes the score,
+    so the hot path checks no others."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -396,6 +418,21 @@ class Rulebook:
             total = sum((f.weight for f in self.score.factors), Decimal(0))
             shares = tuple(span * f.weight / total for f in self.score.factors)
         set_(self, "score_shares", shares)
+        by_name = {f.name: f for f in self.features}
+        sources: list[tuple[int, ...]] = []
+        for factor in self.score.factors if self.score is not None else ():
+            reads = [factor.feature] if factor.feature is not None else sorted(
+                factor.expr.names if factor.expr is not None else ())
+            population: set[int] = set()
+            for n in reads:
+                if (feat := by_name.get(n)) is not None:
+                    population.add(feat.aggregate if feat.denominator is None
+                                      else feat.denominator)
+            sources.append(tuple(sorted(population)))
+        set_(self, "factor_sources", tuple(sources))
+        set_(self, "absent_checked", tuple(
+            i for i, f in enumerate(self.score.factors if self.score is not None else ())
+            if f.when_absent is not None and sources[i]))
         set_(self, "match_targets",
              {r.reverses: r.match for r in self.rules if r.reverses and r.match})
         set_(self, "partners", tuple(dict.fromkeys(p for perk in self.perks
@@ -446,6 +483,7 @@ class Rulebook:
 __all__ = [
     "BUILTIN_EVENTS",
     "MAX_SEED",
+    "Absent",
     "Aggregate",
     "Attribute",
     "Badge",

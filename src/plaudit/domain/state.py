@@ -90,10 +90,15 @@ class FactorView:
     curve_value: Decimal
     points: Decimal
     points_lost: Decimal
+    absent: bool = False
+    """No data for this factor yet (its ``when_absent`` value scores it, if it has one)."""
 
 
 @dataclass(frozen=True)
 class Reason:
+    id: str
+    """Stable across rulebook versions that keep the factor: ``<factor>:low`` for points
+    lost on the member's data, ``<factor>:no-data`` while there is none."""
     factor: str
     label: str
     reason: str

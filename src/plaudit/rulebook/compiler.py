@@ -20,6 +20,7 @@ that are refusals by design.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -30,6 +31,7 @@ from plaudit.domain.expressions import closest
 from plaudit.domain.rulebook import Rulebook
 from plaudit.rulebook import schema as s
 from plaudit.rulebook.context import Context
+from plaudit.rulebook.lint import lint
 from plaudit.rulebook.sections.badges import compile_badges
 from plaudit.rulebook.sections.events import compile_events
 from plaudit.rulebook.sections.features import compile_features
@@ -135,12 +137,15 @@ def compile_sections(ctx: Context) -> Rulebook | None:
     if ctx.problems:
         return None
     aggregates = tuple(sorted(ctx.aggregates.values(), key=lambda a: a.index))
-    return Rulebook(program=program, events=ctx.events, rules=tuple(rules),
-                    expire_after_days=expire, aggregates=aggregates,
-                    features=tuple(features), score=score, tiers=tiers, perks=tuple(perks),
-                    rewards=tuple(rewards), badges=tuple(badges), quests=tuple(quests),
-                    streaks=tuple(streaks), leaderboards=tuple(leaderboards),
-                    digest=digest(ctx.source.text))
+    rulebook = Rulebook(program=program, events=ctx.events, rules=tuple(rules),
+                        expire_after_days=expire, aggregates=aggregates,
+                        features=tuple(features), score=score, tiers=tiers,
+                        perks=tuple(perks), rewards=tuple(rewards), badges=tuple(badges),
+                        quests=tuple(quests), streaks=tuple(streaks),
+                        leaderboards=tuple(leaderboards),
+                        digest=digest(ctx.source.text))
+    warnings = lint(ctx.source, rulebook)
+    return dataclasses.replace(rulebook, warnings=tuple(warnings)) if warnings else rulebook
 
 
 __all__ = ["compile_sections", "digest", "load_rulebook", "load_rulebook_file"]

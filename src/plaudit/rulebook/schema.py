@@ -94,6 +94,11 @@ class FeatureSpec(AggregateSpec):
     default: StrictBool | StrictInt | Decimal | None = None
 
 
+class WhenAbsentSpec(_Strict):
+    value: Annotated[Decimal, Field(ge=0, le=1)]
+    reason: str
+
+
 class FactorSpec(_Strict):
     id: str
     label: str
@@ -103,6 +108,7 @@ class FactorSpec(_Strict):
     curve: list[tuple[Decimal, Decimal]] | None = None
     reason: str
     improve: str
+    when_absent: WhenAbsentSpec | None = None
 
 
 class LevelSpec(_Strict):

@@ -89,6 +89,15 @@ class FeaturesPart(Mechanic):
         seen = state.first if feature.kind == "days_since_first" else state.last
         return feature.default if seen is None else day - seen
 
+    def absent(self, rulebook: Rulebook, day: int, factors: Iterable[int]) -> frozenset[int]:
+        """Which of ``factors`` (score factor positions) have no data on ``day``: none of
+        the aggregates behind them saw a matching event (in window)."""
+        stamps, states = self.stamps, self.aggregates
+        return frozenset(
+            i for i in factors
+            if (behind := rulebook.factor_sources[i])
+            and not any(stamps[a] >= 0 and states[a].present(day) for a in behind))
+
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
         ctx.features = self.values(fold.rulebook, ctx.day)
 

@@ -223,7 +223,8 @@ def names_on(fold: MemberFold, day: int) -> dict[str, Any]:
     """What a reward's ``requires`` sees on ``day`` (the names a perk's ``when`` sees)."""
     rb = fold.rulebook
     features = fold.features_on(day)
-    score, band = score_of(rb, features) if rb.score is not None else (None, None)
+    score, band = score_of(rb, features, fold.absent_on(day)) if rb.score is not None \
+        else (None, None)
     tier = fold.tiers.tier(fold, day, score).name if fold.tiers is not None else None
     return condition_names(rb, features, score, band, tier)
 

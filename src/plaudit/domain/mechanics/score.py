@@ -1,18 +1,20 @@
 """The score: ``low + Σ shareᵢ · curveᵢ(inputᵢ)``, clipped, with its band and reasons.
 
-Stateless: the score is a function of the features at the as-of day. Each factor's
-shortfall in points orders the reason codes (at most :data:`MAX_REASONS`, largest first,
-ties in rulebook order).
+Stateless: the score is a function of the features at the as-of day (and of which factors
+have no data yet). Each factor's shortfall in points orders the reason codes (at most
+:data:`MAX_REASONS`, largest first, ties in rulebook order). A factor without data never
+states its adverse reason: it says so, in its ``when_absent`` words or neutral ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from plaudit.domain.errors import EvaluationError
 from plaudit.domain.mechanics.base import Mechanic, ViewContext
-from plaudit.domain.rulebook import Rulebook
+from plaudit.domain.rulebook import Factor, Rulebook
 from plaudit.domain.state import FactorView, Reason, ScoreView
 from plaudit.domain.tiers import level_index
 
@@ -24,30 +26,55 @@ _ONE = Decimal(1)
 _ZERO = Decimal(0)
 _RATIO_PLACES = Decimal("0.000001")
 _SHOWN_PLACES = Decimal("0.1")
+NO_DATA = "no-data"
+LOW = "low"
 
 
-def factor_inputs(rulebook: Rulebook, feats: dict[str, Any], notes: list[str] | None = None
+def reason_id(factor: Factor, absent: bool) -> str:
+    return f"{factor.id}:{NO_DATA if absent else LOW}"
+
+
+def no_data_reason(factor: Factor) -> str:
+    """What a factor without data and without ``when_absent`` says: a fact, not a fault."""
+    return f"No data yet for “{factor.label}”"
+
+
+def factor_input(factor: Factor, feats: dict[str, Any], notes: list[str] | None = None
+                 ) -> Any:
+    """The factor's input: its feature's value, or its expression over the features. A
+    factor that fails is noted in ``notes`` (a view's own list): reads never change the
+    accumulator, so reading a cached member twice cannot repeat a warning."""
+    if factor.feature is not None:
+        return feats[factor.feature]
+    assert factor.expr is not None
+    try:
+        return factor.expr(feats)
+    except EvaluationError as e:
+        if notes is not None:
+            notes.append(f"factor {factor.id}: {e}; counted as 0")
+        return 0
+
+
+def curve_value(factor: Factor, x: Any) -> Decimal:
+    """Where input ``x`` sits on the factor's curve, in [0, 1]."""
+    xd = Decimal(int(x)) if isinstance(x, bool) else Decimal(x)
+    return factor.curve(xd) if factor.curve is not None else min(max(xd, _ZERO), _ONE)
+
+
+def factor_inputs(rulebook: Rulebook, feats: dict[str, Any],
+                  absent: Collection[int] = (), notes: list[str] | None = None
                   ) -> list[tuple[Any, Decimal]]:
-    """Each factor's input and curve value in [0, 1]. A factor that fails is noted in
-    ``notes`` (a view's own list): reads never change the accumulator, so reading a
-    cached member twice cannot repeat a warning."""
+    """Each factor's input and curve value in [0, 1]; a factor in ``absent`` with a
+    ``when_absent`` takes that value instead."""
     sc = rulebook.score
     assert sc is not None
     out = []
-    for factor in sc.factors:
-        if factor.feature is not None:
-            x = feats[factor.feature]
+    for i, factor in enumerate(sc.factors):
+        x = factor_input(factor, feats, notes)
+        if factor.when_absent is not None and i in absent:
+            out.append((x, factor.when_absent.value))
         else:
-            assert factor.expr is not None
-            try:
-                x = factor.expr(feats)
-            except EvaluationError as e:
-                if notes is not None:
-                    notes.append(f"factor {factor.id}: {e}; counted as 0")
-                x = 0
-        xd = Decimal(int(x)) if isinstance(x, bool) else Decimal(x)
-        c = factor.curve(xd) if factor.curve is not None else min(max(xd, _ZERO), _ONE)
-        out.append((x, c))
+            out.append((x, curve_value(factor, x)))
     return out
 
 
@@ -63,14 +90,18 @@ def score_value(rulebook: Rulebook, inputs: list[tuple[Any, Decimal]]) -> tuple[
     return value, sc.bands[band_idx].name if band_idx >= 0 else None
 
 
-def score_of(rulebook: Rulebook, feats: dict[str, Any]) -> tuple[int, str | None]:
-    return score_value(rulebook, factor_inputs(rulebook, feats))
+def score_of(rulebook: Rulebook, feats: dict[str, Any], absent: Collection[int] = ()
+             ) -> tuple[int, str | None]:
+    return score_value(rulebook, factor_inputs(rulebook, feats, absent))
 
 
-def score_view(rulebook: Rulebook, feats: dict[str, Any], notes: list[str]) -> ScoreView:
+def score_view(rulebook: Rulebook, feats: dict[str, Any], notes: list[str],
+               absent: Collection[int] = ()) -> ScoreView:
+    """``absent``: every factor without data (not only those with ``when_absent``), so
+    that none of them states an adverse reason."""
     sc = rulebook.score
     assert sc is not None
-    inputs = factor_inputs(rulebook, feats, notes)
+    inputs = factor_inputs(rulebook, feats, absent, notes)
     views: list[FactorView] = []
     losses: list[tuple[Decimal, int, Reason]] = []
     for i, (factor, share, (x, c)) in enumerate(zip(sc.factors, rulebook.score_shares,
@@ -78,12 +109,19 @@ def score_view(rulebook: Rulebook, feats: dict[str, Any], notes: list[str]) -> S
         points = share * c
         lost = share - points
         shown_lost = lost.quantize(_SHOWN_PLACES, ROUND_HALF_UP)
+        missing = i in absent
         views.append(FactorView(factor.id, factor.label, factor.weight, x,
                                 c.quantize(_RATIO_PLACES),
-                                points.quantize(_SHOWN_PLACES, ROUND_HALF_UP), shown_lost))
+                                points.quantize(_SHOWN_PLACES, ROUND_HALF_UP), shown_lost,
+                                missing))
         if lost > 0:
-            losses.append((lost, i, Reason(factor.id, factor.label, factor.reason,
-                                           factor.improve, shown_lost)))
+            if missing:
+                text = factor.when_absent.reason if factor.when_absent is not None \
+                    else no_data_reason(factor)
+            else:
+                text = factor.reason
+            losses.append((lost, i, Reason(reason_id(factor, missing), factor.id,
+                                           factor.label, text, factor.improve, shown_lost)))
     value, band = score_value(rulebook, inputs)
     losses.sort(key=lambda t: (-t[0], t[1]))
     return ScoreView(value, band, (sc.low, sc.high), tuple(views),
@@ -101,8 +139,12 @@ class ScorePart(Mechanic):
         return rulebook.score is not None
 
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
-        ctx.score = score_view(fold.rulebook, ctx.features, ctx.notes)
+        rb = fold.rulebook
+        assert rb.score is not None
+        absent = fold.features.absent(rb, ctx.day, range(len(rb.score.factors))) \
+            if fold.features is not None else frozenset()
+        ctx.score = score_view(rb, ctx.features, ctx.notes, absent)
 
 
-__all__ = ["MAX_REASONS", "ScorePart", "factor_inputs", "score_of", "score_value",
-           "score_view"]
+__all__ = ["MAX_REASONS", "ScorePart", "curve_value", "factor_input", "factor_inputs",
+           "no_data_reason", "reason_id", "score_of", "score_value", "score_view"]

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from plaudit.domain.events import Event
 from plaudit.domain.mechanics.base import EVERY_BEHAVIOUR_EVENT, Mechanic, ViewContext
-from plaudit.domain.mechanics.score import score_of
 from plaudit.domain.rulebook import Rulebook
 from plaudit.domain.state import NextLevel, TierView
 from plaudit.domain.tiers import QualifyingPoints, level_index
@@ -79,7 +78,7 @@ class TiersPart(Mechanic):
         tiers = rb.tiers
         levels = self.score_levels
         assert tiers is not None and levels is not None
-        idx = level_index(tiers.levels, score_of(rb, fold.features_on(day))[0])
+        idx = level_index(tiers.levels, fold.score_on(day)[0])
         if levels and levels[-1][0] == day:
             if idx > levels[-1][1]:
                 levels[-1] = (day, idx)

@@ -128,13 +128,23 @@ def init(rulebook: Annotated[Path | None, typer.Option(
 
 @rulebook_app.command("check")
 @handles_errors
-def rulebook_check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
-    """Validate, type-check and lint a rulebook without publishing it."""
+def rulebook_check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+                   strict: Annotated[bool, typer.Option(
+                       "--strict", help="Fail (exit 1) on warnings too.")] = False) -> None:
+    """Validate, type-check and lint a rulebook without publishing it.
+
+    Errors refuse the rulebook (exit 2). Warnings name what compiles but may mislead
+    members, such as a factor that scores members without data as if they did badly."""
     rb = load_rulebook(file.read_text(encoding="utf-8"), str(file))
+    for w in rb.warnings:
+        out.print(f"[yellow]warning:[/] {w}", soft_wrap=True, highlight=False)
     out.print(f"[green]ok[/] {file}: program {rb.program.id}, {len(rb.events)} event types, "
               f"{len(rb.rules)} point rules, {len(rb.features)} features, "
               f"{len(rb.score.factors) if rb.score else 0} score factors, "
-              f"{len(rb.tiers.levels) if rb.tiers else 0} tiers, {len(rb.perks)} perks")
+              f"{len(rb.tiers.levels) if rb.tiers else 0} tiers, {len(rb.perks)} perks"
+              + (f", {len(rb.warnings)} warning(s)" if rb.warnings else ""))
+    if strict and rb.warnings:
+        raise typer.Exit(1)
 
 
 @rulebook_app.command("publish")

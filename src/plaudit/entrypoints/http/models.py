@@ -109,12 +109,20 @@ class RulebookOut(RulebookVersionOut):
     source: str
 
 
+class Warning(BaseModel):
+    where: str
+    field: str
+    reason: str
+
+
 class DraftOut(BaseModel):
     draft_id: int
     program_id: str
     digest: str
     created_at: str
     published_version: int | None
+    warnings: list[Warning] = []
+    """What compiles but may mislead members (the lint); only on upload and on one draft."""
 
 
 class DraftSourceOut(DraftOut):

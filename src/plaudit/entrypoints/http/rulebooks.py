@@ -12,6 +12,7 @@ from starlette.responses import Response
 from plaudit.application.access import Principal
 from plaudit.application.jobs import Progress
 from plaudit.application.ports import DraftRow, JobRow, RulebookRow
+from plaudit.application.service import Plaudit
 from plaudit.domain.calendar import from_us
 from plaudit.domain.errors import NotFound, Problem, RulebookError, TooLarge
 from plaudit.entrypoints.http.models import (
@@ -45,6 +46,12 @@ def _version(row: RulebookRow, current: int | None) -> RulebookVersionOut:
 def _draft(row: DraftRow) -> dict[str, object]:
     return {"draft_id": row.draft_id, "program_id": row.program_id, "digest": row.digest,
             "created_at": _time(row.created_us), "published_version": row.published_version}
+
+
+def _warnings(svc: Plaudit, row: DraftRow) -> list[dict[str, str]]:
+    """The lint's findings on a stored draft (it compiled when uploaded, so it compiles)."""
+    return [{"where": w.where, "field": w.field, "reason": w.reason}
+            for w in svc.check_rulebook(row.source, "draft.yaml").warnings]
 
 
 def job_out(row: JobRow) -> JobOut:
@@ -92,7 +99,8 @@ async def upload_draft(request: Request, who: Admin) -> DraftOut:
     except UnicodeDecodeError:
         raise RulebookError([Problem("draft.yaml", "", "not UTF-8 text")]) from None
     row = await run_in_threadpool(service(request).upload_draft, text, "draft.yaml")
-    return DraftOut.model_validate(_draft(row))
+    return DraftOut.model_validate({**_draft(row), "warnings": await run_in_threadpool(
+        _warnings, service(request), row)})
 
 
 @router.get("/v1/drafts", response_model=list[DraftOut],
@@ -104,8 +112,10 @@ def list_drafts(request: Request, who: Admin) -> list[DraftOut]:
 @router.get("/v1/drafts/{draft_id}", response_model=DraftSourceOut,
             responses=responses(401, 403, 404, 422, 503), summary="One draft with its text")
 def get_draft(request: Request, draft_id: DraftId, who: Admin) -> DraftSourceOut:
-    row = service(request).draft(draft_id)
-    return DraftSourceOut.model_validate({**_draft(row), "source": row.source})
+    svc = service(request)
+    row = svc.draft(draft_id)
+    return DraftSourceOut.model_validate({**_draft(row), "source": row.source,
+                                          "warnings": _warnings(svc, row)})
 
 
 @router.post("/v1/drafts/{draft_id}/publish", status_code=202, response_model=JobOut,

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from plaudit.domain.expressions import closest
-from plaudit.domain.rulebook import Curve, Factor, Score
+from plaudit.domain.rulebook import Absent, Curve, Factor, Score
 from plaudit.rulebook import schema as s
 from plaudit.rulebook.context import Context
 
@@ -56,7 +56,9 @@ def _factor(ctx: Context, path: tuple[Any, ...], f: s.FactorSpec) -> Factor | No
         curve = _curve(ctx, (*path, "curve"), f.curve)
         if curve is None:
             return None
-    return Factor(f.id, f.label, f.weight, f.from_, expr, curve, f.reason, f.improve)
+    absent = Absent(Decimal(f.when_absent.value), f.when_absent.reason) \
+        if f.when_absent is not None else None
+    return Factor(f.id, f.label, f.weight, f.from_, expr, curve, f.reason, f.improve, absent)
 
 
 def _curve(ctx: Context, path: tuple[Any, ...],
