@@ -30,6 +30,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
     ("GET", "/v1/members/{member_id}/score"): ("/v1/members/{member}/score", None, "read"),
     ("GET", "/v1/members/{member_id}/score/history"):
         ("/v1/members/{member}/score/history", None, "read"),
+    ("GET", "/v1/members/{member_id}/explain"):
+        ("/v1/members/{member}/explain", None, "read"),
     ("GET", "/v1/members/{member_id}/points"): ("/v1/members/{member}/points", None, "read"),
     ("GET", "/v1/members/{member_id}/tier"): ("/v1/members/{member}/tier", None, "read"),
     ("GET", "/v1/members/{member_id}/perks"): ("/v1/members/{member}/perks", None, "read"),

@@ -62,6 +62,7 @@ from plaudit.domain.events import (
     REDEEM_CANCEL,
     Event,
 )
+from plaudit.domain.explain import Explanation, explain
 from plaudit.domain.expressions import closest
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.mechanics.leaderboards import period_key, pseudonym
@@ -549,6 +550,14 @@ class Plaudit:
         rb = self.rulebook()
         acc = self._member_fold(member_id, as_of, rb, history=True)
         return acc.points.entries(rb, as_of)
+
+    def explain(self, member_id: str, as_of_us: int | None = None) -> Explanation | None:
+        """Why the member has their score at ``as_of_us`` (default now): each factor's
+        input, curve position and points, the reasons, the ledger behind the balance and
+        the improve plan to the next band (None when the rulebook has no score)."""
+        as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+        rb = self.rulebook()
+        return explain(self._member_fold(member_id, as_of, rb, history=True), as_of)
 
     def _member_fold(self, member_id: str, as_of_us: int, rb: Rulebook, *,
                      history: bool = False) -> MemberFold:

@@ -48,6 +48,7 @@ from plaudit.domain.errors import (
 )
 from plaudit.domain.state import to_dict
 from plaudit.entrypoints.cli import render
+from plaudit.entrypoints.cli.explanation import explanation
 from plaudit.rulebook import load_rulebook
 
 EXIT_CODES: dict[type[PlauditError], int] = {
@@ -133,7 +134,7 @@ def rulebook_check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fa
                        "--strict", help="Fail (exit 1) on warnings too.")] = False) -> None:
     """Validate, type-check and lint a rulebook without publishing it.
 
-    Errors refuse the rulebook (exit 2). Warnings name what compiles but may mislead
+    Errors refuse the rulebook (exit 3). Warnings name what compiles but may mislead
     members, such as a factor that scores members without data as if they did badly."""
     rb = load_rulebook(file.read_text(encoding="utf-8"), str(file))
     for w in rb.warnings:
@@ -229,6 +230,29 @@ def member(member_id: Annotated[str, typer.Argument(help="The operator's member 
                          + "\n")
         return
     render.member(out, state, show_history=history)
+
+
+@app.command()
+@handles_errors
+def explain(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],
+            as_of: Annotated[str | None, typer.Option(
+                "--as-of", help="RFC 3339 time, or a date (its end, in the program's "
+                                "timezone). Default: now.")] = None,
+            json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+            ) -> None:
+    """Why a member has their score: each factor's input, curve position and points, the
+    reasons, the ledger, and the smallest changes that reach the next band."""
+    service = _service()
+    as_of_us = _parse_as_of(service, as_of) if as_of else None
+    x = service.explain(member_id, as_of_us)
+    if json:
+        sys.stdout.write(orjson.dumps(x, default=str, option=orjson.OPT_INDENT_2).decode()
+                         + "\n")
+        return
+    if x is None:
+        out.print("this rulebook has no score")
+        return
+    explanation(out, x)
 
 
 @app.command()

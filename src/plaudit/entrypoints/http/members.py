@@ -21,6 +21,7 @@ from plaudit.application.service import Plaudit
 from plaudit.application.wire import Instant, unknown_partner
 from plaudit.domain.calendar import from_us, to_us
 from plaudit.domain.errors import InvalidRequest
+from plaudit.domain.explain import Explanation
 from plaudit.domain.state import (
     ConsentView,
     MemberState,
@@ -98,6 +99,19 @@ async def get_score(request: Request, member_id: MemberId, who: Reader,
     factors that cost the most points first. `null` when the rulebook has no score."""
     state = await _state(request, member_id, as_of)
     return json_response(state.score)
+
+
+@router.get("/v1/members/{member_id}/explain", response_model=Explanation | None,
+            responses=READ_ERRORS, summary="Why this score, and how to reach the next band")
+async def get_explanation(request: Request, member_id: MemberId, who: Reader,
+                          as_of: AsOf = None) -> Response:
+    """Each factor's input (and whether the member has data for it), its curve and position
+    on it, the points it earns and loses; the reasons (at most four, stable ids); the ledger
+    entries behind the balance; and the **improve plan**: the smallest change of factor
+    inputs that reaches the next band, checked by re-scoring, with other single-factor ways.
+    `null` when the rulebook has no score."""
+    svc = service(request)
+    return json_response(await run_in_threadpool(svc.explain, member_id, instant_us(as_of)))
 
 
 @router.get("/v1/members/{member_id}/score/history", response_model=ScoreHistoryOut,
