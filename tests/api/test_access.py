@@ -30,6 +30,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
     ("GET", "/v1/members/{member_id}/score"): ("/v1/members/{member}/score", None, "read"),
     ("GET", "/v1/members/{member_id}/score/history"):
         ("/v1/members/{member}/score/history", None, "read"),
+    ("GET", "/v1/members/{member_id}/partner-checks"):
+        ("/v1/members/{member}/partner-checks", None, "read"),
     ("GET", "/v1/members/{member_id}/explain"):
         ("/v1/members/{member}/explain", None, "read"),
     ("GET", "/v1/members/{member_id}/points"): ("/v1/members/{member}/points", None, "read"),
@@ -258,7 +260,7 @@ def test_the_partner_check_needs_consent_and_a_perk_of_that_partner(seeded: Api)
     ok = ask("deposit_free_rental", OWN, api.rentals)
     assert ok.status_code == 200, ok.text
     assert set(ok.json()) == {"member", "perk", "eligible", "checked_at", "valid_until"}
-    assert ok.json()["valid_until"] == "2026-11-23T00:00:00+08:00"  # end of the local day
+    assert ok.json()["valid_until"] == "2026-11-22T21:00:00+08:00"  # valid_for: 1h default
     # consent to one partner is not consent to another
     assert ask("hotel_deposit_waiver", OWN, api.hotels).status_code == 403
     # another member's consent does not open this member
@@ -268,6 +270,29 @@ def test_the_partner_check_needs_consent_and_a_perk_of_that_partner(seeded: Api)
                                 headers=api.as_(member))
     assert revoked.status_code == 200 and revoked.json()["granted"] is False
     assert ask("deposit_free_rental", OWN, api.rentals).status_code == 403
+
+    # the member sees every check made about them, refusals included, newest first
+    log = api.client.get(f"/v1/members/{OWN}/partner-checks", headers=api.as_(member))
+    assert log.status_code == 200, log.text
+    seen = [(c["partner"], c["perk"], c["answer"]) for c in log.json()]
+    assert seen == [
+        ("city-rentals", "deposit_free_rental", "refused"),      # after revoking
+        ("partner-hotels", "hotel_deposit_waiver", "refused"),   # no consent to hotels
+        ("city-rentals", "deposit_free_rental",
+         "yes" if ok.json()["eligible"] else "no"),
+        ("city-rentals", "no_such_perk", "refused"),
+        ("city-rentals", "airport_wifi", "refused"),
+        ("city-rentals", "hotel_deposit_waiver", "refused"),
+        ("city-rentals", "deposit_free_rental", "refused"),      # before consenting
+    ]
+    answered = log.json()[2]
+    assert answered["valid_until"] == ok.json()["valid_until"]
+    assert all(c["valid_until"] is None for c in log.json() if c["answer"] == "refused")
+    # nothing is logged for a member who does not exist, and none of this is the partner's
+    assert api.client.get("/v1/members/m-nobody/partner-checks",
+                          headers=api.as_(api.read)).status_code == 404
+    assert api.client.get(f"/v1/members/{OWN}/partner-checks",
+                          headers=api.as_(api.rentals)).status_code == 403
 
 
 def test_consent_changes_nothing_a_member_is_scored_on(seeded: Api) -> None:

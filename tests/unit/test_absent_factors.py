@@ -89,7 +89,7 @@ def test_data_that_leaves_the_window_makes_the_factor_absent_again() -> None:
 
 def test_without_when_absent_the_reason_is_neutral_and_the_lint_warns() -> None:
     rb = rulebook(WITHOUT)
-    score, reasons = _reasons(rb, [])
+    _score, reasons = _reasons(rb, [])
     assert reasons["rentals"].reason == "No data yet for “Returns rentals on time”"
     assert reasons["spend"].id == "spend:no-data"
     warned = {w.field: w for w in rb.warnings}
@@ -151,3 +151,16 @@ def test_the_stored_summary_and_the_view_agree_on_absence(rentals, as_of_day) ->
     assert view.score is not None
     assert summary.score == view.score.value
     assert 350 <= summary.score <= 950
+
+
+def test_a_perk_answer_holds_for_its_valid_for_bounded_to_a_day() -> None:
+    from .helpers import refused
+
+    base = ("score:\n  factors:\n    - {id: f, label: F, weight: 1, expr: '1', reason: r, "
+            "improve: i}\nperks:\n  - {id: p, label: P, when: score > 400, partners: [x]")
+    assert rulebook(base.replace("program: x", "") + "}\n").perks[0].valid_for_s == 3600
+    assert rulebook(base + ", valid_for: 30m}\n").perks[0].valid_for_s == 1800
+    for bad in ("30s", "2d", "soon", "0h"):
+        problems = refused(base + f", valid_for: {bad}}}\n")
+        assert [p.field for p in problems] == ["perks[0].valid_for"], bad
+        assert "1m to 24h" in problems[0].reason

@@ -110,6 +110,17 @@ class EntryRow(NamedTuple):
     tag: int
 
 
+class CheckRow(NamedTuple):
+    """One partner check about a member (the member reads these; partners never do)."""
+
+    partner: str
+    perk: str
+    at_us: int
+    answer: str
+    """``yes``, ``no`` or ``refused`` (no live consent)."""
+    valid_until_us: int | None
+
+
 class Transaction(Protocol):
     """One database transaction. Writes are serialised per member by the store."""
 
@@ -266,6 +277,16 @@ class Transaction(Protocol):
                    result: str | None, error: str | None, now_us: int) -> None: ...
 
     def job(self, job_id: str) -> JobRow | None: ...
+
+
+    # -- partner checks (the member's view of who asked about them) -------------------
+
+    def add_partner_check(self, member_no: int, row: CheckRow) -> None: ...
+
+    def partner_checks(self, member_no: int, limit: int, before_us: int | None = None
+                       ) -> list[CheckRow]:
+        """Newest first; ``before_us`` pages back."""
+        ...
 
 
 class Store(Protocol):

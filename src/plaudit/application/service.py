@@ -35,6 +35,7 @@ from plaudit.application.ingest import (
 )
 from plaudit.application.jobs import Jobs
 from plaudit.application.ports import (
+    CheckRow,
     Clock,
     DraftRow,
     RulebookRow,
@@ -113,8 +114,21 @@ class PerkCheck:
     eligible: bool
     checked_at: str
     valid_until: str
-    """The end of the member's current program day: features and tiers move in whole local
-    days, so without a new event the answer cannot change before then."""
+    """``checked_at`` plus the perk's ``valid_for`` (default an hour): how long the partner
+    may rely on the answer before asking again."""
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """One partner check, as the member it was about sees it."""
+
+    partner: str
+    perk: str
+    at: str
+    answer: str
+    """``yes``, ``no``, or ``refused`` (the member had not consented: the partner learnt
+    nothing)."""
+    valid_until: str | None
 
 
 @dataclass(frozen=True)
@@ -495,27 +509,58 @@ class Plaudit:
         The fold at now then decides again: a grant dated in the future is not live yet (the
         one refusal that costs a fold), and a revocation dated in the future refuses at
         once, erring on the member's side.
+
+        Every check about an existing member, answered or refused, is logged for that member
+        to see (:meth:`partner_checks`); an answer holds for the perk's ``valid_for``.
         """
+        now = self.clock.now_us()
         rb = self.rulebook()
+        answer = self._perk_answer(rb, partner, member_id, perk_id, now)
+        perk = next((p for p in rb.perks if p.id == perk_id), None)
+        until = now + perk.valid_for_s * 1_000_000 if answer is not None and perk else None
+        row = CheckRow(partner, perk_id, now, "refused" if answer is None
+                       else "yes" if answer else "no", until)
+        with self.store.write() as tx:
+            no = tx.member_no(member_id)
+            if no is not None:
+                tx.add_partner_check(no, row)
+        if answer is None or until is None:
+            raise Forbidden(NOT_ALLOWED)
+        tz = rb.calendar.tz
+        return PerkCheck(member_id, perk_id, answer, from_us(now, tz).isoformat(),
+                         from_us(until, tz).isoformat())
+
+    def _perk_answer(self, rb: Rulebook, partner: str, member_id: str, perk_id: str,
+                     now: int) -> bool | None:
+        """Yes or no; None for every refusal (all alike to the partner)."""
         perk = next((p for p in rb.perks if p.id == perk_id), None)
         if perk is None or partner not in perk.partners:
-            raise Forbidden(NOT_ALLOWED)
+            return None
         with self.store.read() as tx:
             granted = tx.granted_partners(member_id)
         if granted is not None and partner not in granted:  # None: not known, fold below
-            raise Forbidden(NOT_ALLOWED)
-        now = self.clock.now_us()
+            return None
         try:
             view = self.member_state(member_id, now, history=False)
         except NotFound:
-            raise Forbidden(NOT_ALLOWED) from None
+            return None
         if not any(c.partner == partner and c.granted for c in view.consents):
-            raise Forbidden(NOT_ALLOWED)
-        eligible = next(p.eligible for p in view.perks if p.id == perk_id)
-        cal = rb.calendar
-        until = cal.day_start_us(cal.day(now) + 1)
-        return PerkCheck(member_id, perk_id, eligible, from_us(now, cal.tz).isoformat(),
-                         from_us(until, cal.tz).isoformat())
+            return None
+        return next(p.eligible for p in view.perks if p.id == perk_id)
+
+    def partner_checks(self, member_id: str, limit: int = 100,
+                       before_us: int | None = None) -> list[CheckView]:
+        """Every partner check made about the member, newest first: who asked, for which
+        perk, when, and the answer (``refused`` when the member had not consented)."""
+        tz = self.rulebook().calendar.tz
+        with self.store.read() as tx:
+            no = tx.member_no(member_id)
+            if no is None:
+                raise NotFound(f"member `{member_id}` not found")
+            rows = tx.partner_checks(no, limit, before_us)
+        return [CheckView(r.partner, r.perk, from_us(r.at_us, tz).isoformat(), r.answer,
+                          from_us(r.valid_until_us, tz).isoformat()
+                          if r.valid_until_us is not None else None) for r in rows]
 
     # -- rewards and redemption ---------------------------------------------------------
 

@@ -198,6 +198,8 @@ class Perk:
     label: str
     when: Expression
     partners: tuple[str, ...]
+    valid_for_s: int = 3600
+    """How long a partner may rely on a yes (or no): the answer's ``valid_until``."""
 
 
 # -- play sections: each compiled in rulebook/sections/<name>.py, folded by

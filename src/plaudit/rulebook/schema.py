@@ -134,6 +134,7 @@ class PerkSpec(_Strict):
     label: str
     when: str
     partners: list[str] = Field(default_factory=list)
+    valid_for: str = "1h"
 
 
 # -- play sections (each compiled by rulebook/sections/<name>.py) ------------------------

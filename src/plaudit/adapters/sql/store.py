@@ -27,6 +27,7 @@ from sqlalchemy.pool import QueuePool
 
 from plaudit.adapters.sql import tables as t
 from plaudit.application.ports import (
+    CheckRow,
     DraftRow,
     EntryRow,
     EventRow,
@@ -414,6 +415,22 @@ class SqlTransaction:
             "ORDER BY e.sort_key, e.reached_at_us, e.tag, e.member_no",
             (member_id, board, period, member_no))
         return [EntryRow(*r) for r in rows]
+
+    # -- partner checks -----------------------------------------------------------------
+
+    def add_partner_check(self, member_no: int, row: CheckRow) -> None:
+        self.conn.execute(t.partner_checks.insert().values(member_no=member_no,
+                                                           **row._asdict()))
+
+    def partner_checks(self, member_no: int, limit: int, before_us: int | None = None
+                       ) -> list[CheckRow]:
+        c = t.partner_checks.c
+        q = select(c.partner, c.perk, c.at_us, c.answer, c.valid_until_us).where(
+            c.member_no == member_no)
+        if before_us is not None:
+            q = q.where(c.at_us < before_us)
+        rows = self.conn.execute(q.order_by(c.at_us.desc(), c.check_no.desc()).limit(limit))
+        return [CheckRow(*r) for r in rows]
 
     # -- keys, drafts, jobs -------------------------------------------------------------
 

@@ -164,6 +164,22 @@ friendships = Table(
     Index("ix_friendships_friend", "friend_id", "member_no"),
 )
 
+# -- partner checks: what partners asked about a member, shown to that member ----------
+
+partner_checks = Table(
+    "partner_checks",
+    metadata,
+    Column("check_no", Key, primary_key=True, autoincrement=True),
+    Column("member_no", Key, ForeignKey("members.member_no"), nullable=False),
+    Column("partner", String(64), nullable=False),
+    Column("perk", String(64), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    # yes, no, or refused (no live consent: the partner got the same 403 as for anyone)
+    Column("answer", String(16), nullable=False),
+    Column("valid_until_us", BigInteger, nullable=True),
+    Index("ix_partner_checks_member", "member_no", "at_us"),
+)
+
 __all__ = ["api_keys", "events", "friendships", "jobs", "leaderboard_entries",
-           "member_states", "members", "metadata", "reward_stock", "rulebook_drafts",
-           "rulebooks"]
+           "member_states", "members", "metadata", "partner_checks", "reward_stock",
+           "rulebook_drafts", "rulebooks"]
