@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from plaudit.application import leaderboards as lb
 from plaudit.application.access import Access
+from plaudit.application.disputes import Disputes
 from plaudit.application.ingest import (
     DEFAULT_BATCH,
     BatchResult,
@@ -151,6 +152,7 @@ class Plaudit:
         transaction, which re-checks it."""
         self.access = Access(store, clock)
         self.jobs = Jobs(store, clock)
+        self.disputes = Disputes(self)
 
     # -- rulebooks ----------------------------------------------------------------------
 
@@ -255,6 +257,8 @@ class Plaudit:
         behind = rulebook.version if behind_only else None
         with self.store.write() as tx:  # boards gone from the rulebook list no one
             tx.drop_boards([b.id for b in rulebook.leaderboards])
+            # disputes: open ones' events follow the policy of the rulebook in force
+            tx.set_open_excluded(rulebook.program.disputes == "exclude")
             total = tx.count_members(behind)
         done = 0
         after = 0
