@@ -128,7 +128,7 @@ class Disputes:
             raise NotFound(f"no dispute `{dispute_id}`")
         return self._view(row, rb)
 
-    def list(self, status: str | None = None, after: int = 0, limit: int = 100
+    def page(self, status: str | None = None, after: int = 0, limit: int = 100
              ) -> DisputePage:
         if status is not None and status not in STATUSES:
             raise InvalidRequest([Problem("query", "status", f"`{status}` is not one of "
@@ -213,7 +213,7 @@ class Disputes:
         """The event counts again; ``reason`` is shown to the member."""
         text = reason.strip()
         if not text or len(text) > MAX_DECISION or any(
-                ord(c) < 32 and c not in "\n\t" or c == "\x7f" for c in text):
+                (ord(c) < 32 and c not in "\n\t") or c == "\x7f" for c in text):
             raise InvalidRequest([Problem("body", "reason", "must be 1 to "
                                           f"{MAX_DECISION} characters of text, no control "
                                           "characters: it is shown to the member")])

@@ -354,5 +354,5 @@ class Clock(Protocol):
     def now_us(self) -> int: ...
 
 
-__all__ = ["Clock", "DisputeRow", "DraftRow", "EntryRow", "EventRow", "JobRow", "KeyRow", "RulebookRow",
-           "StateRow", "Store", "StoredEvent", "Transaction"]
+__all__ = ["Clock", "DisputeRow", "DraftRow", "EntryRow", "EventRow", "JobRow", "KeyRow",
+           "RulebookRow", "StateRow", "Store", "StoredEvent", "Transaction"]

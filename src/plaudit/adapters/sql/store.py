@@ -441,7 +441,7 @@ class SqlTransaction:
                  .where(*where).order_by(order if order is not None else d.c.dispute_no))
         if limit is not None:
             query = query.limit(limit)
-        return [DisputeRow(*r[:-1], bool(r[-1])) for r in self.conn.execute(query)]
+        return [DisputeRow._make((*r[:-1], bool(r[-1]))) for r in self.conn.execute(query)]
 
     def hold_rulebooks(self) -> None:
         # SQLite: BEGIN IMMEDIATE already admits one writer at a time. PostgreSQL: SHARE

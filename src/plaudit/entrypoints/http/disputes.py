@@ -87,7 +87,7 @@ async def list_disputes(
                                     "previous page.")] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> Response:
     """In the order they were opened, `limit` at a time; `next` is null on the last page."""
-    return json_response(await run_in_threadpool(service(request).disputes.list, status,
+    return json_response(await run_in_threadpool(service(request).disputes.page, status,
                                                  after, limit))
 
 
