@@ -55,7 +55,10 @@ class Rejection(_Body):
 
 
 @router.post("/v1/members/{member_id}/disputes", response_model=DisputeView,
-             status_code=201, responses=responses(401, 403, 409, 415, 422, 503),
+             status_code=201, responses={
+                 **responses(401, 403, 409, 415, 422, 503),
+                 200: {"model": DisputeView, "description": "The same open dispute, "
+                                                            "opened before"}},
              summary="Dispute one of the member's events")
 async def open_dispute(request: Request, member_id: MemberId, who: Writer, _body: JsonBody,
                        body: DisputeCreate) -> Response:
