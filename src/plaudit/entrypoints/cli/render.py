@@ -32,10 +32,14 @@ def leaderboard(console: Console, page: BoardPage) -> None:
 
 
 def disputes(console: Console, views: tuple[DisputeView, ...], next_: int | None) -> None:
-    table = Table("id", "member", "event", "type", "reason", "status", "opened", "decided")
+    # Compact (no box), whole cells: an id is copied into the next command, and a table
+    # that folds ids and codes at 80 columns is worse than one that runs wider.
+    table = Table(box=None, pad_edge=False)
+    for name in ("id", "member", "event", "reason", "status", "opened", "decided"):
+        table.add_column(name, no_wrap=True)
     for v in views:
-        table.add_row(v.id, v.member, v.event.id, v.event.type, v.reason, v.status,
-                      v.opened_at, v.decided_at or "")
+        table.add_row(v.id, v.member, v.event.id, v.reason, v.status, v.opened_at[:10],
+                      (v.decided_at or "")[:10])
     if not views:
         table.caption = "no disputes"
     elif next_ is not None:
