@@ -387,3 +387,46 @@ def test_the_state_is_the_fold_of_the_events_minus_the_open_and_accepted(
     left_out = {e for e, s in status.items() if s in ("open", "accepted")}
     assert state_bytes(svc, member) == reference(svc, member, left_out)
 
+
+
+# -- concurrency --------------------------------------------------------------------------
+
+def test_concurrent_opens_and_decisions_each_happen_once(store_url: str,
+                                                         sesame_text: str) -> None:
+    """Eight processes (their own engines and caches) open the same dispute at once, then
+    decide it at once, while a ninth stores events of the member: one dispute, one
+    decision, and every process then reads the fold without the event."""
+    from .test_concurrency import run_together
+
+    first = Plaudit(SqlStore(store_url), FixedClock(NOW))
+    first.publish_rulebook(sesame_text)
+    first.ingest_items(history(first, "m"))
+    others = [Plaudit(SqlStore(store_url), FixedClock(NOW)) for _ in range(8)]
+    try:
+        for svc in others:                      # every cache holds the member
+            svc.member_state("m", history=False)
+        opened = run_together(8, lambda i: others[i].disputes.open("m", "m-p1", "not-mine"))
+        assert not [r for r in opened if isinstance(r, Exception)], opened
+        assert len({v.id for v, _ in opened}) == 1
+        assert sum(created for _, created in opened) == 1
+        dispute_id = opened[0][0].id
+
+        def decide(i: int) -> Any:
+            if i == 8:
+                return first.ingest_items([purchase(f"late-{n}", "m", at(1 + n / 10), "7")
+                                           for n in range(5)])
+            return others[i].disputes.accept(dispute_id, actor=f"k-{i}")
+
+        decided = run_together(9, decide)
+        accepted = [r for r in decided[:8] if not isinstance(r, Exception)]
+        assert len(accepted) == 1 and all(isinstance(r, Conflict) for r in decided[:8]
+                                          if r not in accepted)
+        assert not isinstance(decided[8], Exception), decided[8]
+        want = reference(first, "m", {"m-p1"})
+        for svc in (first, *others):
+            assert state_bytes(svc, "m") == want
+            assert orjson.dumps(to_dict(svc.member_state("m", history=False))) == \
+                orjson.dumps(to_dict(_fold(svc, "m", {"m-p1"}, history=False)))
+    finally:
+        for svc in (first, *others):
+            svc.store.close()

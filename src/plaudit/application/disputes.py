@@ -165,7 +165,7 @@ class Disputes:
         svc = self.svc
         with svc.store.write() as tx:
             # The policy read here must still be the one in force when this commits: a
-            # publish that changes it waits, then re-flags every open dispute's event.
+            # publish (which re-flags every open dispute's event to its policy) waits.
             tx.hold_rulebooks()
             rb = svc._current(tx)
             no = tx.member_no(member_id)
@@ -223,6 +223,7 @@ class Disputes:
                 ) -> DisputeView:
         svc = self.svc
         with svc.store.write() as tx:
+            tx.hold_rulebooks()  # a publish re-flagging open disputes waits for this
             rb = svc._current(tx)
             row = tx.dispute(dispute_id)
             if row is None:

@@ -209,6 +209,9 @@ class Plaudit:
             if not unchanged:
                 version = tx.add_rulebook(compiled.program.id, compiled.digest, text,
                                           self.clock.now_us())
+                # disputes: open ones' events follow the new version's policy, in its
+                # transaction (dispute changes wait for it: Transaction.hold_rulebooks)
+                tx.set_open_excluded(compiled.program.disputes == "exclude")
         if unchanged:
             assert current is not None
             rb = self._compiled_row(current)
@@ -257,8 +260,6 @@ class Plaudit:
         behind = rulebook.version if behind_only else None
         with self.store.write() as tx:  # boards gone from the rulebook list no one
             tx.drop_boards([b.id for b in rulebook.leaderboards])
-            # disputes: open ones' events follow the policy of the rulebook in force
-            tx.set_open_excluded(rulebook.program.disputes == "exclude")
             total = tx.count_members(behind)
         done = 0
         after = 0
