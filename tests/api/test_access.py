@@ -87,6 +87,17 @@ ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
         ("/v1/members/{member}/friends/m-friend", None, "ingest"),
     ("GET", "/v1/members/{member_id}/leaderboards/{board}/friends"):
         ("/v1/members/{member}/leaderboards/good-spend-monthly/friends", None, "read"),
+    # disputes: the member's own (a1 is OWN's event, b1 OTHER's), the operator's queue
+    ("POST", "/v1/members/{member_id}/disputes"):
+        ("/v1/members/{member}/disputes", {"event_id": "a1", "reason": "not-mine"}, "ingest"),
+    ("GET", "/v1/members/{member_id}/disputes"):
+        ("/v1/members/{member}/disputes", None, "read"),
+    ("GET", "/v1/disputes"): ("/v1/disputes", None, "read"),
+    ("GET", "/v1/disputes/{dispute_id}"): ("/v1/disputes/dsp_0123456789abcdef", None, "read"),
+    ("POST", "/v1/disputes/{dispute_id}/accept"):
+        ("/v1/disputes/dsp_0123456789abcdef/accept", None, "ingest"),
+    ("POST", "/v1/disputes/{dispute_id}/reject"):
+        ("/v1/disputes/dsp_0123456789abcdef/reject", {"reason": "no"}, "ingest"),
 }
 BOARD_ROUTES = {("GET", "/v1/leaderboards"), ("GET", "/v1/leaderboards/{board}")}
 """Read by any member token too: a board shows only opted-in members' pseudonyms."""
@@ -97,6 +108,7 @@ OWN_MEMBER_OK = {k for k in MEMBER_ROUTES if k[0] == "GET" and "partner" not in 
     ("DELETE", "/v1/members/{member_id}/consents/{partner}"),
     ("POST", "/v1/members/{member_id}/redemptions"),
     ("POST", "/v1/members/{member_id}/redemptions/{redemption_id}/cancel"),
+    ("POST", "/v1/members/{member_id}/disputes"),
     *((m, p) for m, p in ROUTES if m in ("PUT", "DELETE") and (
         "/leaderboards/" in p or "/friends/" in p or p.endswith("/pseudonym")))}
 

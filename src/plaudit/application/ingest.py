@@ -93,6 +93,7 @@ class FoldCache:
         member since the read's snapshot). The caller must be done with ``acc``: once kept,
         ingest may apply events to it. Skipped rather than waiting when ingest is folding.
         """
+        acc.revision = state.revision  # read before the events it folded: never newer
         if not trusted(acc, state, rulebook) or not self.lock.acquire(blocking=False):
             return
         try:
@@ -388,6 +389,7 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                 # batch's commands have their conditions checked (stored ones are facts).
                 spends = any(e.type in SPENDING for e in evs)
                 acc = MemberFold(rulebook, member)
+                acc.revision = states[no].revision if no in states else 0
                 history = sorted((to_event(rulebook, s) for s in tx.member_events(no)),
                                  key=lambda e: (e.at_us, e.id))
                 # Stored commands after the first new event are checked again too: a late
@@ -440,7 +442,7 @@ def trusted(acc: MemberFold, state: StateRow, rulebook: Rulebook) -> bool:
     """Whether ``acc`` folded exactly the stored events behind ``state``."""
     return (acc.rulebook is rulebook and state.rulebook_version == rulebook.version
             and state.position == acc.position and acc.last_key is not None
-            and state.last_event_id == acc.last_key[1])
+            and state.last_event_id == acc.last_key[1] and state.revision == acc.revision)
 
 
 def _same(a: Event, a_canon: str, member: str, type_: str, at_us: int, canon: str) -> bool:

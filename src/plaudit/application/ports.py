@@ -45,6 +45,10 @@ class StateRow(NamedTuple):
     consents: str | None = ""
     """Partners the member's latest word (by event time) grants, space-separated; None
     when not known (a row from before the column existed)."""
+    revision: int = 0
+    """How many times the member's counted events changed other than by a new event (a
+    dispute excluded or restored one): read with the row, never written by
+    :meth:`Transaction.put_states` (only :meth:`Transaction.bump_revisions` changes it)."""
 
 
 class RulebookRow(NamedTuple):
@@ -119,6 +123,26 @@ class CheckRow(NamedTuple):
     answer: str
     """``yes``, ``no`` or ``refused`` (no live consent)."""
     valid_until_us: int | None
+class DisputeRow(NamedTuple):
+    """One dispute, with what the views need of its member and event."""
+
+    dispute_no: int
+    dispute_id: str
+    member_no: int
+    member_id: str
+    event_id: str
+    event_type: str
+    event_at: str
+    """The event's time as sent."""
+    reason: str
+    status: str
+    """``open``, ``accepted`` or ``rejected``."""
+    opened_us: int
+    decided_us: int | None
+    decision_reason: str | None
+    decided_by: str | None
+    excluded: bool
+    """Whether the event is left out of the member's fold now."""
 
 
 class Transaction(Protocol):
@@ -250,6 +274,52 @@ class Transaction(Protocol):
         (mutual friends), in ranking order."""
         ...
 
+    # disputes (application/disputes.py)
+
+    def hold_rulebooks(self) -> None:
+        """Make a publish wait until this (write) transaction ends, without holding off
+        reads or other holders: what it read of the rulebook in force stays in force."""
+        ...
+
+    def add_dispute(self, dispute_id: str, member_no: int, event_id: str, reason: str,
+                    opened_us: int) -> None:
+        """Record an open dispute (the event's unique dispute: a second one for the same
+        event fails on the unique index)."""
+        ...
+
+    def dispute(self, dispute_id: str) -> DisputeRow | None: ...
+
+    def dispute_of_event(self, event_id: str) -> DisputeRow | None: ...
+
+    def disputes(self, status: str | None, after_no: int, limit: int) -> list[DisputeRow]:
+        """A page of disputes (of one status, or all) in opening order after ``after_no``."""
+        ...
+
+    def member_disputes(self, member_no: int) -> list[DisputeRow]:
+        """The member's disputes in opening order."""
+        ...
+
+    def count_open_disputes(self, member_no: int) -> int: ...
+
+    def decide_dispute(self, dispute_no: int, status: str, decided_us: int,
+                       reason: str | None, by: str) -> bool:
+        """Mark an open dispute decided; False when it is no longer open."""
+        ...
+
+    def set_excluded(self, event_id: str, excluded: bool) -> None:
+        """Leave the event out of (or back in) every read of its member's events; a
+        duplicate check (:meth:`stored_events`) still sees it."""
+        ...
+
+    def set_open_excluded(self, excluded: bool) -> None:
+        """Set the flag of every event under an open dispute (the program's policy
+        changed: ``exclude`` or ``keep``)."""
+        ...
+
+    def bump_revisions(self, member_nos: Sequence[int]) -> None:
+        """Count a change of these members' counted events (see :attr:`StateRow.revision`)."""
+        ...
+
     # access keys, drafts and jobs
 
     def add_key(self, row: KeyRow) -> None: ...
@@ -303,5 +373,5 @@ class Clock(Protocol):
     def now_us(self) -> int: ...
 
 
-__all__ = ["Clock", "DraftRow", "EntryRow", "EventRow", "JobRow", "KeyRow", "RulebookRow",
-           "StateRow", "Store", "StoredEvent", "Transaction"]
+__all__ = ["Clock", "DisputeRow", "DraftRow", "EntryRow", "EventRow", "JobRow", "KeyRow",
+           "RulebookRow", "StateRow", "Store", "StoredEvent", "Transaction"]

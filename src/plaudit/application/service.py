@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from plaudit.application import leaderboards as lb
 from plaudit.application.access import Access
+from plaudit.application.disputes import Disputes
 from plaudit.application.ingest import (
     DEFAULT_BATCH,
     BatchResult,
@@ -166,6 +167,7 @@ class Plaudit:
         transaction, which re-checks it."""
         self.access = Access(store, clock)
         self.jobs = Jobs(store, clock)
+        self.disputes = Disputes(self)
 
     # -- rulebooks ----------------------------------------------------------------------
 
@@ -222,6 +224,9 @@ class Plaudit:
             if not unchanged:
                 version = tx.add_rulebook(compiled.program.id, compiled.digest, text,
                                           self.clock.now_us())
+                # disputes: open ones' events follow the new version's policy, in its
+                # transaction (dispute changes wait for it: Transaction.hold_rulebooks)
+                tx.set_open_excluded(compiled.program.disputes == "exclude")
         if unchanged:
             assert current is not None
             rb = self._compiled_row(current)

@@ -47,7 +47,7 @@ class MemberFold:
 
     __slots__ = ("badges", "checking", "consents", "features", "first_day", "last_key",
                  "leaderboards",
-                 "member", "parts", "perks", "points", "position", "quests", "rewards",
+                 "member", "parts", "perks", "points", "position", "quests", "revision", "rewards",
                  "rulebook", "score", "streaks", "tiers", "warnings")
 
     # One attribute per mechanic (its ``name``), None when the rulebook does not use it:
@@ -68,6 +68,10 @@ class MemberFold:
         self.rulebook = rulebook
         self.member = member
         self.position = 0
+        self.revision = 0
+        """Never read by the fold: the stored state's revision the accumulator was folded
+        for (see the application's cache), since position alone no longer tells which
+        events it holds once a dispute can leave one out."""
         self.last_key: tuple[int, str] | None = None
         self.first_day: int | None = None
         self.warnings: list[str] = []

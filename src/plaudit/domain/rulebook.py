@@ -335,6 +335,9 @@ class Program:
     name: str
     timezone: str
     wallet: str
+    disputes: str = "exclude"
+    """``exclude``: an event under an open dispute is left out of the fold until the
+    operator decides; ``keep``: it counts until the dispute is accepted."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ class ProgramSpec(_Strict):
     name: str
     timezone: str = "UTC"
     wallet: str = "points"
+    disputes: Literal["exclude", "keep"] = "exclude"
 
 
 class AttributeSpec(_Strict):

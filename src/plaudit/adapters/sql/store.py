@@ -21,13 +21,24 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Select, create_engine, event, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    create_engine,
+    event,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from plaudit.adapters.sql import tables as t
 from plaudit.application.ports import (
     CheckRow,
+    DisputeRow,
     DraftRow,
     EntryRow,
     EventRow,
@@ -192,7 +203,7 @@ class SqlTransaction:
         query = (select(e.c.event_id, m.c.member_id, e.c.type, e.c.at_us, e.c.at,
                         e.c.attributes)
                  .join(m, m.c.member_no == e.c.member_no)
-                 .where(e.c.member_no == member_no))
+                 .where(e.c.member_no == member_no, e.c.excluded == false()))
         if until_us is not None:
             query = query.where(e.c.at_us <= until_us)
         return [StoredEvent(*r) for r in self.conn.execute(query.order_by(e.c.at_us))]
@@ -205,7 +216,7 @@ class SqlTransaction:
                 select(e.c.member_no, e.c.event_id, m.c.member_id, e.c.type, e.c.at_us,
                        e.c.at, e.c.attributes)
                 .join(m, m.c.member_no == e.c.member_no)
-                .where(e.c.member_no.in_(chunk)))
+                .where(e.c.member_no.in_(chunk), e.c.excluded == false()))
             out.extend((r[0], StoredEvent(*r[1:])) for r in rows)
         return out
 
@@ -219,7 +230,8 @@ class SqlTransaction:
         for chunk in _chunks(list(member_nos)):
             rows = self.conn.exec_driver_sql(
                 "SELECT member_no, rulebook_version, position, last_at_us, last_event_id, "
-                "balance, score, band, tier, consents FROM member_states WHERE member_no IN "
+                "balance, score, band, tier, consents, revision FROM member_states "
+                "WHERE member_no IN "
                 f"({', '.join([self.p] * len(chunk))})", tuple(chunk))
             found.update({r[0]: StateRow(*r) for r in rows})
         return found
@@ -237,7 +249,7 @@ class SqlTransaction:
             "last_event_id = excluded.last_event_id, balance = excluded.balance, "
             "score = excluded.score, band = excluded.band, tier = excluded.tier, "
             "consents = excluded.consents, updated_us = excluded.updated_us",
-            [(*r, now_us) for r in rows])
+            [(*r[:10], now_us) for r in rows])  # not the revision: bump_revisions
 
     def state_summary(self) -> dict[str, object]:
         s = t.member_states
@@ -431,6 +443,83 @@ class SqlTransaction:
             q = q.where(c.at_us < before_us)
         rows = self.conn.execute(q.order_by(c.at_us.desc(), c.check_no.desc()).limit(limit))
         return [CheckRow(*r) for r in rows]
+
+    # -- disputes (application/disputes.py) -------------------------------------------
+
+    def _dispute_rows(self, *where: Any, order: Any = None, limit: int | None = None
+                      ) -> list[DisputeRow]:
+        d, e, m = t.disputes, t.events, t.members
+        query = (select(d.c.dispute_no, d.c.dispute_id, d.c.member_no, m.c.member_id,
+                        d.c.event_id, e.c.type, e.c.at, d.c.reason, d.c.status,
+                        d.c.opened_us, d.c.decided_us, d.c.decision_reason, d.c.decided_by,
+                        e.c.excluded)
+                 .join(e, e.c.event_id == d.c.event_id)
+                 .join(m, m.c.member_no == d.c.member_no)
+                 .where(*where).order_by(order if order is not None else d.c.dispute_no))
+        if limit is not None:
+            query = query.limit(limit)
+        return [DisputeRow._make((*r[:-1], bool(r[-1]))) for r in self.conn.execute(query)]
+
+    def hold_rulebooks(self) -> None:
+        # SQLite: BEGIN IMMEDIATE already admits one writer at a time. PostgreSQL: SHARE
+        # conflicts with the publish's SHARE ROW EXCLUSIVE and its insert, not with itself.
+        if self.postgres:
+            self.conn.exec_driver_sql("LOCK TABLE rulebooks IN SHARE MODE")
+
+    def add_dispute(self, dispute_id: str, member_no: int, event_id: str, reason: str,
+                    opened_us: int) -> None:
+        self.conn.execute(t.disputes.insert().values(
+            dispute_id=dispute_id, member_no=member_no, event_id=event_id, reason=reason,
+            status="open", opened_us=opened_us))
+
+    def dispute(self, dispute_id: str) -> DisputeRow | None:
+        rows = self._dispute_rows(t.disputes.c.dispute_id == dispute_id)
+        return rows[0] if rows else None
+
+    def dispute_of_event(self, event_id: str) -> DisputeRow | None:
+        rows = self._dispute_rows(t.disputes.c.event_id == event_id)
+        return rows[0] if rows else None
+
+    def disputes(self, status: str | None, after_no: int, limit: int) -> list[DisputeRow]:
+        d = t.disputes
+        where = [d.c.dispute_no > after_no]
+        if status is not None:
+            where.append(d.c.status == status)
+        return self._dispute_rows(*where, limit=limit)
+
+    def member_disputes(self, member_no: int) -> list[DisputeRow]:
+        return self._dispute_rows(t.disputes.c.member_no == member_no)
+
+    def count_open_disputes(self, member_no: int) -> int:
+        d = t.disputes
+        return int(self.conn.execute(select(func.count()).select_from(d).where(
+            d.c.member_no == member_no, d.c.status == "open")).scalar_one())
+
+    def decide_dispute(self, dispute_no: int, status: str, decided_us: int,
+                       reason: str | None, by: str) -> bool:
+        d = t.disputes
+        result = self.conn.execute(d.update().where(d.c.dispute_no == dispute_no,
+                                                    d.c.status == "open")
+                                   .values(status=status, decided_us=decided_us,
+                                           decision_reason=reason, decided_by=by))
+        return bool(result.rowcount)
+
+    def set_excluded(self, event_id: str, excluded: bool) -> None:
+        e = t.events
+        self.conn.execute(e.update().where(e.c.event_id == event_id).values(excluded=excluded))
+
+    def set_open_excluded(self, excluded: bool) -> None:
+        e, d = t.events, t.disputes
+        opened = select(d.c.event_id).where(d.c.status == "open")
+        self.conn.execute(e.update().where(e.c.event_id.in_(opened),
+                                           e.c.excluded != excluded)
+                          .values(excluded=excluded))
+
+    def bump_revisions(self, member_nos: Sequence[int]) -> None:
+        s = t.member_states
+        for chunk in _chunks(sorted(set(member_nos))):
+            self.conn.execute(s.update().where(s.c.member_no.in_(chunk))
+                              .values(revision=s.c.revision + 1))
 
     # -- keys, drafts, jobs -------------------------------------------------------------
 

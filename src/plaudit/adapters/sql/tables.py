@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 # SQLite only aliases ROWID (and so auto-increments) for a column typed exactly INTEGER.
@@ -43,6 +45,9 @@ events = Table(
     Column("at_us", BigInteger, nullable=False),
     Column("at", String(64), nullable=False),
     Column("attributes", Text, nullable=False),
+    # disputes (migration 0009): true while a dispute leaves the event out of every fold
+    # (open under `program.disputes: exclude`, or accepted); duplicate checks still see it
+    Column("excluded", Boolean, nullable=False, server_default=false()),
     Index("ix_events_member_time", "member_no", "at_us"),
 )
 
@@ -63,6 +68,10 @@ member_states = Table(
     # partners the member's latest word grants, space-separated (partner ids have no
     # spaces); NULL for rows written before it existed: not known, fold to find out
     Column("consents", Text, nullable=True),
+    # disputes (migration 0009): bumped whenever the member's counted events change other
+    # than by a new event (a dispute excludes or restores one), so a fold cached by another
+    # process is told apart from the stored one; put_states leaves it as it is
+    Column("revision", Integer, nullable=False, server_default="0"),
 )
 
 rulebooks = Table(
@@ -180,6 +189,27 @@ partner_checks = Table(
     Index("ix_partner_checks_member", "member_no", "at_us"),
 )
 
-__all__ = ["api_keys", "events", "friendships", "jobs", "leaderboard_entries",
+# -- disputes: a member's objection to one of their events, decided by the operator ------
+
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("dispute_no", Key, primary_key=True, autoincrement=True),  # paging order
+    Column("dispute_id", String(32), nullable=False, unique=True),  # public, random
+    Column("member_no", Key, ForeignKey("members.member_no"), nullable=False),
+    # one dispute per event, ever: a decided one is not opened again
+    Column("event_id", String(128), ForeignKey("events.event_id"), nullable=False,
+           unique=True),
+    Column("reason", String(32), nullable=False),  # a code, never the member's own words
+    Column("status", String(16), nullable=False),  # open, accepted, rejected
+    Column("opened_us", BigInteger, nullable=False),
+    Column("decided_us", BigInteger, nullable=True),
+    Column("decision_reason", String(500), nullable=True),  # the operator's, on rejection
+    Column("decided_by", String(64), nullable=True),  # operator key id or cli:<user>
+    Index("ix_disputes_member", "member_no", "dispute_no"),
+    Index("ix_disputes_status", "status", "dispute_no"),
+)
+
+__all__ = ["api_keys", "disputes", "events", "friendships", "jobs", "leaderboard_entries",
            "member_states", "members", "metadata", "partner_checks", "reward_stock",
            "rulebook_drafts", "rulebooks"]

@@ -8,6 +8,7 @@ Errors: every :class:`~plaudit.domain.errors.PlauditError` becomes a message on 
 from __future__ import annotations
 
 import functools
+import getpass
 import shutil
 import sys
 import tempfile
@@ -67,6 +68,9 @@ app.add_typer(rulebook_app, name="rulebook")
 keys_app = typer.Typer(help="Create, list and revoke API keys and member tokens.",
                        no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+disputes_app = typer.Typer(help="Members' disputes of their events: list, decide, open.",
+                           no_args_is_help=True)
+app.add_typer(disputes_app, name="disputes")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -315,6 +319,64 @@ def leaderboard(board: Annotated[str, typer.Argument(help="A leaderboard id of t
                                                    help="How many to list.")] = 10) -> None:
     """Show a leaderboard's top members, by pseudonym (only members who opted in)."""
     render.leaderboard(out, _service().leaderboard(board, period, limit))
+
+
+# -- disputes ---------------------------------------------------------------------------
+
+def _actor() -> str:
+    """Who decided, as the dispute keeps it: the operator's login on this machine."""
+    return f"cli:{getpass.getuser()}"
+
+
+@disputes_app.command("list")
+@handles_errors
+def disputes_list(status: Annotated[str | None, typer.Option(
+                      "--status", help="open, accepted or rejected. Default: all.")] = None,
+                  after: Annotated[int, typer.Option(
+                      min=0, help="Start after this position (the `next` shown).")] = 0,
+                  limit: Annotated[int, typer.Option(min=1, max=500,
+                                                     help="How many to list.")] = 100,
+                  json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+                  ) -> None:
+    """List disputes in the order they were opened."""
+    page = _service().disputes.page(status, after, limit)
+    if json:
+        sys.stdout.write(orjson.dumps(page, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    render.disputes(out, page.disputes, page.next)
+
+
+@disputes_app.command("accept")
+@handles_errors
+def disputes_accept(dispute_id: Annotated[str, typer.Argument(help="The dispute's id.")]
+                    ) -> None:
+    """Accept a dispute: the event is voided (left out of the member's fold for good)."""
+    view = _service().disputes.accept(dispute_id, actor=_actor())
+    out.print(f"accepted: event {view.event.id} of {view.member} is voided")
+
+
+@disputes_app.command("reject")
+@handles_errors
+def disputes_reject(dispute_id: Annotated[str, typer.Argument(help="The dispute's id.")],
+                    reason: Annotated[str, typer.Option(
+                        "--reason", help="Your explanation, shown to the member.")]) -> None:
+    """Reject a dispute: the event counts again; the member sees your reason."""
+    view = _service().disputes.reject(dispute_id, reason, actor=_actor())
+    out.print(f"rejected: event {view.event.id} of {view.member} counts again")
+
+
+@disputes_app.command("open")
+@handles_errors
+def disputes_open(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],
+                  event_id: Annotated[str, typer.Argument(help="One of the member's events.")],
+                  reason: Annotated[str, typer.Option(
+                      "--reason", help="not-mine, wrong-amount, wrong-time, duplicate or "
+                                       "other.")]) -> None:
+    """Open a dispute for a member (as they would from their app)."""
+    view, created = _service().disputes.open(member_id, event_id, reason)
+    verb = "opened" if created else "already open"
+    left_out = " (left out of the fold until decided)" if view.excluded else ""
+    out.print(f"{verb}: dispute {view.id} of event {view.event.id}{left_out}")
 
 
 def _parse_as_of(service: Plaudit, text: str) -> int:

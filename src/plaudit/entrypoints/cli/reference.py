@@ -14,6 +14,8 @@ COMMANDS: list[list[str]] = [
     ["rulebook", "list"], ["ingest"], ["member"], ["explain"], ["rewards"], ["redeem"],
     ["cancel-redemption"], ["ledger"],
     ["leaderboard"], ["demo"],
+    ["disputes"], ["disputes", "list"], ["disputes", "accept"], ["disputes", "reject"],
+    ["disputes", "open"],
 ]
 
 HEADER = """# CLI reference

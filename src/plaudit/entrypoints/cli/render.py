@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from plaudit.application.disputes import DisputeView
 from plaudit.application.ingest import IngestReport
 from plaudit.application.leaderboards import BoardPage
 from plaudit.application.ports import KeyRow, RulebookRow
@@ -27,6 +28,22 @@ def leaderboard(console: Console, page: BoardPage) -> None:
         table.add_row(str(s.rank), s.pseudonym, str(s.value))
     if not page.standings:
         table.caption = "nobody listed in this period"
+    console.print(table)
+
+
+def disputes(console: Console, views: tuple[DisputeView, ...], next_: int | None) -> None:
+    # Compact (no box), whole cells: an id is copied into the next command, and a table
+    # that folds ids and codes at 80 columns is worse than one that runs wider.
+    table = Table(box=None, pad_edge=False)
+    for name in ("id", "member", "event", "reason", "status", "opened", "decided"):
+        table.add_column(name, no_wrap=True)
+    for v in views:
+        table.add_row(v.id, v.member, v.event.id, v.reason, v.status, v.opened_at[:10],
+                      (v.decided_at or "")[:10])
+    if not views:
+        table.caption = "no disputes"
+    elif next_ is not None:
+        table.caption = f"more: --after {next_}"
     console.print(table)
 
 

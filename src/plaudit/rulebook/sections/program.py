@@ -1,4 +1,5 @@
-"""``program``: id, name, timezone (every period is cut in it) and the wallet's name."""
+"""``program``: id, name, timezone (every period is cut in it), the wallet's name and
+what an open dispute does to its event (``disputes``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def compile_program(ctx: Context) -> Program:
     except (ZoneInfoNotFoundError, ValueError):
         ctx.problem(("program", "timezone"), f"unknown timezone `{p.timezone}`",
                     closest(p.timezone, sorted(available_timezones())))
-    return Program(p.id, p.name, p.timezone if not ctx.problems else "UTC", p.wallet)
+    return Program(p.id, p.name, p.timezone if not ctx.problems else "UTC", p.wallet,
+                   p.disputes)
 
 
 __all__ = ["compile_program"]
