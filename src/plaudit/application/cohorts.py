@@ -88,7 +88,8 @@ def parse_cohorts(data: bytes, name: str, *, allow_special: bool = False) -> Coh
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise CohortError(f"{name}: not UTF-8 text (byte {e.start})") from None
+        line = data.count(b"\n", 0, e.start) + 1
+        raise CohortError(f"{name}: line {line}: not UTF-8 text") from None
     if "\x00" in text:
         raise CohortError(f"{name}: contains a NUL character: not a text file")
     if name.lower().endswith(".json") or text.lstrip().startswith("{"):
