@@ -63,7 +63,7 @@ EXIT_CODES: dict[type[PlauditError], int] = {
 
 app = typer.Typer(help="plaudit: an open, explainable loyalty and reputation engine.",
                   no_args_is_help=True, add_completion=False)
-rulebook_app = typer.Typer(help="Check and publish rulebooks.", no_args_is_help=True)
+rulebook_app = typer.Typer(help="Check, backtest and publish rulebooks.", no_args_is_help=True)
 app.add_typer(rulebook_app, name="rulebook")
 keys_app = typer.Typer(help="Create, list and revoke API keys and member tokens.",
                        no_args_is_help=True)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 COMMANDS: list[list[str]] = [
     [], ["init"], ["rulebook"], ["rulebook", "check"], ["rulebook", "publish"],
-    ["rulebook", "list"], ["ingest"], ["member"], ["rewards"], ["redeem"],
+    ["rulebook", "list"], ["rulebook", "backtest"], ["ingest"], ["member"], ["rewards"], ["redeem"],
     ["cancel-redemption"], ["ledger"],
     ["leaderboard"], ["demo"],
 ]

@@ -32,7 +32,7 @@ DraftId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class BacktestOut(BaseModel):
-    """See docs/rulebook.md, "Backtesting a rulebook", for every key."""
+    """See docs/rulebook.md, §16 "Backtesting a rulebook", for every key."""
 
     schema_: str = Field(alias="schema")
     """``plaudit.backtest/1``: changes only when a key changes meaning or goes away."""
