@@ -115,17 +115,19 @@ def _matrix_section(m: dict[str, Any], title: str) -> str:
     if not m["rows"] or (m["rows"] == [None] and m["columns"] == [None]):
         return ""
     rows, cols, counts = m["rows"], m["columns"], m["counts"]
-    cell, label_w, head_h = 64, 110, 40
+    cell, label_w, head_h = 84, 120, 40
     width = label_w + cell * len(cols) + 10
     height = head_h + cell * len(rows) + 10
     peak = max([n for row in counts for n in row] + [1])
     out = [f'<text x="{label_w}" y="12">after →</text>',
            f'<text x="0" y="{head_h - 6}">before ↓</text>']
     for j, c in enumerate(cols):
-        out.append(f'<text x="{label_w + j * cell + 4}" y="{head_h - 6}">{_e(c)}</text>')
+        out.append(f'<text x="{label_w + j * cell + cell / 2 - 1:.0f}" y="{head_h - 6}" '
+                   f'text-anchor="middle">{_e(_short(c))}<title>{_e(c)}</title></text>')
     for i, label in enumerate(rows):
         y = head_h + i * cell
-        out.append(f'<text x="0" y="{y + cell / 2 + 4:.0f}">{_e(label)}</text>')
+        out.append(f'<text x="0" y="{y + cell / 2 + 4:.0f}">{_e(_short(label, 16))}'
+                   f"<title>{_e(label)}</title></text>")
         for j, n in enumerate(counts[i]):
             x = label_w + j * cell
             shade = 0.08 + 0.92 * n / peak if n else 0
@@ -141,6 +143,13 @@ def _matrix_section(m: dict[str, Any], title: str) -> str:
             f'viewBox="0 0 {width} {height}" width="{min(width, 1000)}">{"".join(out)}</svg>')
 
 
+def _short(label: str | None, chars: int = 11) -> str | None:
+    """A level name cut to fit its column (the whole name is in the cell's tooltip)."""
+    if label is None or len(label) <= chars:
+        return label
+    return label[:chars - 1] + "…"
+
+
 def _perks(r: dict[str, Any]) -> str:
     perks = r["perks"]
     if not perks:
@@ -151,7 +160,8 @@ def _perks(r: dict[str, Any]) -> str:
     out = []
     for i, p in enumerate(perks):
         y = i * row_h + 4
-        out.append(f'<text x="0" y="{y + 16}">{_e(p["id"])}</text>')
+        out.append(f'<text x="0" y="{y + 16}">{_e(_short(p["id"], 32))}'
+                   f'<title>{_e(p["label"])}</title></text>')
         for j, (count, colour) in enumerate(((p["holders_before"], BEFORE),
                                              (p["holders_after"], AFTER))):
             w = span * count / peak

@@ -208,6 +208,8 @@ def rulebook_backtest(
         if not path.is_file():
             raise typer.BadParameter(f"no such file: {candidate}", param_hint="CANDIDATE")
         compiled, label = load_rulebook(path.read_text(encoding="utf-8"), str(path)), str(path)
+    if html is not None and not html.parent.is_dir():
+        raise typer.BadParameter(f"no such directory: {html.parent}", param_hint="--html")
     groups = None
     if cohorts is not None:
         try:
