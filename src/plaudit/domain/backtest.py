@@ -21,6 +21,7 @@ Conventions, stated once so the report can be checked by hand:
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -129,10 +130,10 @@ def nearest_rank(ordered: list[int], p: int) -> int:
     return ordered[max(1, math.ceil(p * len(ordered) / 100)) - 1]
 
 
-def score_stats(scores: list[int]) -> dict[str, Any] | None:
-    if not scores:
-        return None
+def score_stats(scores: Iterable[int]) -> dict[str, Any] | None:
     ordered = sorted(scores)
+    if not ordered:
+        return None
     out: dict[str, Any] = {f"p{p}": nearest_rank(ordered, p) for p in QUANTILES}
     out.update(min=ordered[0], max=ordered[-1],
                mean=round(sum(ordered) / len(ordered), 2), members=len(ordered))
@@ -183,8 +184,8 @@ class Comparison:
         self.min_group = min_group
         self.members = 0
         self.changed = 0
-        self.scores_before: list[int] = []
-        self.scores_after: list[int] = []
+        self.scores_before = array("i")  # 4 bytes a member: the quantiles need them all
+        self.scores_after = array("i")
         self.unscored = [0, 0]
         self.bands: Counter[tuple[str | None, str | None]] = Counter()
         self.tiers: Counter[tuple[str | None, str | None]] = Counter()
