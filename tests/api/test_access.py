@@ -58,6 +58,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
     ("GET", "/v1/drafts/{draft_id}"): ("/v1/drafts/1", None, "admin"),
     ("POST", "/v1/drafts/{draft_id}/publish"): ("/v1/drafts/1/publish", None, "admin"),
     ("GET", "/v1/jobs/{job_id}"): ("/v1/jobs/0123456789abcdef", None, "admin"),
+    ("POST", "/v1/drafts/{draft_id}/backtest"): ("/v1/drafts/1/backtest", None, "admin"),
     ("POST", "/v1/keys"): ("/v1/keys", {"name": "k", "scopes": ["read"]}, "admin"),
     ("GET", "/v1/keys"): ("/v1/keys", None, "admin"),
     ("DELETE", "/v1/keys/{key_id}"): ("/v1/keys/0123456789abcdef", None, "admin"),

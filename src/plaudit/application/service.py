@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from plaudit.application import backtest as bt
 from plaudit.application import leaderboards as lb
 from plaudit.application.access import Access
+from plaudit.application.cohorts import Cohorts
 from plaudit.application.disputes import Disputes
 from plaudit.application.ingest import (
     DEFAULT_BATCH,
@@ -301,6 +303,25 @@ class Plaudit:
             if progress is not None:
                 progress(done, total)
         return done
+
+    # -- backtest (a candidate against the published rulebook; application/backtest.py) -
+
+    def backtest(self, candidate: Rulebook, label: str, *, as_of_us: int | None = None,
+                 cohorts: Cohorts | None = None, min_group: int = bt.DEFAULT_MIN_GROUP,
+                 top: int = bt.DEFAULT_TOP,
+                 progress: Callable[[int, int], Any] | None = None) -> dict[str, Any]:
+        """Fold every member under the published rulebook and ``candidate`` at ``as_of_us``
+        (default now) and compare; writes nothing. See :func:`bt.backtest`."""
+        published = self.rulebook()
+        as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+        return bt.backtest(self.store, published, candidate, as_of,
+                           before_label=f"published v{published.version}", after_label=label,
+                           cohorts=cohorts, min_group=min_group, top=top, progress=progress)
+
+    def backtest_draft(self, draft_id: int, **options: Any) -> dict[str, Any]:
+        draft = self.draft(draft_id)
+        return self.backtest(load_rulebook(draft.source, f"draft {draft_id}"),
+                             f"draft {draft_id}", **options)
 
     # -- ingest -------------------------------------------------------------------------
 

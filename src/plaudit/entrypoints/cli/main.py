@@ -23,6 +23,7 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -33,6 +34,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from plaudit.application import backtest as bt
 from plaudit.application.access import CONSOLE
 from plaudit.application.ingest import DEFAULT_BATCH, IngestReport
 from plaudit.application.service import Plaudit
@@ -63,7 +65,7 @@ EXIT_CODES: dict[type[PlauditError], int] = {
 
 app = typer.Typer(help="plaudit: an open, explainable loyalty and reputation engine.",
                   no_args_is_help=True, add_completion=False)
-rulebook_app = typer.Typer(help="Check and publish rulebooks.", no_args_is_help=True)
+rulebook_app = typer.Typer(help="Check, backtest and publish rulebooks.", no_args_is_help=True)
 app.add_typer(rulebook_app, name="rulebook")
 keys_app = typer.Typer(help="Create, list and revoke API keys and member tokens.",
                        no_args_is_help=True)
@@ -170,6 +172,80 @@ def rulebook_publish(file: Annotated[Path, typer.Argument(exists=True, dir_okay=
                     if result.members else "")
         out.print(f"{file} is already the current rulebook (version {result.version})"
                   f"{finished}")
+
+
+# -- rulebook backtest (application/backtest.py; rendering in backtest_render.py and
+#    entrypoints/backtest_html.py) --------------------------------------------------------
+
+@rulebook_app.command("backtest")
+@handles_errors
+def rulebook_backtest(
+        candidate: Annotated[str, typer.Argument(
+            help="The candidate rulebook: a YAML file, or `draft:N` for an uploaded draft.")],
+        as_of: Annotated[str | None, typer.Option(
+            "--as-of", help="RFC 3339 time, or a date (its end). Default: now.")] = None,
+        cohorts: Annotated[Path | None, typer.Option(
+            "--cohorts", exists=True, dir_okay=False,
+            help="Audit cohort file: CSV `member_id,<group column>` (header required) or "
+                 "a JSON object {member_id: group}. Used for this report only.")] = None,
+        min_group: Annotated[int, typer.Option(
+            "--min-group", min=1, max=1_000_000,
+            help="Smallest group whose adverse impact ratio is judged.")
+                             ] = bt.DEFAULT_MIN_GROUP,
+        special_category_audit: Annotated[bool, typer.Option(
+            "--special-category-audit",
+            help="Accept a cohort file whose groups look like special-category data "
+                 "(health, ethnic origin, ...) for a lawful bias audit.")] = False,
+        top: Annotated[int, typer.Option(min=1, max=bt.MAX_TOP,
+                                         help="Largest movers listed each way.")
+                       ] = bt.DEFAULT_TOP,
+        json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")
+                        ] = False,
+        html: Annotated[Path | None, typer.Option(
+            "--html", dir_okay=False, help="Also write a self-contained HTML report here.")
+                        ] = None) -> None:
+    """Fold all history under a candidate rulebook and under the published one, at the
+    same as-of time, and compare them, without publishing or writing anything."""
+    from plaudit.application.cohorts import AUDIT_REMINDER, CohortError, load_cohorts
+    from plaudit.entrypoints import backtest_html
+    from plaudit.entrypoints.cli import backtest_render
+
+    service = _service()
+    if candidate.startswith("draft:"):
+        number = candidate.removeprefix("draft:")
+        if not number.isdigit():
+            raise typer.BadParameter(f"`{candidate}`: give `draft:N` with a draft number",
+                                     param_hint="CANDIDATE")
+        draft = service.draft(int(number))
+        compiled, label = load_rulebook(draft.source, f"draft {draft.draft_id}"), candidate
+    else:
+        path = Path(candidate)
+        if not path.is_file():
+            raise typer.BadParameter(f"no such file: {candidate}", param_hint="CANDIDATE")
+        compiled, label = load_rulebook(path.read_text(encoding="utf-8"), str(path)), str(path)
+    if html is not None and not html.parent.is_dir():
+        raise typer.BadParameter(f"no such directory: {html.parent}", param_hint="--html")
+    groups = None
+    if cohorts is not None:
+        try:
+            groups = load_cohorts(cohorts, allow_special=special_category_audit)
+        except CohortError as e:
+            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+            raise typer.Exit(2) from None
+        err.print(f"note: {AUDIT_REMINDER}", highlight=False)
+    as_of_us = _parse_as_of(service, as_of) if as_of else None
+    with _progress("folding members under both rulebooks", count=True) as (progress, task):
+        report = service.backtest(
+            compiled, label, as_of_us=as_of_us, cohorts=groups, min_group=min_group,
+            top=top,
+            progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if html is not None:
+        html.write_text(backtest_html.render(report), encoding="utf-8")
+        err.print(f"wrote {html}", highlight=False)
+    if json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        backtest_render.report(out, report)
 
 
 @rulebook_app.command("list")

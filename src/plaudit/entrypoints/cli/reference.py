@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 COMMANDS: list[list[str]] = [
     [], ["init"], ["rulebook"], ["rulebook", "check"], ["rulebook", "publish"],
-    ["rulebook", "list"], ["ingest"], ["member"], ["explain"], ["rewards"], ["redeem"],
+    ["rulebook", "list"], ["rulebook", "backtest"], ["ingest"], ["member"], ["explain"],
+    ["rewards"], ["redeem"],
     ["cancel-redemption"], ["ledger"],
     ["leaderboard"], ["demo"],
     ["disputes"], ["disputes", "list"], ["disputes", "accept"], ["disputes", "reject"],
