@@ -135,3 +135,21 @@ def test_a_job_whose_process_died_reads_as_failed(api: Api) -> None:
     body = api.client.get(job, headers=api.as_(api.admin)).json()
     assert body["status"] == "failed" and (body["done"], body["total"]) == (500, 2000)
     assert "publish again" in body["error"]
+
+
+def test_a_draft_that_would_mislead_members_is_kept_with_its_warnings(api: Api) -> None:
+    """No `when_absent` on the rentals factor: a member who never rented would be scored
+    as a late renter. The draft compiles, and the operator is told where and by how much."""
+    start = SESAME.index("      when_absent: {value: 0.3")
+    text = SESAME[:start] + SESAME[SESAME.index("\n", start) + 1:]
+    r = api.client.post("/v1/drafts", content=text, headers=api.as_(api.admin))
+    assert r.status_code == 201, r.text
+    (warning,) = r.json()["warnings"]
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "- id: rentals" in t)
+    assert warning["where"] == f"draft.yaml:{line}"
+    assert warning["field"] == "score.factors[4]"
+    assert "42.0 points lost" in warning["reason"]
+    again = api.client.get(f"/v1/drafts/{r.json()['draft_id']}", headers=api.as_(api.admin))
+    assert again.json()["warnings"] == [warning]
+    clean = api.client.post("/v1/drafts", content=SESAME, headers=api.as_(api.admin))
+    assert clean.json()["warnings"] == []

@@ -226,3 +226,33 @@ def test_rewards_redeem_and_the_ledger_from_the_command_line(home: Path, tmp_pat
     assert cancelled.startswith("cancelled: Coffee voucher; 150 points returned")
     missing = run(home, "cancel-redemption", "m-1", "redeem-nope", check=False)
     assert missing.returncode == 5
+
+
+def test_rulebook_check_prints_warnings_and_strict_fails_on_them(home: Path,
+                                                                 tmp_path: Path) -> None:
+    text = (EXAMPLES / "sesame-style.yaml").read_text(encoding="utf-8")
+    start = text.index("      when_absent: {value: 0.3")
+    path = tmp_path / "rb.yaml"
+    path.write_text(text[:start] + text[text.index("\n", start) + 1:], encoding="utf-8")
+    lenient = run(home, "rulebook", "check", str(path))
+    assert "warning:" in lenient.stdout and "factor `rentals`" in lenient.stdout
+    assert "1 warning(s)" in lenient.stdout
+    strict = run(home, "rulebook", "check", "--strict", str(path), check=False)
+    assert strict.returncode == 1
+    clean = run(home, "rulebook", "check", "--strict", str(EXAMPLES / "sesame-style.yaml"))
+    assert "warning" not in clean.stdout
+
+
+def test_explain_prints_factors_reasons_and_the_plan(home: Path, tmp_path: Path) -> None:
+    run(home, "init", "--rulebook", str(EXAMPLES / "sesame-style.yaml"))
+    events = events_file(tmp_path / "e.jsonl", [
+        {"id": "p1", "member": "m-1", "type": "purchase", "at": "2026-06-01T10:00:00+08:00",
+         "attributes": {"amount": "800", "category": "books", "order_id": "o1"}}])
+    run(home, "ingest", str(events))
+    shown = run(home, "explain", "m-1", "--as-of", "2026-06-10").stdout
+    assert "Why not higher" in shown and "No rental history yet" in shown
+    assert "To reach" in shown
+    data = json.loads(run(home, "explain", "m-1", "--as-of", "2026-06-10", "--json").stdout)
+    assert data["plan"]["reachable"] is True
+    assert data["plan"]["score_after"] >= data["score"] + data["points_to_next_band"]
+    assert [e["kind"] for e in data["ledger"]] == ["earned"]
