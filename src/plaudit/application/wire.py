@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Union
 
 import orjson
 from pydantic import (
+    AfterValidator,
     ConfigDict,
     Field,
     GetPydanticSchema,
@@ -73,7 +74,8 @@ def _attribute_annotation(a: Attribute) -> Any:
         return Annotated[int, Field(ge=a.min, le=a.max, strict=True)]
     if a.type == "decimal":
         return Annotated[Decimal, Field(ge=a.min, le=a.max, allow_inf_nan=False,
-                                        max_digits=MAX_DECIMAL_DIGITS)]
+                                        max_digits=MAX_DECIMAL_DIGITS),
+                         AfterValidator(canonical_decimal)]
     if a.type == "bool":
         return StrictBool
     if a.type == "enum":
@@ -310,6 +312,12 @@ def canonical_attributes(attributes: Mapping[str, Any]) -> str:
     """Attributes as canonical JSON: sorted keys, decimals normalised (``120.50`` == ``120.5``)."""
     return orjson.dumps(attributes, default=_canonical_default,
                         option=orjson.OPT_SORT_KEYS).decode()
+
+
+def canonical_decimal(value: Decimal) -> Decimal:
+    """The decimal as it is stored (``80.50`` -> ``80.5``): ingest folds the value a later
+    re-fold will read back, so a cached fold and a fresh one answer byte for byte."""
+    return Decimal(format(value.normalize(), "f"))
 
 
 def _canonical_default(value: Any) -> Any:
