@@ -141,6 +141,11 @@ class Access:
                 raise NotFound(f"no live key `{key_id}`")
         self._cache.pop(key_id, None)
 
+    def forget(self, key_ids: Iterable[str]) -> None:
+        """Drop cached keys whose rows are gone (an erased member's tokens)."""
+        for key_id in key_ids:
+            self._cache.pop(key_id, None)
+
     def list_keys(self) -> list[KeyRow]:
         """Operator and partner keys (member tokens are short-lived and not listed)."""
         with self.store.read() as tx:

@@ -29,6 +29,7 @@ from plaudit.domain.errors import (
     EventConflict,
     EventRejected,
     InsufficientPoints,
+    MemberOptedOut,
     Problem,
     RedemptionRefused,
 )
@@ -213,9 +214,9 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
     result = BatchResult(received=len(events))
     canon = [canonical_attributes(e.attributes) for e in events]
     unique = _unique_in_batch(events, canon, labels, result)
-    if rulebook.member_attributes:
-        _check_referred(tx, rulebook, events, unique, labels)
     nos, created = tx.ensure_members([events[i].member for i in unique], now_us)
+    if rulebook.member_attributes:  # after the member locks: an erasure is seen (erasure.py)
+        _check_referred(tx, rulebook, events, unique, labels)
     fresh = _insert_new(tx, events, canon, labels, unique, nos, result)
     result.stored = len(fresh)
     if fresh:
@@ -412,11 +413,11 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                       f"uncovered: {e.reason}")
         raise InsufficientPoints(e.reason, event_id=e.event_id, problems=[
             Problem(where, "attributes.points", reason)]) from None
-    except RedemptionRefused as e:
+    except (RedemptionRefused, MemberOptedOut) as e:
         cache.drop([nos[m] for m in by_member])
-        raise RedemptionRefused([Problem(label_of.get(e.event_id or "", p.where), p.field,
-                                         p.reason, p.suggestion) for p in e.problems],
-                                event_id=e.event_id) from None
+        raise type(e)([Problem(label_of.get(e.event_id or "", p.where), p.field,
+                               p.reason, p.suggestion) for p in e.problems],
+                      event_id=e.event_id) from None
     except BaseException:
         cache.drop([nos[m] for m in by_member])
         raise

@@ -143,6 +143,15 @@ class DisputeRow(NamedTuple):
     decided_by: str | None
     excluded: bool
     """Whether the event is left out of the member's fold now."""
+class TombstoneRow(NamedTuple):
+    """What is left of an erased member: nothing that identifies them."""
+
+    tombstone_id: str
+    erased_us: int
+    events: int
+    """The member's own events deleted."""
+    rewritten: int
+    """Other members' events whose references to the member now name the tombstone."""
 
 
 class Transaction(Protocol):
@@ -318,6 +327,36 @@ class Transaction(Protocol):
 
     def bump_revisions(self, member_nos: Sequence[int]) -> None:
         """Count a change of these members' counted events (see :attr:`StateRow.revision`)."""
+    # member data rights (application/erasure.py, application/export.py)
+
+    def lock_all_members(self) -> None:
+        """Hold every member's lock until this write transaction ends (an erasure): no
+        other write, which always locks its members first, can run meanwhile, and any
+        that holds a lock is waited for. On SQLite the write lock already does this."""
+        ...
+
+    def events_naming(self, member_id: str, member_no: int) -> list[tuple[int, str, str]]:
+        """(member_no, event_id, attributes) of other members' events whose attributes
+        may name ``member_id`` (a superset: the caller checks each value)."""
+        ...
+
+    def set_attributes(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Replace the stored attributes (canonical JSON) of each (event_id, attributes)."""
+        ...
+
+    def erase_rows(self, member_no: int, member_id: str) -> dict[str, int]:
+        """Delete every row of the member, table by table; rows deleted per table."""
+        ...
+
+    def add_tombstone(self, row: TombstoneRow) -> None: ...
+
+    def member_tokens(self, member_id: str) -> list[KeyRow]:
+        """The member's tokens, live or not, oldest first."""
+        ...
+
+    def member_entries(self, member_no: int) -> list[EntryRow]:
+        """Every leaderboard entry of the member, every board and period, by board and
+        period."""
         ...
 
     # access keys, drafts and jobs
@@ -375,3 +414,5 @@ class Clock(Protocol):
 
 __all__ = ["Clock", "DisputeRow", "DraftRow", "EntryRow", "EventRow", "JobRow", "KeyRow",
            "RulebookRow", "StateRow", "Store", "StoredEvent", "Transaction"]
+__all__ = ["Clock", "DraftRow", "EntryRow", "EventRow", "JobRow", "KeyRow", "RulebookRow",
+           "StateRow", "Store", "StoredEvent", "TombstoneRow", "Transaction"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from plaudit.application import backtest as bt
+from plaudit.application import erasure, export
 from plaudit.application import leaderboards as lb
 from plaudit.application.access import Access
 from plaudit.application.cohorts import Cohorts
@@ -61,6 +62,7 @@ from plaudit.domain.events import (
     CONSENT,
     FRIEND,
     LEADERBOARD,
+    OPT_OUT,
     PSEUDONYM,
     REDEEM,
     REDEEM_CANCEL,
@@ -145,6 +147,17 @@ NOT_ALLOWED = "not allowed: the member has not consented, or this perk is not yo
 """One message for every refused partner check, so a refusal leaks nothing about the member."""
 
 MAX_HISTORY_DAYS = 3_660
+
+
+@dataclass(frozen=True)
+class Participation:
+    """The answer to opting out or in."""
+
+    member: str
+    status: str
+    """``opted_out`` or ``active``."""
+    at: str
+    """Local time it was recorded."""
 
 
 @dataclass(frozen=True)
@@ -570,7 +583,8 @@ class Plaudit:
             view = self.member_state(member_id, now, history=False)
         except NotFound:
             return None
-        if not any(c.partner == partner and c.granted for c in view.consents):
+        if view.status != "active" or not any(c.partner == partner and c.granted
+                                              for c in view.consents):
             return None
         return next(p.eligible for p in view.perks if p.id == perk_id)
 
@@ -869,6 +883,33 @@ class Plaudit:
                           {"friend": friend_id, "granted": granted})
         return lb.FriendChange(member_id, friend_id, granted, at)
 
+    # -- member data rights: export, opt-out, erasure (export.py, erasure.py) -----------
+
+    def export_member(self, member_id: str, *, actor: str) -> dict[str, Any]:
+        """Everything stored about the member as one JSON-ready document (export.py)."""
+        # audit: member.export (subject: the member; actor)
+        return export.export_member(self, member_id)
+
+    def opt_out(self, member_id: str, *, actor: str) -> Participation:
+        """Leave the program: nothing of the member is scored or accepted from now on but
+        opting in and withdrawals; every consent, board and friend grant is withdrawn
+        (their entries deleted in the same write). See domain/mechanics/participation.py.
+        A member not seen yet is created, as for a consent, so the answer is the same."""
+        # audit: member.opt_out (subject: the member; actor)
+        at = self._record(member_id, OPT_OUT, "opt-out", {"opted_out": True}, create=True)
+        return Participation(member_id, "opted_out", at)
+
+    def opt_in(self, member_id: str, *, actor: str) -> Participation:
+        """Take part again from now on; consents, boards and friends stay withdrawn until
+        the member grants or joins again."""
+        # audit: member.opt_in (subject: the member; actor)
+        at = self._record(member_id, OPT_OUT, "opt-in", {"opted_out": False}, create=True)
+        return Participation(member_id, "active", at)
+
+    def erase_member(self, member_id: str, *, actor: str) -> erasure.Erasure:
+        """Delete the member's events and derived state for good (erasure.py)."""
+        return erasure.erase_member(self, member_id, actor=actor)
+
     # -- program overview ---------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
@@ -888,4 +929,5 @@ def _command_id(kind: str, member_id: str, key: str) -> str:
     return f"{kind}-{digest_}"
 
 
-__all__ = ["NOT_ALLOWED", "PerkCheck", "Plaudit", "PublishResult", "ScorePoint"]
+__all__ = ["NOT_ALLOWED", "Participation", "PerkCheck", "Plaudit", "PublishResult",
+           "ScorePoint"]

@@ -9,8 +9,10 @@ family of exceptions to HTTP problems or CLI exit codes::
     ├── EventRejected        one or more events of a batch are invalid (the batch stored nothing)
     │   ├── EventConflict    an event id is already stored (or repeated) with another body
     │   ├── InsufficientPoints  a spend exceeds the balance available at its time
-    │   └── RedemptionRefused  a redemption (or its cancellation) contradicts the member's
-    │                        state or the catalogue: requirement, limit, dates, stock
+    │   ├── RedemptionRefused  a redemption (or its cancellation) contradicts the member's
+    │   │                    state or the catalogue: requirement, limit, dates, stock
+    │   └── MemberOptedOut   an event of a member who has opted out (only withdrawals and
+    │                        opting in are accepted while out)
     ├── InvalidRequest       a request parameter is not valid for the rulebook in force
     ├── Conflict             the request contradicts the stored state
     ├── NotFound             an unknown member, rulebook version, …
@@ -123,6 +125,20 @@ class RedemptionRefused(EventRejected):
     def __init__(self, problems: Sequence[Problem], *, event_id: str | None = None) -> None:
         self.event_id = event_id
         super().__init__(problems)
+
+
+class MemberOptedOut(EventRejected):
+    """An event dated while its member is opted out, other than opting in or a withdrawal:
+    nothing of an opted-out member is collected or scored. ``event_id`` names the event
+    the fold refused, so the batch can name its item."""
+
+    code = "member-opted-out"
+
+    def __init__(self, problems: Sequence[Problem], *, event_id: str | None = None) -> None:
+        self.event_id = event_id
+        super().__init__(problems)
+
+
 class InvalidRequest(PlauditError):
     """A request parameter the rulebook in force does not allow (a consent to a partner no
     perk lists); ``problems`` names it. The HTTP API answers it like any invalid
@@ -199,6 +215,7 @@ __all__ = [
     "Forbidden",
     "InsufficientPoints",
     "InvalidRequest",
+    "MemberOptedOut",
     "NotFound",
     "PlauditError",
     "Problem",

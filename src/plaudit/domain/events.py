@@ -51,8 +51,15 @@ FRIEND = "plaudit.friend"
 another member (``friend``: a member id) a place on their friends view. Two members see
 each other there only while both latest words are grants (mutual consent)."""
 
+OPT_OUT = "plaudit.opt_out"
+"""Built-in event type: the member leaves (``opted_out: true``) or rejoins (``false``) the
+program. While out, nothing of theirs is scored: the view has no score, tier or perks, and
+only withdrawals (of consents, boards, friends) and opting in are accepted. Opting out
+withdraws every consent, board and friend grant, and they stay withdrawn after opting in
+(see :mod:`plaudit.domain.mechanics.participation`)."""
+
 BUILTIN_TYPES = frozenset({SPEND, CONSENT, REDEEM, REDEEM_CANCEL, LEADERBOARD, PSEUDONYM,
-                           FRIEND})
+                           FRIEND, OPT_OUT})
 
 
 class Event(NamedTuple):
@@ -68,5 +75,5 @@ class Event(NamedTuple):
     attributes: Mapping[str, Any]
 
 
-__all__ = ["BUILTIN_TYPES", "CONSENT", "FRIEND", "LEADERBOARD", "PSEUDONYM", "REDEEM",
-           "REDEEM_CANCEL", "SPEND", "Event"]
+__all__ = ["BUILTIN_TYPES", "CONSENT", "FRIEND", "LEADERBOARD", "OPT_OUT", "PSEUDONYM",
+           "REDEEM", "REDEEM_CANCEL", "SPEND", "Event"]

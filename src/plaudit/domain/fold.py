@@ -21,11 +21,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from plaudit.domain.events import Event
-from plaudit.domain.mechanics import PREFERENCES, Mechanic, ViewContext
+from plaudit.domain.mechanics import PREFERENCES, Mechanic, Plan, ViewContext
 from plaudit.domain.mechanics.badges import BadgesPart
 from plaudit.domain.mechanics.consents import ConsentsPart
 from plaudit.domain.mechanics.features import FeaturesPart
 from plaudit.domain.mechanics.leaderboards import LeaderboardsPart
+from plaudit.domain.mechanics.participation import ParticipationPart
 from plaudit.domain.mechanics.points import PointsPart
 from plaudit.domain.mechanics.quests import QuestsPart
 from plaudit.domain.mechanics.rewards import RewardsPart
@@ -47,8 +48,9 @@ class MemberFold:
 
     __slots__ = ("badges", "checking", "consents", "features", "first_day", "last_key",
                  "leaderboards",
-                 "member", "parts", "perks", "points", "position", "quests", "revision", "rewards",
-                 "rulebook", "score", "streaks", "tiers", "warnings")
+                 "member", "participation", "parts", "perks", "plan", "points", "position",
+                 "quests", "revision", "rewards", "rulebook", "score", "streaks", "tiers",
+                 "warnings")
 
     # One attribute per mechanic (its ``name``), None when the rulebook does not use it:
     # mechanics reach their siblings through these.
@@ -63,6 +65,9 @@ class MemberFold:
     quests: QuestsPart | None
     streaks: StreaksPart | None
     leaderboards: LeaderboardsPart | None
+    participation: ParticipationPart
+    plan: Plan
+    """The rulebook's plan, or its paused plan while the member is opted out."""
 
     def __init__(self, rulebook: Rulebook, member: str, *, history: bool = False) -> None:
         self.rulebook = rulebook
@@ -75,6 +80,7 @@ class MemberFold:
         self.last_key: tuple[int, str] | None = None
         self.first_day: int | None = None
         self.warnings: list[str] = []
+        self.plan = rulebook.plan
         self.checking = False
         """True while applying a new command event whose conditions must hold (a
         redemption's requirement, limit and dates), not a stored fact being re-folded."""
@@ -98,11 +104,11 @@ class MemberFold:
             raise LateEvent(event.id)
         rb = self.rulebook
         day = rb.calendar.day(event.at_us)
-        if self.first_day is None and event.type not in PREFERENCES:
+        plan = self.plan
+        if self.first_day is None and event.type not in PREFERENCES and plan.scoring:
             self.first_day = day
             if self.tiers is not None:
                 self.tiers.started(day)
-        plan = rb.plan
         parts = self.parts
         self.checking = strict if check is None else check
         for i in plan.by_type.get(event.type, plan.unknown):
@@ -150,6 +156,8 @@ class MemberFold:
         rb = self.rulebook
         score, band = self.score_on(day) if rb.score is not None else (None, None)
         tier = self.tiers.tier(self, day, score) if self.tiers is not None else None
+        if self.participation.opted_out:
+            score = band = tier = None
         return Summary(self.points.ledger.balance_at(as_of_us), score, band,
                        tier.name if tier else None, self.consents.granted())
 

@@ -19,6 +19,7 @@ from plaudit.domain.events import (
     CONSENT,
     FRIEND,
     LEADERBOARD,
+    OPT_OUT,
     PSEUDONYM,
     REDEEM,
     REDEEM_CANCEL,
@@ -67,6 +68,7 @@ BUILTIN_EVENTS: Mapping[str, EventType] = {e.name: e for e in (
     _builtin(LEADERBOARD, Attribute("board", "id"), Attribute("joined", "bool")),
     _builtin(PSEUDONYM, Attribute("seed", "int", min=Decimal(0), max=Decimal(MAX_SEED))),
     _builtin(FRIEND, Attribute("friend", "member"), Attribute("granted", "bool")),
+    _builtin(OPT_OUT, Attribute("opted_out", "bool")),
 )}
 """The schemas of plaudit's own event types (see :mod:`plaudit.domain.events`)."""
 

@@ -344,6 +344,11 @@ class MemberState:
     quests: tuple[QuestView, ...] = ()
     streaks: tuple[StreakView, ...] = ()
     leaderboards: tuple[LeaderboardView, ...] = ()
+    status: str = "active"
+    """``active``, or ``opted_out``: then ``score``, ``tier`` and ``perks`` are empty and
+    nothing dated after ``opted_out_at`` is scored (participation)."""
+    opted_out_at: str | None = None
+    """Local time the member opted out, while they are out."""
 
 
 @dataclass(frozen=True)

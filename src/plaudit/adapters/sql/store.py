@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import QueuePool
@@ -47,10 +48,27 @@ from plaudit.application.ports import (
     RulebookRow,
     StateRow,
     StoredEvent,
+    TombstoneRow,
 )
 from plaudit.domain.errors import StoreError
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+
+ERASURE_STEPS: tuple[tuple[str, str], ...] = (
+    ("leaderboard_entries", "DELETE FROM leaderboard_entries WHERE member_no = :no"),
+    # the member's own grants, and other members' grants naming them (re-folded after)
+    ("friendships", "DELETE FROM friendships WHERE member_no = :no OR friend_id = :id"),
+    ("member_states", "DELETE FROM member_states WHERE member_no = :no"),
+    ("partner_checks", "DELETE FROM partner_checks WHERE member_no = :no"),
+    # before events: a dispute names its event (operators' decision texts go with it)
+    ("disputes", "DELETE FROM disputes WHERE member_no = :no"),
+    ("events", "DELETE FROM events WHERE member_no = :no"),
+    ("api_keys", "DELETE FROM api_keys WHERE kind = 'member' AND member_id = :id"),
+    ("members", "DELETE FROM members WHERE member_no = :no"),
+)
+"""An erasure, one table a step (``:no`` the member_no, ``:id`` the member id), in an
+order the foreign keys allow: a new table that holds member rows adds one line here,
+before ``members``. tests/integration/test_erasure.py reads every table afterwards."""
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -521,6 +539,52 @@ class SqlTransaction:
             self.conn.execute(s.update().where(s.c.member_no.in_(chunk))
                               .values(revision=s.c.revision + 1))
 
+    # -- member data rights -------------------------------------------------------------
+
+    def lock_all_members(self) -> None:
+        # EXCLUSIVE conflicts with the row locks every writer takes on members (and with
+        # creating one), not with plain reads: writers wait, readers go on.
+        if self.postgres:
+            self.conn.exec_driver_sql("LOCK TABLE members IN EXCLUSIVE MODE")
+
+    def events_naming(self, member_id: str, member_no: int) -> list[tuple[int, str, str]]:
+        # A JSON value equal to the id is `"<id>"` in the canonical text (ids need no
+        # escaping). LIKE's `_` matches any character: a superset, checked by the caller.
+        # One pass over the events table; no index helps a search inside JSON text.
+        p = self.p
+        rows = self.conn.exec_driver_sql(
+            "SELECT member_no, event_id, attributes FROM events "
+            f"WHERE member_no <> {p} AND attributes LIKE {p}",
+            (member_no, f'%"{member_id}"%'))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def set_attributes(self, rows: Sequence[tuple[str, str]]) -> None:
+        if rows:
+            p = self.p
+            self.conn.exec_driver_sql(f"UPDATE events SET attributes = {p} WHERE event_id = {p}",
+                                      [(attrs, event_id) for event_id, attrs in sorted(rows)])
+
+    def erase_rows(self, member_no: int, member_id: str) -> dict[str, int]:
+        return {table: int(self.conn.execute(text(sql), {"no": member_no, "id": member_id})
+                           .rowcount)
+                for table, sql in ERASURE_STEPS}
+
+    def add_tombstone(self, row: TombstoneRow) -> None:
+        self.conn.execute(t.tombstones.insert().values(**row._asdict()))
+
+    def member_tokens(self, member_id: str) -> list[KeyRow]:
+        k = t.api_keys
+        rows = self.conn.execute(select(*k.c).where(k.c.kind == "member",
+                                                    k.c.member_id == member_id)
+                                 .order_by(k.c.created_us, k.c.key_id))
+        return [KeyRow(*r) for r in rows]
+
+    def member_entries(self, member_no: int) -> list[EntryRow]:
+        rows = self.conn.exec_driver_sql(
+            f"SELECT {self._ENTRY} FROM leaderboard_entries WHERE member_no = {self.p}",
+            (member_no,))
+        return sorted((EntryRow(*r) for r in rows), key=lambda e: (e.board, e.period))
+
     # -- keys, drafts, jobs -------------------------------------------------------------
 
     def add_key(self, row: KeyRow) -> None:
@@ -636,5 +700,5 @@ def _safe(url: str) -> str:
     return url
 
 
-__all__ = ["SqlStore", "SqlTransaction", "make_engine", "upgrade"]
+__all__ = ["ERASURE_STEPS", "SqlStore", "SqlTransaction", "make_engine", "upgrade"]
 

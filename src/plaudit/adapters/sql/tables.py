@@ -210,6 +210,20 @@ disputes = Table(
     Index("ix_disputes_status", "status", "dispute_no"),
 )
 
+# -- member data rights: what an erasure leaves ------------------------------------------
+
+tombstones = Table(
+    "tombstones",
+    metadata,
+    # one row per erased member, with nothing that identifies them: a random id (the one
+    # other members' rewritten references name, and audit records use), when, and counts
+    Column("tombstone_id", String(32), primary_key=True),
+    Column("erased_us", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),  # the member's own events deleted
+    # other members' events whose references to the member now name the tombstone
+    Column("rewritten", Integer, nullable=False),
+)
+
 __all__ = ["api_keys", "disputes", "events", "friendships", "jobs", "leaderboard_entries",
            "member_states", "members", "metadata", "partner_checks", "reward_stock",
-           "rulebook_drafts", "rulebooks"]
+           "rulebook_drafts", "rulebooks", "tombstones"]

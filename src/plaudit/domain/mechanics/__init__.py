@@ -11,12 +11,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from plaudit.domain.events import BUILTIN_TYPES, CONSENT, FRIEND, LEADERBOARD, PSEUDONYM
+from plaudit.domain.events import (
+    BUILTIN_TYPES,
+    CONSENT,
+    FRIEND,
+    LEADERBOARD,
+    OPT_OUT,
+    PSEUDONYM,
+)
 from plaudit.domain.mechanics.badges import BadgesPart
 from plaudit.domain.mechanics.base import EVERY_BEHAVIOUR_EVENT, Mechanic, ViewContext
 from plaudit.domain.mechanics.consents import ConsentsPart
 from plaudit.domain.mechanics.features import FeaturesPart
 from plaudit.domain.mechanics.leaderboards import LeaderboardsPart
+from plaudit.domain.mechanics.participation import ParticipationPart
 from plaudit.domain.mechanics.perks import PerksPart
 from plaudit.domain.mechanics.points import PointsPart
 from plaudit.domain.mechanics.quests import QuestsPart
@@ -30,12 +38,13 @@ if TYPE_CHECKING:
 
 MECHANICS: tuple[type[Mechanic], ...] = (
     ConsentsPart, PointsPart, FeaturesPart, ScorePart, TiersPart, PerksPart,
-    RewardsPart, BadgesPart, QuestsPart, StreaksPart, LeaderboardsPart,
+    RewardsPart, BadgesPart, QuestsPart, StreaksPart, LeaderboardsPart, ParticipationPart,
 )
 """Fold order: an event reaches its listeners in this order, and a view is built in it
-(features before the score, the score before the tier, all of them before perks)."""
+(features before the score, the score before the tier, all of them before perks;
+participation last, since an opted-out member's view drops what the others built)."""
 
-PREFERENCES = frozenset({CONSENT, LEADERBOARD, PSEUDONYM, FRIEND})
+PREFERENCES = frozenset({CONSENT, LEADERBOARD, PSEUDONYM, FRIEND, OPT_OUT})
 """Built-in event types that record a member's choice, not behaviour: they never start a
 member's first day nor reach a mechanic that listens to every behaviour event."""
 
@@ -54,6 +63,13 @@ class Plan:
     watchers: Mapping[str, tuple[tuple[int, tuple[int, ...]], ...]]
     """Event type -> (position in :attr:`kinds`, aggregates) of mechanics that see an event
     of it only when it moved one of those aggregates (see ``Mechanic.watches``)."""
+    paused: Plan | None = None
+    """The plan while the member is opted out: every event type reaches participation
+    alone, which refuses or skips it, or hands a withdrawal on (see
+    :mod:`~plaudit.domain.mechanics.participation`). The fold swaps plans when the member
+    opts out or in, so the hot loop never tests whether they are in."""
+    scoring: bool = True
+    """False for the paused plan: no event starts the member's first day."""
 
 
 def plan_for(rulebook: Rulebook) -> Plan:
@@ -74,8 +90,10 @@ def plan_for(rulebook: Rulebook) -> Plan:
         else:
             for t in dict.fromkeys(listens):
                 by_type.setdefault(t, []).append(i)
+    gate = (kinds.index(ParticipationPart),)
+    paused = Plan(kinds, {t: gate for t in by_type}, gate, {}, scoring=False)
     return Plan(kinds, {t: tuple(v) for t, v in by_type.items()}, tuple(unknown),
-                {t: tuple(v) for t, v in watchers.items()})
+                {t: tuple(v) for t, v in watchers.items()}, paused)
 
 
 __all__ = ["MECHANICS", "PREFERENCES", "Mechanic", "Plan", "ViewContext", "plan_for"]

@@ -34,6 +34,12 @@ class ConsentsPart(Mechanic):
         self.latest[event.attributes["partner"]] = (
             bool(event.attributes["granted"]), fold.rulebook.calendar.iso(event.at_us))
 
+    def withdraw_all(self, at: str) -> None:
+        """Revoke every standing grant at local time ``at`` (the member opted out)."""
+        for partner, (granted, _) in list(self.latest.items()):
+            if granted:
+                self.latest[partner] = (False, at)
+
     def granted(self) -> tuple[str, ...]:
         return tuple(sorted(p for p, (granted, _) in self.latest.items() if granted))
 

@@ -268,6 +268,18 @@ class LeaderboardsPart(Mechanic):
             self.friends[attrs["friend"]] = bool(attrs["granted"])
             self.words_changed = True
 
+    def withdraw_all(self) -> None:
+        """Leave every board and stop naming every friend (the member opted out): the
+        next write deletes their entries and friend rows."""
+        for board, joined in self.joined.items():
+            if joined:
+                self.joined[board] = False
+                self.left.add(board)
+        for friend, granted in self.friends.items():
+            if granted:
+                self.friends[friend] = False
+                self.words_changed = True
+
     def _current(self, board: Leaderboard, day: int, at_us: int) -> None:
         """Start the board's period of ``day`` at zero unless it is already running."""
         period = period_key(day, board.period)

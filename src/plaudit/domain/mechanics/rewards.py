@@ -204,6 +204,8 @@ class RewardsPart(Mechanic):
         for reward in rb.rewards:
             refused = self.refusal(fold, reward, day)
             reason = refused[1] if refused is not None else None
+            if fold.participation.opted_out:
+                reason = "the member has opted out: opt in to redeem"
             if reason is None and reward.cost > balance:
                 reason = f"costs {reward.cost}, the balance is {balance}"
             out.append(catalogue_entry(reward, reason, self.used(fold, reward, day)))

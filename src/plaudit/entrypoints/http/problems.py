@@ -35,6 +35,7 @@ MEDIA_TYPE = "application/problem+json"
 _STATUS: dict[type[e.PlauditError], tuple[int, str]] = {
     e.EventConflict: (409, "Event id reused with another body"),
     e.RedemptionRefused: (409, "Redemption refused"),
+    e.MemberOptedOut: (409, "Member opted out"),
     e.EventRejected: (422, "Events rejected"),
     e.RulebookError: (422, "Rulebook refused"),
     e.InsufficientPoints: (422, "Insufficient points"),
