@@ -73,7 +73,7 @@ from plaudit.domain.expressions import closest
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.mechanics.leaderboards import period_key, pseudonym
 from plaudit.domain.mechanics.rewards import catalogue_entry
-from plaudit.domain.rulebook import MAX_SEED, Leaderboard, Rulebook
+from plaudit.domain.rulebook import MAX_SEED, Leaderboard, Perk, Rulebook
 from plaudit.domain.state import (
     BadgeView,
     CatalogueEntry,
@@ -554,8 +554,8 @@ class Plaudit:
         """
         now = self.clock.now_us()
         rb = self.rulebook()
-        answer = self._perk_answer(rb, partner, member_id, perk_id, now)
         perk = next((p for p in rb.perks if p.id == perk_id), None)
+        answer = self._perk_answer(perk, partner, member_id, now)
         until = now + perk.valid_for_s * 1_000_000 if answer is not None and perk else None
         row = CheckRow(partner, perk_id, now, "refused" if answer is None
                        else "yes" if answer else "no", until)
@@ -569,10 +569,9 @@ class Plaudit:
         return PerkCheck(member_id, perk_id, answer, from_us(now, tz).isoformat(),
                          from_us(until, tz).isoformat())
 
-    def _perk_answer(self, rb: Rulebook, partner: str, member_id: str, perk_id: str,
-                     now: int) -> bool | None:
+    def _perk_answer(self, perk: Perk | None, partner: str, member_id: str, now: int
+                     ) -> bool | None:
         """Yes or no; None for every refusal (all alike to the partner)."""
-        perk = next((p for p in rb.perks if p.id == perk_id), None)
         if perk is None or partner not in perk.partners:
             return None
         with self.store.read() as tx:
@@ -586,7 +585,7 @@ class Plaudit:
         if view.status != "active" or not any(c.partner == partner and c.granted
                                               for c in view.consents):
             return None
-        return next(p.eligible for p in view.perks if p.id == perk_id)
+        return next(p.eligible for p in view.perks if p.id == perk.id)
 
     def partner_checks(self, member_id: str, limit: int = 100,
                        before_us: int | None = None) -> list[CheckView]:

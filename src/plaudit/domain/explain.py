@@ -150,22 +150,22 @@ def improve_plan(rb: Rulebook, inputs: Sequence[tuple[Any, Decimal]], target: in
     sc = rb.score
     assert sc is not None
     base = list(inputs)
-    singles: list[tuple[Decimal, PlanStep]] = []
+    # (distance, factor id, index, the new input and its curve value, the step)
+    singles: list[tuple[Decimal, str, int, tuple[Any, Decimal], PlanStep]] = []
     for i, factor in enumerate(sc.factors):
         found = _closest(rb, base, i, target)
         if found is not None:
             x, c = found
-            singles.append((_distance(factor, base[i][0], x),
+            singles.append((_distance(factor, base[i][0], x), factor.id, i, found,
                             _step(rb, factor, i, base[i], x, c)))
-    singles.sort(key=lambda t: (t[0], t[1].factor))
+    singles.sort(key=lambda t: (t[0], t[1]))
     if singles:
-        best = singles[0][1]
+        _, _, i, found, best = singles[0]
         after = list(base)
-        i = _index(sc.factors, best.factor)
-        after[i] = (best.target, curve_value(sc.factors[i], best.target))
+        after[i] = found
         value, band_after = score_value(rb, after)
         return ImprovePlan(band, target, True, (best,), value, band_after,
-                           tuple(s for _, s in singles[1:]))
+                           tuple(t[4] for t in singles[1:]))
     return _combined(rb, base, target, band)
 
 
@@ -199,10 +199,6 @@ def _combined(rb: Rulebook, base: list[tuple[Any, Decimal]], target: int, band: 
     return ImprovePlan(band, target, value >= target, steps, value, band_after, ())
 
 
-def _index(factors: Sequence[Factor], factor_id: str) -> int:
-    return next(i for i, f in enumerate(factors) if f.id == factor_id)
-
-
 def _step(rb: Rulebook, factor: Factor, i: int, now: tuple[Any, Decimal], x: Any,
           c: Decimal) -> PlanStep:
     gained = (rb.score_shares[i] * (c - now[1])).quantize(_SHOWN, ROUND_HALF_UP)
@@ -227,8 +223,9 @@ def _num(x: Any) -> Decimal:
 
 
 def _candidates(factor: Factor, x0: Any) -> list[Any]:
-    """Inputs worth trying: every breakpoint, plus the current input's neighbours in
-    whole units for counts; exact crossings are added by :func:`_closest`."""
+    """Inputs worth trying: every breakpoint of the curve (0 and 1 for a factor without
+    one; only yes for a yes/no input). The exact crossing inside a segment is added by
+    :func:`_closest`, and :func:`_shape` rounds every candidate to whole units for counts."""
     if isinstance(x0, bool):
         return [True]
     if factor.curve is None:

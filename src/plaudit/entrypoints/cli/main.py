@@ -79,6 +79,11 @@ err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+AsOf = Annotated[str | None, typer.Option(
+    "--as-of", help="RFC 3339 time, or a date (its end, in the program's timezone). "
+                    "Default: now.")]
+"""The one `--as-of` of every command that reads a member or history (see _parse_as_of)."""
+
 
 def handles_errors(fn: F) -> F:
     @functools.wraps(fn)
@@ -182,8 +187,7 @@ def rulebook_publish(file: Annotated[Path, typer.Argument(exists=True, dir_okay=
 def rulebook_backtest(
         candidate: Annotated[str, typer.Argument(
             help="The candidate rulebook: a YAML file, or `draft:N` for an uploaded draft.")],
-        as_of: Annotated[str | None, typer.Option(
-            "--as-of", help="RFC 3339 time, or a date (its end). Default: now.")] = None,
+        as_of: AsOf = None,
         cohorts: Annotated[Path | None, typer.Option(
             "--cohorts", exists=True, dir_okay=False,
             help="Audit cohort file: CSV `member_id,<group column>` (header required) or "
@@ -294,9 +298,7 @@ def ingest_with_progress(service: Plaudit, file: Path, batch_size: int) -> Inges
 @app.command()
 @handles_errors
 def member(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],
-           as_of: Annotated[str | None, typer.Option(
-               "--as-of", help="RFC 3339 time, or a date (its end, in the program's "
-                               "timezone). Default: now.")] = None,
+           as_of: AsOf = None,
            json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
            history: Annotated[bool, typer.Option(
                "--history", help="Also list every award, reversal and spend.")] = False
@@ -315,9 +317,7 @@ def member(member_id: Annotated[str, typer.Argument(help="The operator's member 
 @app.command()
 @handles_errors
 def explain(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],
-            as_of: Annotated[str | None, typer.Option(
-                "--as-of", help="RFC 3339 time, or a date (its end, in the program's "
-                                "timezone). Default: now.")] = None,
+            as_of: AsOf = None,
             json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
             ) -> None:
     """Why a member has their score: each factor's input, curve position and points, the
@@ -339,8 +339,7 @@ def explain(member_id: Annotated[str, typer.Argument(help="The operator's member
 @handles_errors
 def rewards(member_id: Annotated[str | None, typer.Argument(
                 help="Show the catalogue as this member sees it (can they redeem?).")] = None,
-            as_of: Annotated[str | None, typer.Option(
-                "--as-of", help="RFC 3339 time, or a date (its end). Default: now.")] = None
+            as_of: AsOf = None
             ) -> None:
     """List the rewards catalogue: cost, limit, requirement, stock left."""
     service = _service()
@@ -376,8 +375,7 @@ def cancel_redemption(member_id: Annotated[str, typer.Argument(help="The operato
 @app.command()
 @handles_errors
 def ledger(member_id: Annotated[str, typer.Argument(help="The operator's member id.")],
-           as_of: Annotated[str | None, typer.Option(
-               "--as-of", help="RFC 3339 time, or a date (its end). Default: now.")] = None
+           as_of: AsOf = None
            ) -> None:
     """Print a member's points statement: every movement with the balance after it."""
     service = _service()
