@@ -99,6 +99,12 @@ ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
         ("/v1/disputes/dsp_0123456789abcdef/accept", None, "ingest"),
     ("POST", "/v1/disputes/{dispute_id}/reject"):
         ("/v1/disputes/dsp_0123456789abcdef/reject", {"reason": "no"}, "ingest"),
+    # member data rights (erasure without its confirmation header: refused, never run)
+    ("GET", "/v1/members/{member_id}/export"): ("/v1/members/{member}/export", None, "read"),
+    ("POST", "/v1/members/{member_id}/opt-out"):
+        ("/v1/members/{member}/opt-out", None, "ingest"),
+    ("POST", "/v1/members/{member_id}/opt-in"): ("/v1/members/{member}/opt-in", None, "ingest"),
+    ("DELETE", "/v1/members/{member_id}"): ("/v1/members/{member}", None, "erase"),
 }
 BOARD_ROUTES = {("GET", "/v1/leaderboards"), ("GET", "/v1/leaderboards/{board}")}
 """Read by any member token too: a board shows only opted-in members' pseudonyms."""
@@ -110,6 +116,8 @@ OWN_MEMBER_OK = {k for k in MEMBER_ROUTES if k[0] == "GET" and "partner" not in 
     ("POST", "/v1/members/{member_id}/redemptions"),
     ("POST", "/v1/members/{member_id}/redemptions/{redemption_id}/cancel"),
     ("POST", "/v1/members/{member_id}/disputes"),
+    ("POST", "/v1/members/{member_id}/opt-out"),
+    ("POST", "/v1/members/{member_id}/opt-in"),
     *((m, p) for m, p in ROUTES if m in ("PUT", "DELETE") and (
         "/leaderboards/" in p or "/friends/" in p or p.endswith("/pseudonym")))}
 

@@ -8,6 +8,10 @@ is nothing to brute-force, and every request verifies one.
 
 Scopes are deliberately few. ``admin`` implies every other; ``read`` may also issue a
 member token, because a token reads one member, a strict subset of what ``read`` reads.
+``erase`` deletes members for good and nothing else, so the backend behind a member's
+"delete my account" button need not hold ``admin`` (which publishes rulebooks and creates
+keys); no member token may erase (a token issued by a ``read`` key would otherwise erase
+for it).
 A member token never gets more than its issuer had: it always reads its member, and it may
 grant and revoke that member's consents (scope ``consents``) only when the issuing key also
 has ``ingest``, which records consents itself. Partner keys carry no scopes: what they may
@@ -41,7 +45,7 @@ from dataclasses import dataclass
 from plaudit.application.ports import Clock, KeyRow, Store
 from plaudit.domain.errors import NotFound, Unauthenticated
 
-SCOPES = ("admin", "ingest", "read")
+SCOPES = ("admin", "ingest", "read", "erase")
 MEMBER_SCOPES = ("read", "consents")
 PREFIX = {"operator": "plk", "partner": "plp", "member": "plm"}
 KIND_OF_PREFIX = {v: k for k, v in PREFIX.items()}

@@ -43,8 +43,10 @@ class Source:
 
 
 def _events(src: Source) -> list[dict[str, Any]]:
+    """Every stored event, those a dispute leaves out of the fold too (the disputes
+    section says which)."""
     with src.svc.store.read() as tx:
-        stored = tx.member_events(src.member_no)
+        stored = tx.member_events(src.member_no, excluded=True)
     stored.sort(key=lambda e: (e.at_us, e.event_id))  # the fold's order
     return [{"id": e.event_id, "type": e.type, "at": e.at,
              "attributes": orjson.loads(e.attributes)} for e in stored]

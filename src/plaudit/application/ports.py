@@ -181,8 +181,11 @@ class Transaction(Protocol):
 
     def stored_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]: ...
 
-    def member_events(self, member_no: int, until_us: int | None = None
-                      ) -> list[StoredEvent]: ...
+    def member_events(self, member_no: int, until_us: int | None = None, *,
+                      excluded: bool = False) -> list[StoredEvent]:
+        """The member's events the fold reads; with ``excluded``, also those a dispute
+        leaves out (every stored event: the export)."""
+        ...
 
     def states(self, member_nos: Sequence[int]) -> dict[int, StateRow]: ...
 

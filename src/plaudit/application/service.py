@@ -151,13 +151,14 @@ MAX_HISTORY_DAYS = 3_660
 
 @dataclass(frozen=True)
 class Participation:
-    """The answer to opting out or in."""
+    """The answer to opting out or in: the member's status after it, as their state says
+    it (so asking twice answers the same)."""
 
     member: str
     status: str
     """``opted_out`` or ``active``."""
-    at: str
-    """Local time it was recorded."""
+    opted_out_at: str | None
+    """Local time the member opted out, while they are out."""
 
 
 @dataclass(frozen=True)
@@ -842,10 +843,12 @@ class Plaudit:
             if no is None and not create:
                 raise NotFound(f"member `{member_id}` not found")
             state = tx.states([no]).get(no) if no is not None else None
-        # Events at the same instant are ordered by id: the member's event count in the id
-        # makes a later word sort after an earlier one even within one microsecond.
+        # Events at the same instant are ordered by id: the time and the member's event
+        # count lead the id (the kind follows), so a later word sorts after an earlier one
+        # even within one microsecond, whatever their kinds (an opt-in, then a consent).
         seq = state.position if state is not None else 0
-        self.ingest_items([{"id": f"{prefix}-{now}-{seq:09d}-{secrets.token_hex(4)}",
+        word_id = f"word-{now:017d}-{seq:09d}-{prefix}-{secrets.token_hex(4)}"
+        self.ingest_items([{"id": word_id,
                             "member": member_id, "type": type_,
                             "at": from_us(now).isoformat(), "attributes": attributes}])
         return from_us(now, self.rulebook().calendar.tz).isoformat()
@@ -893,17 +896,35 @@ class Plaudit:
         """Leave the program: nothing of the member is scored or accepted from now on but
         opting in and withdrawals; every consent, board and friend grant is withdrawn
         (their entries deleted in the same write). See domain/mechanics/participation.py.
-        A member not seen yet is created, as for a consent, so the answer is the same."""
+        A member not seen yet is created, as for a consent, so the answer is the same (and
+        events sent for them later are refused). A member already out: nothing is
+        recorded, the answer is the same as the first time."""
         # audit: member.opt_out (subject: the member; actor)
-        at = self._record(member_id, OPT_OUT, "opt-out", {"opted_out": True}, create=True)
-        return Participation(member_id, "opted_out", at)
+        return self._participate(member_id, out=True)
 
     def opt_in(self, member_id: str, *, actor: str) -> Participation:
         """Take part again from now on; consents, boards and friends stay withdrawn until
-        the member grants or joins again."""
+        the member grants or joins again. A member taking part already (or not seen yet):
+        nothing is recorded, the answer is the same."""
         # audit: member.opt_in (subject: the member; actor)
-        at = self._record(member_id, OPT_OUT, "opt-in", {"opted_out": False}, create=True)
-        return Participation(member_id, "active", at)
+        return self._participate(member_id, out=False)
+
+    def _participate(self, member_id: str, *, out: bool) -> Participation:
+        """Record the member's word only when it changes their status, then answer the
+        status their state shows (after a concurrent opt-out, the first one's time)."""
+        def status() -> Participation:
+            try:
+                state = self.member_state(member_id, history=False)
+            except NotFound:
+                return Participation(member_id, "active", None)
+            return Participation(member_id, state.status, state.opted_out_at)
+
+        before = status()
+        if (before.status == "opted_out") == out:
+            return before
+        self._record(member_id, OPT_OUT, "opt-out" if out else "opt-in",
+                     {"opted_out": out}, create=True)
+        return status()
 
     def erase_member(self, member_id: str, *, actor: str) -> erasure.Erasure:
         """Delete the member's events and derived state for good (erasure.py)."""

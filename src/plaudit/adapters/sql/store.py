@@ -216,12 +216,15 @@ class SqlTransaction:
             found.update({r[0]: StoredEvent(*r) for r in rows})
         return found
 
-    def member_events(self, member_no: int, until_us: int | None = None) -> list[StoredEvent]:
+    def member_events(self, member_no: int, until_us: int | None = None, *,
+                      excluded: bool = False) -> list[StoredEvent]:
         e, m = t.events, t.members
         query = (select(e.c.event_id, m.c.member_id, e.c.type, e.c.at_us, e.c.at,
                         e.c.attributes)
                  .join(m, m.c.member_no == e.c.member_no)
-                 .where(e.c.member_no == member_no, e.c.excluded == false()))
+                 .where(e.c.member_no == member_no))
+        if not excluded:
+            query = query.where(e.c.excluded == false())
         if until_us is not None:
             query = query.where(e.c.at_us <= until_us)
         return [StoredEvent(*r) for r in self.conn.execute(query.order_by(e.c.at_us))]

@@ -545,7 +545,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address [default
 @handles_errors
 def keys_create(name: Annotated[str, typer.Argument(help="What the key is for.")],
                 scope: Annotated[list[str] | None, typer.Option(
-                    "--scope", "-s", help="admin, ingest or read (repeat for several).")
+                    "--scope", "-s", help="admin, ingest, read or erase (repeat for several).")
                 ] = None,
                 partner: Annotated[str | None, typer.Option(
                     help="Create a partner key for this partner id instead.")] = None

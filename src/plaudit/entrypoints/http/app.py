@@ -29,6 +29,7 @@ from plaudit.entrypoints.http import (
     partner,
     problems,
     rewards,
+    rights,
     rulebooks,
     streaks,
 )
@@ -38,12 +39,13 @@ from plaudit.entrypoints.http.models import Health
 
 DESCRIPTION = """\
 The plaudit API: send behaviour events, read members' points, score, tier and perks, let
-partners ask a consented yes/no, and manage rulebooks and keys.
+partners ask a consented yes/no, answer members' data rights (export, opt-out, erasure),
+and manage rulebooks and keys.
 
 Authenticate with `Authorization: Bearer <token>`: an operator key (`plk_…`, scopes
-`admin`, `ingest`, `read`), a partner key (`plp_…`) or a member token (`plm_…`). Every error
-is `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,
-`instance` and `errors` (one entry per bad item or field).
+`admin`, `ingest`, `read`, `erase`), a partner key (`plp_…`) or a member token (`plm_…`).
+Every error is `application/problem+json` (RFC 9457) with `type`, `title`, `status`,
+`detail`, `instance` and `errors` (one entry per bad item or field).
 """
 
 
@@ -75,7 +77,7 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
     app.state.coalescer = Coalescer(svc, FreezeAfterWrites() if freeze_gc else None)
     problems.install(app)
     for module in (events, members, badges, partner, rulebooks, keys, rewards, streaks,
-                   leaderboards, disputes, backtest):
+                   leaderboards, disputes, backtest, rights):
         app.include_router(module.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"],

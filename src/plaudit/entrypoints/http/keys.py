@@ -32,8 +32,8 @@ def key_out(row: KeyRow) -> KeyOut:
              responses=responses(401, 403, 415, 422, 503), summary="Create a key")
 async def create_key(request: Request, body: KeyCreate, who: Admin,
                      _body: Annotated[None, Depends(json_body)]) -> KeyCreated:
-    """An operator key with `scopes` (`admin`, `ingest`, `read`), or a partner key for one
-    `partner`. The token is in this response only; plaudit keeps only its hash."""
+    """An operator key with `scopes` (`admin`, `ingest`, `read`, `erase`), or a partner key
+    for one `partner`. The token is in this response only; plaudit keeps only its hash."""
     access = service(request).access
     if body.partner is not None:
         issued = await run_in_threadpool(access.create_partner_key, body.name, body.partner)

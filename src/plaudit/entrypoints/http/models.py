@@ -38,8 +38,8 @@ class KeyCreate(_Body):
     """An operator key (give `scopes`) or a partner key (give `partner`)."""
 
     name: Annotated[str, Field(min_length=1, max_length=128)]
-    scopes: list[Literal["admin", "ingest", "read"]] | None = Field(
-        default=None, min_length=1, max_length=3)
+    scopes: list[Literal["admin", "ingest", "read", "erase"]] | None = Field(
+        default=None, min_length=1, max_length=4)
     partner: Partner | None = None
 
     @model_validator(mode="after")
