@@ -626,4 +626,7 @@ def main() -> None:  # pragma: no cover - console script entry
     app()
 
 
+# Commands kept in modules of their own register themselves on `app` when imported.
+from plaudit.entrypoints.cli import rights as _rights  # noqa: E402, F401
+
 __all__ = ["app", "main"]

@@ -14,6 +14,7 @@ COMMANDS: list[list[str]] = [
     ["rulebook", "list"], ["rulebook", "backtest"], ["ingest"], ["member"], ["explain"],
     ["rewards"], ["redeem"],
     ["cancel-redemption"], ["ledger"],
+    ["export"], ["opt-out"], ["opt-in"], ["erase"],
     ["leaderboard"], ["demo"],
     ["disputes"], ["disputes", "list"], ["disputes", "accept"], ["disputes", "reject"],
     ["disputes", "open"],
