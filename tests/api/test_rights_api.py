@@ -75,6 +75,15 @@ def erase(api: Api, member: str, token: str, confirm: str | None = None,
     return api.client.request("DELETE", f"/v1/members/{member}", headers=headers, **kwargs)
 
 
+def erase_key(api: Api, name: str = "account-deletion") -> str:
+    """An operator key with only the `erase` scope, made as an admin makes one."""
+    r = api.client.post("/v1/keys", json={"name": name, "scopes": ["erase"]},
+                        headers=api.as_(api.admin))
+    assert r.status_code == 201, r.text
+    token: str = r.json()["token"]
+    return token
+
+
 def board_pseudonyms(api: Api) -> list[str]:
     page = get(api, f"/v1/leaderboards/{BOARD}?period=2026-11", api.read)
     return [s["pseudonym"] for s in page["standings"]]
@@ -126,8 +135,7 @@ def test_an_export_is_read_only_by_the_member_or_a_read_key(api: Api) -> None:
     seed(api)
     path = f"/v1/members/{M}/export"
     other = api.token_for(OTHER)
-    for who in (other, api.ingest, api.rentals,
-                api.svc.access.create_key("eraser", ["erase"]).token):
+    for who in (other, api.ingest, api.rentals, erase_key(api)):
         r = api.client.get(path, headers=api.as_(who))
         assert r.status_code == 403, r.text
     # another member's token: the same 403 whether the member exists or not
@@ -292,7 +300,7 @@ def test_only_an_erase_or_admin_key_may_erase(api: Api) -> None:
     for who in (own, api.token_for(OTHER), api.read, api.ingest, api.backend, api.rentals):
         r = erase(api, M, who, confirm=M)
         assert r.status_code == 403, r.text
-    eraser = api.svc.access.create_key("account-deletion", ["erase"]).token
+    eraser = erase_key(api)
     assert api.client.get(f"/v1/members/{M}", headers=api.as_(eraser)).status_code == 403
     assert erase(api, M, eraser, confirm=M).status_code == 200
     assert erase(api, OTHER, api.admin, confirm=OTHER).status_code == 200   # admin implies it
