@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from plaudit.entrypoints.http.rights import ExportOut
+
 from ..table_scan import every_row, leaks
 from .conftest import Api, make_api, purchase
 
@@ -103,6 +105,7 @@ def test_the_export_holds_everything_stored_about_the_member(api: Api) -> None:
                          "opted_out_at", "state", "ledger", "leaderboards", "events",
                          "tokens", "disputes", "partner_checks"]
     assert (doc["format"], doc["member"], doc["status"]) == ("plaudit-export/1", M, "active")
+    ExportOut.model_validate(doc)                 # what the OpenAPI document declares
     # each section says what the member's own reads say
     assert doc["state"] == get(api, f"/v1/members/{M}?history=true", token)
     assert doc["ledger"] == get(api, f"/v1/members/{M}/ledger", token)
