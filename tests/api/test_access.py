@@ -416,7 +416,7 @@ def test_a_token_that_names_no_issuer_is_refused(seeded: Api) -> None:
     """Tokens from before migration 0004 do not say who issued them: refused, since no one
     can tell whether their issuer was revoked (they live 24 hours at most anyway)."""
     api = seeded
-    issued = api.svc.access.issue_member_token(OWN, 600, issued_by="console")
+    issued = api.svc.access.issue_member_token(OWN, 600, issued_by="console", actor="test")
     assert api.client.get(f"/v1/members/{OWN}",
                           headers=api.as_(issued.token)).status_code == 200
     old = issued.row._replace(key_id="00000000000000aa", issued_by=None)

@@ -144,13 +144,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     url = f"sqlite:///{(home / 'plaudit.db').as_posix()}"
     svc = Plaudit(SqlStore(url), SystemClock())
     svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text(),
-                         "sesame-style.yaml")
+                         "sesame-style.yaml", actor="test")
     env = {
-        "ADMIN": svc.access.create_key("admin-console", ["admin"]).token,
-        "INGEST": svc.access.create_key("shop-backend", ["ingest"]).token,
-        "READ": svc.access.create_key("dashboard", ["read"]).token,
-        "BACKEND": svc.access.create_key("member-app", ["read", "ingest"]).token,
-        "RENTALS": svc.access.create_partner_key("rentals", "city-rentals").token,
+        "ADMIN": svc.access.create_key("admin-console", ["admin"], actor="test").token,
+        "INGEST": svc.access.create_key("shop-backend", ["ingest"], actor="test").token,
+        "READ": svc.access.create_key("dashboard", ["read"], actor="test").token,
+        "BACKEND": svc.access.create_key("member-app", ["read", "ingest"], actor="test").token,
+        "RENTALS": svc.access.create_partner_key("rentals", "city-rentals", actor="test").token,
     }
     svc.store.close()
     with live_server(url, home) as base:

@@ -54,9 +54,9 @@ def populate(svc: Plaudit) -> None:
     svc.record_friend(BOB, GONE, True)
     svc.record_friend(ALICE, GONE, True)
     svc.redeem(GONE, "coffee", "k-1")
-    svc.access.issue_member_token(GONE, 600, issued_by="console", consents=True)
+    svc.access.issue_member_token(GONE, 600, issued_by="console", consents=True, actor="test")
     svc.check_perk("city-rentals", GONE, "deposit_free_rental")  # logged for the member
-    opened, _ = svc.disputes.open(GONE, "g2", "not-mine")
+    opened, _ = svc.disputes.open(GONE, "g2", "not-mine", actor="test")
     svc.disputes.reject(opened.id, f"we checked: {GONE} verified by phone", actor="test")
 
 
