@@ -20,7 +20,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import orjson
 import typer
 from rich.console import Console
@@ -51,6 +50,7 @@ from plaudit.domain.errors import (
     RulebookError,
     StoreError,
 )
+from plaudit.domain.expressions import closest
 from plaudit.domain.state import to_dict
 from plaudit.entrypoints.cli import render
 from plaudit.entrypoints.cli.explanation import explanation
@@ -670,10 +670,15 @@ def audit_list(limit: Annotated[int, typer.Option(min=1, max=500, help="How many
                before: Annotated[int | None, typer.Option(
                    min=1, help="Only entries before this seq (the `more:` shown).")] = None,
                action: Annotated[str | None, typer.Option(
-                   click_type=click.Choice(list(ACTIONS)), help="Only this action.")] = None,
+                   help=f"Only this action: {', '.join(ACTIONS)}.")] = None,
                json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
                ) -> None:
     """List audit entries, newest first: who did what to which subject, when."""
+    if action is not None and action not in ACTIONS:
+        hint = closest(action, list(ACTIONS))
+        raise typer.BadParameter(f"`{action}` is not an audit action"
+                                 + (f" (did you mean `{hint}`?)" if hint else ""),
+                                 param_hint="--action")
     page = _service().audit_page(limit, before, action)
     if json:
         sys.stdout.write(orjson.dumps(page, option=orjson.OPT_INDENT_2).decode() + "\n")
