@@ -99,6 +99,10 @@ ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
         ("/v1/disputes/dsp_0123456789abcdef/accept", None, "ingest"),
     ("POST", "/v1/disputes/{dispute_id}/reject"):
         ("/v1/disputes/dsp_0123456789abcdef/reject", {"reason": "no"}, "ingest"),
+    # the audit log and rulebook diffs
+    ("GET", "/v1/audit"): ("/v1/audit", None, "admin"),
+    ("GET", "/v1/audit/verify"): ("/v1/audit/verify", None, "admin"),
+    ("GET", "/v1/rulebooks/{a}/diff/{b}"): ("/v1/rulebooks/1/diff/1", None, "read"),
 }
 BOARD_ROUTES = {("GET", "/v1/leaderboards"), ("GET", "/v1/leaderboards/{board}")}
 """Read by any member token too: a board shows only opted-in members' pseudonyms."""

@@ -45,6 +45,8 @@ def test_the_five_minute_tour_runs_in_order_on_a_fresh_directory(tmp_path: Path)
     edited = (tmp_path / "my-rulebook.yaml").read_text()
     assert edited != (EXAMPLES / "sesame-style.yaml").read_text()
     assert "published my-rulebook.yaml as version 2" in out
+    assert "points.rules[verified].award: 100 -> 150" in out      # as the tour says
+    assert "entries, chain intact" in out
     member = subprocess.run([PLAUDIT, "member", "m-42", "--json", "--as-of", "2026-06-30"],
                             cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60, check=True)

@@ -26,6 +26,9 @@ a referral sent during an erasure either lands before it (and is rewritten) or a
 (and is refused: the member is gone). The erasure reads the events table once to find
 references, so it blocks writes for about as long as that scan takes.
 
+The erasure is recorded in the audit log in its own transaction, naming the member by their
+audit reference and the tombstone (``erased-<ref>``, the same reference), never by id.
+
 Erasing is not a block list: events sent for the same member id afterwards create a new
 member from scratch (plaudit keeps nothing that could recognise them). Event ids are the
 operator's: one that embeds a member id (``ref-m-42``) is not rewritten.

@@ -281,7 +281,7 @@ def rulebook_diff(
     whether or not anything changed."""
     from plaudit.rulebook.diff import diff_texts
 
-    service = _service()
+    service = functools.cache(_service)  # two files need no database
     old, old_label = _rulebook_source(service, before, "BEFORE")
     new, new_label = _rulebook_source(service, after, "AFTER")
     result = diff_texts(old, new, old_label, new_label)
@@ -292,12 +292,13 @@ def rulebook_diff(
     render.rulebook_diff(out, result, text=text)
 
 
-def _rulebook_source(service: Plaudit, spec: str, hint: str) -> tuple[str, str]:
+def _rulebook_source(service: Callable[[], Plaudit], spec: str, hint: str
+                     ) -> tuple[str, str]:
     """The text and label of a version number, ``draft:N`` or a file (usage error, exit 2,
     when there is no such thing)."""
     number = spec.removeprefix("v")
     if number.isdigit():
-        rows = {r.version: r for r in service.rulebook_versions()}
+        rows = {r.version: r for r in service().rulebook_versions()}
         row = rows.get(int(number))
         if row is None:
             known = f"published: {min(rows)} to {max(rows)}" if rows else "none published"
@@ -310,7 +311,7 @@ def _rulebook_source(service: Plaudit, spec: str, hint: str) -> tuple[str, str]:
             raise typer.BadParameter(f"`{spec}`: give `draft:N` with a draft number",
                                      param_hint=hint)
         try:
-            draft = service.draft(int(draft_no))
+            draft = service().draft(int(draft_no))
         except NotFound as e:
             raise typer.BadParameter(str(e), param_hint=hint) from None
         return draft.source, spec

@@ -184,17 +184,28 @@ def rulebook_diff(console: Console, diff: RulebookDiff, *, text: bool) -> None:
 
 
 def audit_entries(console: Console, page: AuditPage) -> None:
-    table = Table(box=None, pad_edge=False)
-    for name in ("seq", "at", "actor", "action", "subject", "detail"):
-        table.add_column(name, no_wrap=name != "detail")
-    for e in page.entries:
-        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items())
-        table.add_row(str(e.seq), e.at[:19], e.actor, e.action, e.subject, detail)
+    """One line per entry, whole (ids are copied into other commands), columns aligned:
+    a table at 80 columns would cut or fold the ids."""
     if not page.entries:
-        table.caption = "no entries"
-    elif page.next is not None:
-        table.caption = f"more: --before {page.next}"
-    console.print(table)
+        console.print("no entries")
+        return
+    rows = [(str(e.seq), e.at[:19], e.actor, e.action, e.subject,
+             " ".join(f"{k}={_detail_value(v)}" for k, v in e.detail.items()))
+            for e in page.entries]
+    head = ("seq", "at", "actor", "action", "subject", "detail")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    for row in [head, *rows]:
+        cells = [c.ljust(w) for c, w in zip(row[:5], widths, strict=True)]
+        console.print(escape("  ".join([*cells, row[5]]).rstrip()), highlight=False)
+    if page.next is not None:
+        console.print(f"more: --before {page.next}", highlight=False)
+
+
+def _detail_value(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return text[:12] + "…" if len(text) == 64 else text  # a digest: its start is enough
 
 
 def demo_summary(console: Console, service: Plaudit, report: IngestReport, elapsed: float,
