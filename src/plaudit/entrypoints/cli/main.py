@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import os
 import shutil
 import sys
 import tempfile
@@ -461,8 +462,13 @@ def leaderboard(board: Annotated[str, typer.Argument(help="A leaderboard id of t
 
 def _actor() -> str:
     """Who acts from the command line, as disputes, published versions and the audit log
-    keep it: the operator's login on this machine."""
-    return f"cli:{getpass.getuser()}"
+    keep it: the operator's login on this machine (its uid in a container that has no
+    name for it, where ``getpass`` finds none)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"cli:{user}"
 
 
 @disputes_app.command("list")
@@ -590,8 +596,6 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address [default
                    "PLAUDIT_HOME].")] = None,
           log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info") -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, interactive docs at /docs)."""
-    import os
-
     import uvicorn
 
     if database_url:
