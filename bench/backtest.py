@@ -50,7 +50,7 @@ def main() -> None:
         store = SqlStore(url)
         svc = Plaudit(store, FixedClock(NOW))
         text = (ROOT / "examples" / "sesame-style.yaml").read_text()
-        svc.publish_rulebook(text)
+        svc.publish_rulebook(text, actor="bench")
         path = Path(tmp) / "events.jsonl"
         start = date(2026, 11, 21) - timedelta(days=args.days)
         with path.open("wb") as f:

@@ -206,9 +206,9 @@ def prepare_database(db: Path) -> tuple[str, str]:
 
     svc = Plaudit(SqlStore(f"sqlite:///{db}"), SystemClock())
     svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text(),
-                         "sesame-style.yaml")
-    ingest = svc.access.create_key("bench-ingest", ["ingest"]).token
-    read = svc.access.create_key("bench-read", ["read"]).token
+                         "sesame-style.yaml", actor="bench")
+    ingest = svc.access.create_key("bench-ingest", ["ingest"], actor="bench").token
+    read = svc.access.create_key("bench-read", ["read"], actor="bench").token
     svc.store.close()
     return ingest, read
 

@@ -63,7 +63,7 @@ def write_events(path: Path, n: int, members: int) -> int:
 def plaudit_ingest(path: Path, db: Path, batch: int, profile: bool,
                    cache: int) -> tuple[float, int]:
     svc = Plaudit(SqlStore(f"sqlite:///{db}"), SystemClock(), cache_size=cache)
-    svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text())
+    svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text(), actor="bench")
     prof = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if prof:

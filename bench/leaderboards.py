@@ -120,7 +120,7 @@ def run(url: str, n: int, repeat: int) -> None:
         conn.execute(text("VACUUM ANALYZE" if store.dialect == "postgresql" else "ANALYZE"))
     loaded = time.perf_counter() - t0
     svc = Plaudit(store, FixedClock(NOW))
-    svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text())
+    svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text(), actor="bench")
     ranked = sorted(rows, key=lambda r: (r.sort_key, r.reached_at_us, r.tag, r.member_no))
 
     def top10() -> None:

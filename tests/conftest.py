@@ -129,5 +129,5 @@ def sesame_text() -> str:
 @pytest.fixture
 def service(store: SqlStore, clock: FixedClock, sesame_text: str) -> Plaudit:
     svc = Plaudit(store, clock)
-    svc.publish_rulebook(sesame_text, "sesame-style.yaml")
+    svc.publish_rulebook(sesame_text, "sesame-style.yaml", actor="test")
     return svc

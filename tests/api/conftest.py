@@ -63,17 +63,18 @@ def make_api(url: str) -> tuple[Api, SqlStore]:
     store = SqlStore(url)
     clock = FixedClock(NOW)
     svc = Plaudit(store, clock)
-    svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), "sesame-style.yaml")
+    svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), "sesame-style.yaml",
+                         actor="test")
     access = svc.access
     api = Api(
         client=TestClient(create_app(svc), raise_server_exceptions=False),
         svc=svc, clock=clock,
-        admin=access.create_key("admin", ["admin"]).token,
-        ingest=access.create_key("ingest", ["ingest"]).token,
-        read=access.create_key("read", ["read"]).token,
-        backend=access.create_key("backend", ["read", "ingest"]).token,
-        rentals=access.create_partner_key("rentals", "city-rentals").token,
-        hotels=access.create_partner_key("hotels", "partner-hotels").token,
+        admin=access.create_key("admin", ["admin"], actor="test").token,
+        ingest=access.create_key("ingest", ["ingest"], actor="test").token,
+        read=access.create_key("read", ["read"], actor="test").token,
+        backend=access.create_key("backend", ["read", "ingest"], actor="test").token,
+        rentals=access.create_partner_key("rentals", "city-rentals", actor="test").token,
+        hotels=access.create_partner_key("hotels", "partner-hotels", actor="test").token,
     )
     return api, store
 

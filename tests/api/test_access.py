@@ -105,6 +105,10 @@ ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
         ("/v1/members/{member}/opt-out", None, "ingest"),
     ("POST", "/v1/members/{member_id}/opt-in"): ("/v1/members/{member}/opt-in", None, "ingest"),
     ("DELETE", "/v1/members/{member_id}"): ("/v1/members/{member}", None, "erase"),
+    # the audit log and rulebook diffs
+    ("GET", "/v1/audit"): ("/v1/audit", None, "admin"),
+    ("GET", "/v1/audit/verify"): ("/v1/audit/verify", None, "admin"),
+    ("GET", "/v1/rulebooks/{a}/diff/{b}"): ("/v1/rulebooks/1/diff/1", None, "read"),
 }
 BOARD_ROUTES = {("GET", "/v1/leaderboards"), ("GET", "/v1/leaderboards/{board}")}
 """Read by any member token too: a board shows only opted-in members' pseudonyms."""
@@ -424,7 +428,7 @@ def test_a_token_that_names_no_issuer_is_refused(seeded: Api) -> None:
     """Tokens from before migration 0004 do not say who issued them: refused, since no one
     can tell whether their issuer was revoked (they live 24 hours at most anyway)."""
     api = seeded
-    issued = api.svc.access.issue_member_token(OWN, 600, issued_by="console")
+    issued = api.svc.access.issue_member_token(OWN, 600, issued_by="console", actor="test")
     assert api.client.get(f"/v1/members/{OWN}",
                           headers=api.as_(issued.token)).status_code == 200
     old = issued.row._replace(key_id="00000000000000aa", issued_by=None)

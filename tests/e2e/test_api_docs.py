@@ -144,13 +144,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     url = f"sqlite:///{(home / 'plaudit.db').as_posix()}"
     svc = Plaudit(SqlStore(url), SystemClock())
     svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text(),
-                         "sesame-style.yaml")
+                         "sesame-style.yaml", actor="cli:ops")
+    access, ops = svc.access, "cli:ops"  # as `plaudit keys create` records its user
     env = {
-        "ADMIN": svc.access.create_key("admin-console", ["admin"]).token,
-        "INGEST": svc.access.create_key("shop-backend", ["ingest"]).token,
-        "READ": svc.access.create_key("dashboard", ["read"]).token,
-        "BACKEND": svc.access.create_key("member-app", ["read", "ingest"]).token,
-        "RENTALS": svc.access.create_partner_key("rentals", "city-rentals").token,
+        "ADMIN": access.create_key("admin-console", ["admin"], actor=ops).token,
+        "INGEST": access.create_key("shop-backend", ["ingest"], actor=ops).token,
+        "READ": access.create_key("dashboard", ["read"], actor=ops).token,
+        "BACKEND": access.create_key("member-app", ["read", "ingest"], actor=ops).token,
+        "RENTALS": access.create_partner_key("rentals", "city-rentals", actor=ops).token,
     }
     svc.store.close()
     with live_server(url, home) as base:

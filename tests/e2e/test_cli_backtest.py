@@ -155,7 +155,7 @@ def test_a_stored_draft_is_a_candidate(program: Path, tmp_path: Path, stricter: 
     home = tmp_path / "home"
     shutil.copytree(program, home)
     draft = bootstrap(Settings(home=home, database_url=None)).upload_draft(
-        stricter.read_text())
+        stricter.read_text(), actor="test")
     r = orjson.loads(run(home, "rulebook", "backtest", f"draft:{draft.draft_id}",
                          "--as-of", AS_OF, "--json").stdout)
     assert r["rulebooks"]["after"]["label"] == f"draft:{draft.draft_id}"

@@ -47,6 +47,8 @@ def test_the_five_minute_tour_runs_in_order_on_a_fresh_directory(tmp_path: Path)
     assert "published my-rulebook.yaml as version 2" in out
     exported = json.loads((tmp_path / "m-42.json").read_text())
     assert [e["id"] for e in exported["events"]][:4] == ["e-1", "e-2", "e-3", "e-4"]
+    assert "points.rules[verified].award: 100 -> 150" in out      # as the tour says
+    assert "entries, chain intact" in out
     member = subprocess.run([PLAUDIT, "member", "m-42", "--json", "--as-of", "2026-06-30"],
                             cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60, check=True)

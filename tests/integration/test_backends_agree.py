@@ -24,7 +24,7 @@ def test_sqlite_and_postgresql_agree(pg_url: str, tmp_path: Path, clock: FixedCl
     for url in (f"sqlite:///{tmp_path / 'a.db'}", pg_url):
         store = SqlStore(url)
         svc = Plaudit(store, clock)
-        svc.publish_rulebook(sesame_text)
+        svc.publish_rulebook(sesame_text, actor="test")
         assert svc.ingest_file(path, batch_size=700).ok
         states.append([orjson.dumps(to_dict(svc.member_state(member_id(i))))
                        for i in range(1, 31)])

@@ -123,7 +123,7 @@ def test_a_backtest_writes_nothing(seeded: Plaudit, store: SqlStore) -> None:
                         "cand", cohorts=parse_cohorts(groups.encode(), "c.csv"), min_group=5)
     assert r["tiers"]["changed"] > 0 and r["fairness"]["matched"] == MEMBERS
     assert database_digest(store) == before
-    draft = seeded.upload_draft(candidate(seeded, "score >= 650", "score >= 600"))
+    draft = seeded.upload_draft(candidate(seeded, "score >= 650", "score >= 600"), actor="test")
     after_upload = database_digest(store)
     seeded.backtest_draft(draft.draft_id)
     assert database_digest(store) == after_upload != before  # (the digest sees a draft)

@@ -108,7 +108,8 @@ def test_concurrent_publishes_of_one_text_create_one_version(service: Plaudit, s
     def work(i: int) -> Any:
         store = SqlStore(store_url, migrate=False)
         try:
-            return Plaudit(store, FixedClock(service.clock.now_us())).publish_rulebook(richer)
+            return Plaudit(store, FixedClock(service.clock.now_us())).publish_rulebook(
+                richer, actor="test")
         finally:
             store.close()
 
@@ -143,7 +144,7 @@ def test_a_write_during_a_refold_is_never_overwritten(service: Plaudit, store_ur
         return rows
 
     monkeypatch.setattr(SqlTransaction, "events_of_members", events_then_a_concurrent_write)
-    service.publish_rulebook(sesame_text + "\n# v2\n")
+    service.publish_rulebook(sesame_text + "\n# v2\n", actor="test")
     monkeypatch.undo()
     writer[0].join(timeout=60)
     other.store.close()

@@ -20,7 +20,7 @@ def test_trailing_zeros_read_the_same_from_cache_and_from_a_fresh_process(tmp_pa
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     clock = FixedClock(to_us(datetime(2026, 6, 10, tzinfo=UTC)))
     first = Plaudit(SqlStore(url), clock)
-    first.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text())
+    first.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), actor="test")
     first.ingest_items([{"id": "p1", "member": "m", "type": "purchase",
                          "at": "2026-06-01T10:00:00+08:00",
                          "attributes": {"amount": "80.50", "category": "books",

@@ -82,13 +82,13 @@ def test_an_open_dispute_leaves_the_event_out_as_if_it_never_happened(
     events = history(service, "m")
     service.ingest_items(events)
     before = state_bytes(service, "m")
-    view, created = service.disputes.open("m", "m-p3", "not-mine")
+    view, created = service.disputes.open("m", "m-p3", "not-mine", actor="test")
     assert created and view.status == "open" and view.excluded
     assert view.event.type == "purchase" and view.reason == "not-mine"
     # byte for byte the state of the same member in a program that never had the event
     never = Plaudit(SqlStore(f"sqlite:///{(tmp_path / 'never.db').as_posix()}"),
                     FixedClock(NOW))
-    never.publish_rulebook(sesame_text)
+    never.publish_rulebook(sesame_text, actor="test")
     never.ingest_items([e for e in events if e["id"] != "m-p3"])
     assert state_bytes(service, "m") == state_bytes(never, "m")
     assert state_bytes(service, "m", history=False) == state_bytes(never, "m", history=False)
@@ -108,15 +108,15 @@ def test_an_open_dispute_leaves_the_event_out_as_if_it_never_happened(
 def test_an_accepted_dispute_stays_voided_after_a_publish_and_a_restart(
         store_url: str, sesame_text: str) -> None:
     svc = Plaudit(SqlStore(store_url), FixedClock(NOW))
-    svc.publish_rulebook(sesame_text)
+    svc.publish_rulebook(sesame_text, actor="test")
     svc.ingest_items(history(svc, "m"))
-    view, _ = svc.disputes.open("m", "m-p1", "wrong-amount")
+    view, _ = svc.disputes.open("m", "m-p1", "wrong-amount", actor="test")
     accepted = svc.disputes.accept(view.id, actor=OPS)
     assert (accepted.status, accepted.excluded, accepted.decided_by) == \
         ("accepted", True, OPS)
     voided = reference(svc, "m", {"m-p1"})
     assert state_bytes(svc, "m") == voided
-    svc.publish_rulebook(sesame_text + "\n# a new version\n")  # re-folds every member
+    svc.publish_rulebook(sesame_text + "\n# a new version\n", actor="test")  # re-folds every member
     assert svc.rulebook().version == 2
     assert state_bytes(svc, "m") == reference(svc, "m", {"m-p1"})
     with svc.store.read() as tx:                       # the stored state row too
@@ -139,7 +139,7 @@ def test_an_accepted_dispute_stays_voided_after_a_publish_and_a_restart(
 def test_a_resent_voided_event_is_still_a_duplicate(service: Plaudit) -> None:
     events = history(service, "m")
     service.ingest_items(events)
-    view, _ = service.disputes.open("m", "m-p1", "duplicate")
+    view, _ = service.disputes.open("m", "m-p1", "duplicate", actor="test")
     service.disputes.accept(view.id, actor=OPS)
     again = service.ingest_items([events[0]])
     assert (again.stored, again.duplicates) == (0, 1)
@@ -152,12 +152,12 @@ def test_the_keep_policy_counts_an_open_disputed_event_until_accepted(
         store: SqlStore, sesame_text: str) -> None:
     svc = Plaudit(store, FixedClock(NOW))
     keep = sesame_text.replace("  wallet: points", "  wallet: points\n  disputes: keep", 1)
-    svc.publish_rulebook(keep)
+    svc.publish_rulebook(keep, actor="test")
     assert svc.rulebook().program.disputes == "keep"
     svc.ingest_items(history(svc, "m"))
     before = state_bytes(svc, "m")
-    first, _ = svc.disputes.open("m", "m-p3", "not-mine")
-    second, _ = svc.disputes.open("m", "m-p1", "other")
+    first, _ = svc.disputes.open("m", "m-p3", "not-mine", actor="test")
+    second, _ = svc.disputes.open("m", "m-p1", "other", actor="test")
     assert not first.excluded and state_bytes(svc, "m") == before
     svc.disputes.reject(second.id, "no", actor=OPS)
     assert state_bytes(svc, "m") == before
@@ -166,12 +166,12 @@ def test_the_keep_policy_counts_an_open_disputed_event_until_accepted(
 
     # the policy follows the rulebook in force: an open dispute's event with it
     svc.ingest_items([purchase("m-p4", "m", at(20), "50")])
-    third, _ = svc.disputes.open("m", "m-p4", "wrong-time")
+    third, _ = svc.disputes.open("m", "m-p4", "wrong-time", actor="test")
     assert not third.excluded
-    svc.publish_rulebook(sesame_text)                  # back to `exclude`
+    svc.publish_rulebook(sesame_text, actor="test")                  # back to `exclude`
     assert svc.disputes.get(third.id).excluded
     assert state_bytes(svc, "m") == reference(svc, "m", {"m-p3", "m-p4"})
-    svc.publish_rulebook(keep + "\n# again\n")
+    svc.publish_rulebook(keep + "\n# again\n", actor="test")
     assert not svc.disputes.get(third.id).excluded
     assert state_bytes(svc, "m") == reference(svc, "m", {"m-p3"})
 
@@ -182,7 +182,7 @@ def test_voiding_a_purchase_whose_points_were_spent_never_goes_below_zero(
                           spend("s1", "m", at(1), 80),
                           purchase("p2", "m", at(2), "50", "games")])
     assert service.member_state("m").points.balance == 70
-    view, _ = service.disputes.open("m", "p1", "not-mine")
+    view, _ = service.disputes.open("m", "p1", "not-mine", actor="test")
     state = service.member_state("m")
     # As if p1 never happened: the spend had nothing to take; only p2's points are left.
     assert state.points.balance == 50
@@ -192,7 +192,7 @@ def test_voiding_a_purchase_whose_points_were_spent_never_goes_below_zero(
     assert service.member_state("m").points.balance == 50
     # the whole balance voided, later spends short: still never negative
     service.ingest_items([spend("s2", "m", at(3), 50)])
-    view2, _ = service.disputes.open("m", "p2", "not-mine")
+    view2, _ = service.disputes.open("m", "p2", "not-mine", actor="test")
     state = service.member_state("m")
     assert state.points.balance == 0 and not any(e.balance < 0 for e in service.ledger("m"))
     with service.store.read() as tx:
@@ -205,7 +205,7 @@ def test_voiding_a_purchase_whose_points_were_spent_never_goes_below_zero(
 
 def test_voiding_the_only_event_leaves_an_empty_member(service: Plaudit) -> None:
     service.ingest_items([purchase("p1", "m", at(0), "100")])
-    view, _ = service.disputes.open("m", "p1", "not-mine")
+    view, _ = service.disputes.open("m", "p1", "not-mine", actor="test")
     state = service.member_state("m", history=False)
     assert (state.events, state.points.balance, state.last_event) == (0, 0, None)
     service.disputes.reject(view.id, "no", actor=OPS)
@@ -219,13 +219,13 @@ def test_a_fold_another_process_cached_is_never_believed_after_a_dispute(
     """Process A caches the member; B leaves an event out and then stores a late one, so
     the stored state again has A's event count and last event, over other events."""
     a = Plaudit(SqlStore(store_url), FixedClock(NOW))
-    a.publish_rulebook(sesame_text)
+    a.publish_rulebook(sesame_text, actor="test")
     b = Plaudit(SqlStore(store_url), FixedClock(NOW))
     try:
         a.ingest_items(history(a, "m"))
         cached = a.member_state("m", history=False)
         assert cached.events == 5
-        b.disputes.open("m", "m-p1", "not-mine")
+        b.disputes.open("m", "m-p1", "not-mine", actor="test")
         b.ingest_items([purchase("late", "m", at(1), "999", "books")])
         seen = a.member_state("m", history=False)
         assert (seen.events, seen.last_event) == (cached.events, cached.last_event)
@@ -242,13 +242,13 @@ def test_a_joined_leaderboard_shows_the_value_without_the_voided_event(
         store: SqlStore, sesame_text: str) -> None:
     clock = FixedClock(NOW)
     svc = Plaudit(store, clock)
-    svc.publish_rulebook(sesame_text)
+    svc.publish_rulebook(sesame_text, actor="test")
     svc.ingest_items([purchase("p1", "m", "2026-11-20T10:00:00+08:00", "40", "books"),
                       purchase("p2", "m", "2026-11-21T10:00:00+08:00", "60", "books")])
     svc.join_leaderboard("m", "good-spend-monthly")
     top = svc.leaderboard("good-spend-monthly")
     assert [str(s.value) for s in top.standings] == ["100"]
-    view, _ = svc.disputes.open("m", "p2", "wrong-amount")
+    view, _ = svc.disputes.open("m", "p2", "wrong-amount", actor="test")
     assert [str(s.value) for s in svc.leaderboard("good-spend-monthly").standings] == ["40"]
     svc.disputes.reject(view.id, "the amount is right", actor=OPS)
     assert [str(s.value) for s in svc.leaderboard("good-spend-monthly").standings] == ["100"]
@@ -262,7 +262,7 @@ def test_refusals_name_the_field_and_store_nothing(service: Plaudit) -> None:
 
     def refused(event_id: str, reason: str = "not-mine", member: str = "m") -> str:
         with pytest.raises(InvalidRequest) as info:
-            service.disputes.open(member, event_id, reason)
+            service.disputes.open(member, event_id, reason, actor="test")
         (problem,) = info.value.problems
         return f"{problem.field}: {problem.reason}"
 
@@ -277,17 +277,17 @@ def test_refusals_name_the_field_and_store_nothing(service: Plaudit) -> None:
         assert no is not None
         assert tx.member_disputes(no) == []
     # a spend the member does not recognise may be disputed: it was the operator's record
-    spent, _ = service.disputes.open("m", "m-s", "not-mine")
+    spent, _ = service.disputes.open("m", "m-s", "not-mine", actor="test")
     assert spent.excluded
 
-    first, created = service.disputes.open("m", "m-p1", "not-mine")
-    again, created_again = service.disputes.open("m", "m-p1", "not-mine")
+    first, created = service.disputes.open("m", "m-p1", "not-mine", actor="test")
+    again, created_again = service.disputes.open("m", "m-p1", "not-mine", actor="test")
     assert (created, created_again) == (True, False) and again == first
     with pytest.raises(Conflict, match="already has an open dispute"):
-        service.disputes.open("m", "m-p1", "wrong-amount")
+        service.disputes.open("m", "m-p1", "wrong-amount", actor="test")
     service.disputes.reject(first.id, "no", actor=OPS)
     with pytest.raises(Conflict, match="was rejected: an event is disputed once"):
-        service.disputes.open("m", "m-p1", "not-mine")
+        service.disputes.open("m", "m-p1", "not-mine", actor="test")
     for bad in ("", "   ", "x" * 501, "line\x00break", "bell\x07"):
         with pytest.raises(InvalidRequest, match="1 to 500 characters"):
             service.disputes.reject(spent.id, bad, actor=OPS)
@@ -309,12 +309,12 @@ def test_consents_and_other_member_choices_are_not_disputable(service: Plaudit) 
     assert {s.type for s in own} == {"plaudit.consent", "plaudit.leaderboard"}
     for s in own:
         with pytest.raises(InvalidRequest, match=f"is a `{s.type}` event"):
-            service.disputes.open("m", s.event_id, "not-mine")
+            service.disputes.open("m", s.event_id, "not-mine", actor="test")
 
 
 def test_listing_pages_by_status(service: Plaudit) -> None:
     service.ingest_items(history(service, "m"))
-    ids = [service.disputes.open("m", e, "other")[0].id
+    ids = [service.disputes.open("m", e, "other", actor="test")[0].id
            for e in ("m-p1", "m-p2", "m-p3", "m-v")]
     service.disputes.accept(ids[1], actor=OPS)
     service.disputes.reject(ids[2], "no", actor=OPS)
@@ -338,7 +338,7 @@ def test_listing_pages_by_status(service: Plaudit) -> None:
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plaudit]:
     path = tmp_path_factory.mktemp("disputes") / "p.db"
     svc = Plaudit(SqlStore(f"sqlite:///{path.as_posix()}"), FixedClock(NOW))
-    svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text())
+    svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), actor="test")
     yield svc
     svc.store.close()
 
@@ -374,7 +374,7 @@ def test_the_state_is_the_fold_of_the_events_minus_the_open_and_accepted(
     for index, action in actions:
         event_id = ids[index % len(ids)]
         if action == "open" and event_id not in disputes:
-            disputes[event_id] = svc.disputes.open(member, event_id, "other")[0].id
+            disputes[event_id] = svc.disputes.open(member, event_id, "other", actor="test")[0].id
             status[event_id] = "open"
         elif event_id in disputes and status[event_id] == "open" and action != "open":
             decided = svc.disputes.accept(disputes[event_id], actor=OPS) \
@@ -399,13 +399,14 @@ def test_concurrent_opens_and_decisions_each_happen_once(store_url: str,
     from .test_concurrency import run_together
 
     first = Plaudit(SqlStore(store_url), FixedClock(NOW))
-    first.publish_rulebook(sesame_text)
+    first.publish_rulebook(sesame_text, actor="test")
     first.ingest_items(history(first, "m"))
     others = [Plaudit(SqlStore(store_url), FixedClock(NOW)) for _ in range(8)]
     try:
         for svc in others:                      # every cache holds the member
             svc.member_state("m", history=False)
-        opened = run_together(8, lambda i: others[i].disputes.open("m", "m-p1", "not-mine"))
+        opened = run_together(8, lambda i: others[i].disputes.open("m", "m-p1", "not-mine",
+                                                                   actor="test"))
         assert not [r for r in opened if isinstance(r, Exception)], opened
         assert len({v.id for v, _ in opened}) == 1
         assert sum(created for _, created in opened) == 1

@@ -54,10 +54,26 @@ def populate(svc: Plaudit) -> None:
     svc.record_friend(BOB, GONE, True)
     svc.record_friend(ALICE, GONE, True)
     svc.redeem(GONE, "coffee", "k-1")
-    svc.access.issue_member_token(GONE, 600, issued_by="console", consents=True)
+    svc.access.issue_member_token(GONE, 600, issued_by="console", consents=True, actor="test")
     svc.check_perk("city-rentals", GONE, "deposit_free_rental")  # logged for the member
-    opened, _ = svc.disputes.open(GONE, "g2", "not-mine")
+    opened, _ = svc.disputes.open(GONE, "g2", "not-mine", actor="test")
     svc.disputes.reject(opened.id, f"we checked: {GONE} verified by phone", actor="test")
+    svc.clock.now += 1_000_000  # type: ignore[attr-defined]  # a command a second later
+    svc.export_member(GONE, actor="k-ops")             # audited, as the rest of these
+    svc.opt_out(GONE, actor="k-ops")
+    svc.opt_in(GONE, actor="k-ops")
+
+
+MEMBER_ACTIONS = ["token.issue", "dispute.open", "dispute.reject", "member.export",
+                  "member.opt_out", "member.opt_in"]
+"""What populate() records in the audit log about the member."""
+
+
+def audit_of_member(svc: Plaudit) -> list[tuple[str, str]]:
+    """(action, member reference) of every entry that names a member."""
+    rows = svc.audit_page(500).entries[::-1]
+    return [(e.action, e.subject if e.subject.startswith("member:") else e.detail["member"])
+            for e in rows if e.subject.startswith("member:") or "member" in e.detail]
 
 
 def every_row(store: SqlStore) -> dict[str, list[dict[str, Any]]]:
@@ -88,6 +104,9 @@ def test_an_erased_member_leaves_no_row_mentioning_them(service: Plaudit) -> Non
     assert no is not None
     before = every_row(svc.store)
     assert leaks(before, no), "the scan must see the member before the erasure"
+    audited = audit_of_member(svc)
+    assert [a for a, _ in audited] == MEMBER_ACTIONS
+    assert len({ref for _, ref in audited}) == 1     # one reference stands for the member
     alice_before = svc.member_state(ALICE, NOW, history=False)
     assert alice_before.points.balance > 0
 
@@ -95,9 +114,16 @@ def test_an_erased_member_leaves_no_row_mentioning_them(service: Plaudit) -> Non
 
     after = every_row(svc.store)
     assert leaks(after, no) == []
+    # the audit log keeps every entry, the erasure's too, and none can lead to the member
+    assert [a for a, _ in audit_of_member(svc)] == [*MEMBER_ACTIONS, "member.erase"]
+    ref = audited[0][1].removeprefix("member:")
+    assert len(after["audit_log"]) == len(before["audit_log"]) + 1
+    assert not [r for r in after["members"] if ref in str(r.values())]
+    assert done.tombstone == f"erased-{ref}"
+    assert svc.verify_audit().ok
     assert [(t["tombstone_id"], t["events"]) for t in after["tombstones"]] == [
         (done.tombstone, done.events)]
-    assert done.tombstone.startswith("erased-") and done.events == 10
+    assert done.tombstone.startswith("erased-") and done.events == 12
     assert (done.rewritten, done.refolded) == (3, 2)   # alice's referral and friend; bob's
     assert after["reward_stock"] == before["reward_stock"]  # an aggregate: stays
     with pytest.raises(NotFound):

@@ -36,7 +36,7 @@ def test_a_group_ends_where_requests_one_by_one_end(service: Plaudit, tmp_path: 
                                                     sesame_text: str) -> None:
     service.ingest_requests(_requests())
     alone = Plaudit(SqlStore(f"sqlite:///{tmp_path / 'alone.db'}"), FixedClock(NOW))
-    alone.publish_rulebook(sesame_text)
+    alone.publish_rulebook(sesame_text, actor="test")
     for r in _requests():
         alone.ingest_items(r)
     for m in ("m1", "m2"):

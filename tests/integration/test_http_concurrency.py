@@ -38,8 +38,9 @@ def server(store_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     workers = getattr(request, "param", 1)
     store = SqlStore(store_url)
     svc = Plaudit(store, SystemClock())
-    svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), "sesame-style.yaml")
-    token = svc.access.create_key("load", ["ingest", "read"]).token
+    svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), "sesame-style.yaml",
+                         actor="test")
+    token = svc.access.create_key("load", ["ingest", "read"], actor="test").token
     store.close()
     with live_server(store_url, tmp_path, workers) as base:
         yield Server(base, token)

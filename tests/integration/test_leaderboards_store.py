@@ -196,9 +196,9 @@ def test_republishing_keeps_entries_and_drops_boards_that_are_gone(
         service: Plaudit, sesame_text: str) -> None:
     service.ingest_items([purchase("e1", "m-1", "10")])
     service.join_leaderboard("m-1", BOARD)
-    service.publish_rulebook(sesame_text + "\n# v2\n")
+    service.publish_rulebook(sesame_text + "\n# v2\n", actor="test")
     assert len(service.leaderboard(BOARD).standings) == 1
     without = sesame_text[:sesame_text.index("\nleaderboards:")] + "\n"
-    service.publish_rulebook(without)
+    service.publish_rulebook(without, actor="test")
     with service.store.read() as tx:
         assert tx.count_entries(BOARD, PERIOD) == 0

@@ -50,7 +50,7 @@ def test_cached_reads_equal_a_fold_of_the_events(service: Plaudit) -> None:
 
 def test_another_process_writing_the_member_is_seen(store_url: str, sesame_text: str) -> None:
     a = Plaudit(SqlStore(store_url), FixedClock(NOW))
-    a.publish_rulebook(sesame_text)
+    a.publish_rulebook(sesame_text, actor="test")
     b = Plaudit(SqlStore(store_url), FixedClock(NOW))
     try:
         a.ingest_items([purchase("e1", "m", at(0), "100")])
@@ -70,7 +70,7 @@ def test_a_read_that_folds_keeps_its_fold_for_the_next_read(store_url: str,
     the stored events; it keeps that fold, so the next read is a view, and a later write
     through this process continues from it."""
     writer = Plaudit(SqlStore(store_url), FixedClock(NOW))
-    writer.publish_rulebook(sesame_text)
+    writer.publish_rulebook(sesame_text, actor="test")
     writer.ingest_items([purchase(f"e{i}", "m", at(i), "10") for i in range(5)])
     writer.store.close()
     fresh = Plaudit(SqlStore(store_url), FixedClock(NOW))  # a restarted process

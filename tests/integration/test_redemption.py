@@ -49,7 +49,7 @@ def _buy(svc: Plaudit, member: str, amount: int, id_: str = "p1") -> None:
 @pytest.fixture
 def shop(store: SqlStore, clock: FixedClock) -> Plaudit:
     svc = Plaudit(store, clock)
-    svc.publish_rulebook(BOOK, "shop.yaml")
+    svc.publish_rulebook(BOOK, "shop.yaml", actor="test")
     return svc
 
 
@@ -149,8 +149,8 @@ def test_100_concurrent_redemptions_through_the_store(shop: Plaudit, store_url: 
 def served(store_url: str, tmp_path: Path) -> Iterator[tuple[str, str, Plaudit]]:
     store = SqlStore(store_url)
     svc = Plaudit(store, SystemClock())
-    svc.publish_rulebook(BOOK, "shop.yaml")
-    token = svc.access.create_key("ops", ["ingest", "read"]).token
+    svc.publish_rulebook(BOOK, "shop.yaml", actor="test")
+    token = svc.access.create_key("ops", ["ingest", "read"], actor="test").token
     _buy(svc, "m-rich", 1000)
     with live_server(store_url, tmp_path) as base:
         yield base, token, svc

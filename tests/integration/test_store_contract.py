@@ -175,7 +175,7 @@ def test_publish_refolds_every_member(service: Plaudit, store: SqlStore,
     assert state_row(store, "m-1")[5] == 100
     richer = sesame_text.replace("award: 100\n      once: true", "award: 150\n      once: true")
     assert richer != sesame_text
-    result = service.publish_rulebook(richer)
+    result = service.publish_rulebook(richer, actor="test")
     assert (result.version, result.created, result.members) == (2, True, 2)
     for member in ("m-1", "m-2"):
         row = state_row(store, member)
@@ -183,7 +183,7 @@ def test_publish_refolds_every_member(service: Plaudit, store: SqlStore,
     state = service.member_state("m-1")
     assert state.rulebook_version == 2
     assert state.points.lots[0].rulebook_version == 2
-    assert service.publish_rulebook(richer).created is False
+    assert service.publish_rulebook(richer, actor="test").created is False
 
 
 class Interrupted(Exception):
@@ -206,18 +206,19 @@ def test_publishing_the_same_text_again_finishes_an_interrupted_refold(
         raise Interrupted  # the process stops after the first page of members
 
     with pytest.raises(Interrupted):
-        service.publish_rulebook(richer, progress=crash)
+        service.publish_rulebook(richer, progress=crash, actor="test")
     versions = [state_row(store, f"m-{i}")[1] for i in range(5)]
     assert versions == [2, 2, 1, 1, 1]  # the first page only
 
     seen: list[tuple[int, int]] = []
-    result = service.publish_rulebook(richer, progress=lambda d, t: seen.append((d, t)))
+    result = service.publish_rulebook(richer, progress=lambda d, t: seen.append((d, t)),
+                                      actor="test")
     assert (result.version, result.created, result.members) == (2, False, 3)
     assert seen[-1] == (3, 3)
     for i in range(5):
         row = state_row(store, f"m-{i}")
         assert (row[1], row[5]) == (2, 150)
-    assert service.publish_rulebook(richer).members == 0  # nothing left behind
+    assert service.publish_rulebook(richer, actor="test").members == 0  # nothing left behind
 
 
 def test_member_state_as_of_the_past(service: Plaudit) -> None:
@@ -325,7 +326,7 @@ def test_a_state_row_from_before_the_consents_column_is_folded_then_filled(
         assert tx.granted_partners("m-1") is None
     check = service.check_perk("city-rentals", "m-1", "deposit_free_rental")
     assert check.member == "m-1"
-    result = service.publish_rulebook(sesame_text)
+    result = service.publish_rulebook(sesame_text, actor="test")
     assert (result.created, result.members) == (False, 1)
     with store.read() as tx:
         assert tx.granted_partners("m-1") == {"city-rentals"}
@@ -334,10 +335,10 @@ def test_a_state_row_from_before_the_consents_column_is_folded_then_filled(
 def test_revoking_a_key_revokes_the_member_tokens_it_issued(service: Plaudit) -> None:
     access = service.access
     service.ingest_items([purchase("e1", "m1", "2026-11-01T10:00:00Z", "1")])
-    key = access.create_key("app", ["read"])
-    mine = access.issue_member_token("m1", 600, issued_by=key.row.key_id)
-    console = access.issue_member_token("m1", 600, issued_by="console")
-    access.revoke(key.row.key_id)
+    key = access.create_key("app", ["read"], actor="test")
+    mine = access.issue_member_token("m1", 600, issued_by=key.row.key_id, actor="test")
+    console = access.issue_member_token("m1", 600, issued_by="console", actor="test")
+    access.revoke(key.row.key_id, actor="test")
     with service.store.read() as tx:
         rows = [tx.key(k.row.key_id) for k in (mine, console)]
     assert [(r.revoked_us, r.issued_by) if r else None for r in rows] == [

@@ -329,7 +329,7 @@ def _service(tmp: Path) -> Plaudit:
         svc = Plaudit(SqlStore(f"sqlite:///{(tmp / 'lb.db').as_posix()}"),
                       FixedClock(to_us(START + timedelta(days=90))))
         svc.publish_rulebook("program: {id: t, name: Test, timezone: Asia/Shanghai}\n"
-                             + BOARDS, "boards.yaml")
+                             + BOARDS, "boards.yaml", actor="test")
         _STORE["svc"] = svc
     return _STORE["svc"]
 

@@ -42,6 +42,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from plaudit.application import audit
 from plaudit.application.ports import Clock, KeyRow, Store
 from plaudit.domain.errors import NotFound, Unauthenticated
 
@@ -98,51 +99,68 @@ class Access:
 
     # -- issuing ------------------------------------------------------------------------
 
-    def _issue(self, kind: str, name: str, scopes: Iterable[str] = (), *,
+    def _issue(self, kind: str, name: str, scopes: Iterable[str] = (), *, actor: str,
                partner: str | None = None, member: str | None = None,
                expires_us: int | None = None, issued_by: str | None = None) -> IssuedKey:
+        """Store a new credential and its audit entry in one transaction. The entry names
+        the key by id, never by secret; a member token's entry names the member by audit
+        reference, and leaves out the token's name (which holds the member id)."""
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         row = KeyRow(key_id, name, kind, " ".join(sorted(set(scopes))), partner, member,
                      _hash(secret), self.clock.now_us(), expires_us, None, issued_by)
         with self.store.write() as tx:
-            if member is not None and tx.member_no(member) is None:
+            no = tx.member_no(member) if member is not None else None
+            if member is not None and no is None:
                 raise NotFound(f"member `{member}` not found")
             tx.add_key(row)
+            if no is not None:
+                audit.record(tx, self.clock, actor, "token.issue", audit.member_subject(tx, no),
+                             {"token": key_id, "scopes": row.scopes.split(),
+                              "seconds": ((expires_us or 0) - row.created_us) // 1_000_000})
+            else:
+                detail: dict[str, object] = {"kind": kind, "name": name}
+                if partner is not None:
+                    detail["partner"] = partner
+                else:
+                    detail["scopes"] = row.scopes.split()
+                audit.record(tx, self.clock, actor, "key.create", f"key:{key_id}", detail)
         return IssuedKey(f"{PREFIX[kind]}_{key_id}_{secret}", row)
 
-    def create_key(self, name: str, scopes: Iterable[str]) -> IssuedKey:
+    def create_key(self, name: str, scopes: Iterable[str], *, actor: str) -> IssuedKey:
         wanted = set(scopes)
         unknown = wanted - set(SCOPES)
         if unknown or not wanted:
             raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")
-        return self._issue("operator", name, wanted)
+        return self._issue("operator", name, wanted, actor=actor)
 
-    def create_partner_key(self, name: str, partner: str) -> IssuedKey:
+    def create_partner_key(self, name: str, partner: str, *, actor: str) -> IssuedKey:
         if not _PARTNER.match(partner):
             raise ValueError(f"partner `{partner}` must be an id (letters, digits, . _ -)")
-        return self._issue("partner", name, partner=partner)
+        return self._issue("partner", name, partner=partner, actor=actor)
 
     def issue_member_token(self, member: str, seconds: int = DEFAULT_TOKEN_SECONDS, *,
-                           issued_by: str, consents: bool = False) -> IssuedKey:
+                           issued_by: str, actor: str, consents: bool = False) -> IssuedKey:
         """A token that reads ``member``; with ``consents``, it may also grant and revoke
         that member's partner consents (give it only when the issuer may: ``ingest``).
 
         ``issued_by`` is the issuing operator key's id (or :data:`CONSOLE`): the token is
-        valid only while that key is."""
+        valid only while that key is. ``actor`` is who asked, for the audit log (the same
+        key id over HTTP; ``cli:<user>`` for the console)."""
         if not 1 <= seconds <= MAX_TOKEN_SECONDS:
             raise ValueError(f"a member token lives 1 to {MAX_TOKEN_SECONDS} seconds")
         expires = self.clock.now_us() + seconds * 1_000_000
         scopes = MEMBER_SCOPES if consents else ("read",)
         return self._issue("member", f"member token for {member}", scopes, member=member,
-                           expires_us=expires, issued_by=issued_by)
+                           expires_us=expires, issued_by=issued_by, actor=actor)
 
-    def revoke(self, key_id: str) -> None:
+    def revoke(self, key_id: str, *, actor: str) -> None:
         """Revoke a key and every member token it issued (at once in this process: the
         issuer's cached entry goes, and each token use checks its issuer)."""
         with self.store.write() as tx:
             if not tx.revoke_key(key_id, self.clock.now_us()):
                 raise NotFound(f"no live key `{key_id}`")
+            audit.record(tx, self.clock, actor, "key.revoke", f"key:{key_id}")
         self._cache.pop(key_id, None)
 
     def forget(self, key_ids: Iterable[str]) -> None:

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from plaudit.application import audit
 from plaudit.application.ingest import state_row, to_event, write_boards
 from plaudit.application.ports import DisputeRow, StateRow, Transaction
 from plaudit.domain.calendar import from_us
@@ -156,9 +157,13 @@ class Disputes:
 
     # -- changes ----------------------------------------------------------------------
 
-    def open(self, member_id: str, event_id: str, reason: str) -> tuple[DisputeView, bool]:
+    def open(self, member_id: str, event_id: str, reason: str, *, actor: str
+             ) -> tuple[DisputeView, bool]:
         """Open a dispute on one of the member's stored events; whether this call opened
-        it (False: the same open dispute was already there, and is returned)."""
+        it (False: the same open dispute was already there, and is returned). ``actor``:
+        the member's token id, or the operator's key id or ``cli:<user>``, for the audit
+        log (the entry names the dispute, the member's audit reference and the reason
+        code, never the event id, which is the operator's and may embed a member id)."""
         if reason not in REASONS:
             raise InvalidRequest([Problem("body", "reason", f"`{reason}` is not a reason "
                                           f"code: one of {', '.join(REASONS)}")])
@@ -193,7 +198,8 @@ class Disputes:
             if rb.program.disputes == "exclude":
                 self._set(tx, rb, no, member_id, event_id, excluded=True)
             row = tx.dispute(dispute_id)
-            # audit: dispute.open
+            audit.record(tx, svc.clock, actor, "dispute.open", f"dispute:{dispute_id}",
+                         {"member": audit.member_subject(tx, no), "reason": reason})
         assert row is not None
         return self._view(row, rb), True
 
@@ -239,7 +245,12 @@ class Disputes:
                 self._set(tx, rb, row.member_no, row.member_id, row.event_id,
                           excluded=excluded)
             decided = tx.dispute(dispute_id)
-            # audit: dispute.accept / dispute.reject (subject: the dispute id)
+            # the rejection's explanation is free text (it may name the member): not copied
+            audit.record(tx, svc.clock, actor,
+                         "dispute.accept" if status == "accepted" else "dispute.reject",
+                         f"dispute:{dispute_id}",
+                         {"member": audit.member_subject(tx, row.member_no),
+                          "excluded": excluded})
         assert decided is not None
         return self._view(decided, rb)
 

@@ -26,6 +26,9 @@ a referral sent during an erasure either lands before it (and is rewritten) or a
 (and is refused: the member is gone). The erasure reads the events table once to find
 references, so it blocks writes for about as long as that scan takes.
 
+The erasure is recorded in the audit log in its own transaction, naming the member by their
+audit reference and the tombstone (``erased-<ref>``, the same reference), never by id.
+
 Erasing is not a block list: events sent for the same member id afterwards create a new
 member from scratch (plaudit keeps nothing that could recognise them). Event ids are the
 operator's: one that embeds a member id (``ref-m-42``) is not rewritten.
@@ -33,12 +36,12 @@ operator's: one that embeds a member id (``ref-m-42``) is not rewritten.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from plaudit.application import audit
 from plaudit.application.ingest import state_row, to_event, write_boards
 from plaudit.application.ports import TombstoneRow, Transaction
 from plaudit.domain.calendar import from_us
@@ -68,21 +71,25 @@ class Erasure:
     """Other members re-folded because of it."""
 
 
-def new_tombstone_id() -> str:
-    return f"erased-{secrets.token_hex(8)}"
+def tombstone_id(audit_ref: str) -> str:
+    """The tombstone of the member whose audit reference is ``audit_ref``: the audit
+    entries about them (``member:<ref>``) and their erasure then name the same random
+    reference, and nothing links it to anyone once their row is gone."""
+    return f"erased-{audit_ref}"
 
 
 def erase_member(svc: Plaudit, member_id: str, *, actor: str) -> Erasure:
     """Erase the member for good (NotFound for an unknown one); ``actor`` is who asked
     (a key id, or ``cli:<user>``), for the audit record."""
     rb = svc.rulebook()
-    tombstone = new_tombstone_id()
     now = svc.clock.now_us()
     with svc.store.write() as tx:
         tx.lock_all_members()
         no = tx.member_no(member_id)
         if no is None:
             raise NotFound(f"member `{member_id}` not found")
+        subject = audit.member_subject(tx, no)  # before the member's row goes
+        tombstone = tombstone_id(subject.removeprefix("member:"))
         tokens = [row.key_id for row in tx.member_tokens(member_id)]
         changed = [(other, event_id, new)
                    for other, event_id, type_, text in _with_types(tx, member_id, no)
@@ -92,7 +99,9 @@ def erase_member(svc: Plaudit, member_id: str, *, actor: str) -> Erasure:
         tx.add_tombstone(TombstoneRow(tombstone, now, counts["events"], len(changed)))
         others = sorted({other for other, _, _ in changed})
         _refold(tx, rb, others, now)
-        # audit: member.erase (subject: the tombstone id, never the member id; actor)
+        audit.record(tx, svc.clock, actor, "member.erase", subject,
+                     {"tombstone": tombstone, "events": counts["events"],
+                      "rewritten": len(changed)})
     svc.cache.drop([no, *others])
     svc.access.forget(tokens)
     return Erasure(tombstone, from_us(now, rb.calendar.tz).isoformat(), counts["events"],
@@ -142,4 +151,4 @@ def _refold(tx: Transaction, rb: Rulebook, member_nos: list[int], now_us: int) -
     write_boards(tx, folded)
 
 
-__all__ = ["STALE", "Erasure", "erase_member", "new_tombstone_id", "rewrite"]
+__all__ = ["STALE", "Erasure", "erase_member", "rewrite", "tombstone_id"]

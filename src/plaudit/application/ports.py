@@ -57,6 +57,9 @@ class RulebookRow(NamedTuple):
     digest: str
     source: str
     published_us: int
+    published_by: str | None = None
+    """Who published it (a key id or ``cli:<user>``); None for versions from before it was
+    recorded."""
 
 
 class KeyRow(NamedTuple):
@@ -143,6 +146,20 @@ class DisputeRow(NamedTuple):
     decided_by: str | None
     excluded: bool
     """Whether the event is left out of the member's fold now."""
+class AuditRow(NamedTuple):
+    """One audit entry (application/audit.py): who did what to which subject, chained."""
+
+    seq: int
+    at_us: int
+    actor: str
+    action: str
+    subject: str
+    detail: str
+    """Canonical JSON (sorted keys, compact)."""
+    prev_hash: str
+    hash: str
+
+
 class TombstoneRow(NamedTuple):
     """What is left of an erased member: nothing that identifies them."""
 
@@ -204,7 +221,8 @@ class Transaction(Protocol):
 
     def rulebooks(self) -> list[RulebookRow]: ...
 
-    def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int) -> int: ...
+    def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int,
+                     published_by: str | None = None) -> int: ...
 
     def granted_partners(self, member_id: str) -> frozenset[str] | None:
         """The partners the member's stored state grants; empty for an unknown member, None
@@ -391,6 +409,36 @@ class Transaction(Protocol):
     def job(self, job_id: str) -> JobRow | None: ...
 
 
+    # -- the audit log (application/audit.py) ---------------------------------------
+
+    def audit_ref(self, member_no: int) -> str:
+        """The member's audit reference, created (random) the first time it is asked for:
+        what audit entries name instead of the member."""
+        ...
+
+    def lock_audit_head(self) -> tuple[int, str]:
+        """The newest entry's (seq, hash), locked until this write transaction ends, so
+        appends queue one behind another and the chain never forks. Take it last in a
+        transaction: holders then never wait for anything else, so it cannot deadlock."""
+        ...
+
+    def add_audit(self, row: AuditRow) -> None:
+        """Insert the entry (right after the locked head) and move the head to it."""
+        ...
+
+    def audit_head(self) -> tuple[int, str] | None:
+        """The head as stored (None when its row is gone)."""
+        ...
+
+    def audit_after(self, after_seq: int, limit: int) -> list[AuditRow]:
+        """Up to ``limit`` entries with seq above ``after_seq``, oldest first."""
+        ...
+
+    def audit_page(self, before_seq: int | None, limit: int, action: str | None
+                   ) -> list[AuditRow]:
+        """Up to ``limit`` entries below ``before_seq`` (all when None), newest first."""
+        ...
+
     # -- partner checks (the member's view of who asked about them) -------------------
 
     def add_partner_check(self, member_no: int, row: CheckRow) -> None: ...
@@ -408,6 +456,11 @@ class Store(Protocol):
 
     def read(self) -> AbstractContextManager[Transaction]: ...
 
+    def snapshot(self) -> AbstractContextManager[Transaction]:
+        """A read transaction that sees one instant throughout, however many statements it
+        runs (verifying the whole audit chain against its head)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -415,7 +468,6 @@ class Clock(Protocol):
     def now_us(self) -> int: ...
 
 
-__all__ = ["Clock", "DisputeRow", "DraftRow", "EntryRow", "EventRow", "JobRow", "KeyRow",
-           "RulebookRow", "StateRow", "Store", "StoredEvent", "Transaction"]
-__all__ = ["Clock", "DraftRow", "EntryRow", "EventRow", "JobRow", "KeyRow", "RulebookRow",
-           "StateRow", "Store", "StoredEvent", "TombstoneRow", "Transaction"]
+__all__ = ["AuditRow", "CheckRow", "Clock", "DisputeRow", "DraftRow", "EntryRow", "EventRow",
+           "JobRow", "KeyRow", "RulebookRow", "StateRow", "Store", "StoredEvent",
+           "TombstoneRow", "Transaction"]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from plaudit.application import audit, erasure, export
 from plaudit.application import backtest as bt
-from plaudit.application import erasure, export
 from plaudit.application import leaderboards as lb
 from plaudit.application.access import Access
 from plaudit.application.cohorts import Cohorts
@@ -86,6 +86,7 @@ from plaudit.domain.state import (
 )
 from plaudit.rulebook import load_rulebook
 from plaudit.rulebook.compiler import digest
+from plaudit.rulebook.diff import RulebookDiff, diff_texts
 
 REFOLD_BATCH = 500
 
@@ -224,13 +225,30 @@ class Plaudit:
         with self.store.read() as tx:
             return tx.rulebooks()
 
+    def diff_versions(self, before: int, after: int) -> RulebookDiff:
+        """What changed from published version ``before`` to ``after`` (rulebook/diff.py)."""
+        with self.store.read() as tx:
+            rows = {v: tx.rulebook(v) for v in (before, after)}
+            newest = tx.current_version()
+        for v, row in rows.items():
+            if row is None:
+                known = f"published: 1 to {newest}" if newest else "none is published yet"
+                raise NotFound(f"no rulebook version {v} ({known})")
+        old, new = rows[before], rows[after]
+        assert old is not None and new is not None
+        return diff_texts(old.source, new.source, f"v{before}", f"v{after}")
+
     def publish_rulebook(self, text: str, name: str = "rulebook.yaml",
-                         progress: Callable[[int, int], Any] | None = None) -> PublishResult:
+                         progress: Callable[[int, int], Any] | None = None, *,
+                         actor: str, draft_id: int | None = None) -> PublishResult:
         """Publish a new version (if the text changed) and re-fold every member under it.
 
         Publishing the current text again creates nothing, but finishes a re-fold that was
         cut off (a crash, a restart): members whose stored state is not yet at the current
-        version are re-folded, the others are left alone.
+        version are re-folded, the others are left alone. ``actor`` (a key id or
+        ``cli:<user>``) is recorded as the version's ``published_by`` and in the audit
+        log, in the transaction that adds the version; ``draft_id`` names the draft it
+        came from, for the audit entry.
         """
         compiled = load_rulebook(text, name)
         with self.store.write() as tx:
@@ -239,10 +257,16 @@ class Plaudit:
             unchanged = current is not None and current.digest == digest(text)
             if not unchanged:
                 version = tx.add_rulebook(compiled.program.id, compiled.digest, text,
-                                          self.clock.now_us())
+                                          self.clock.now_us(), actor[:audit.MAX_ACTOR])
                 # disputes: open ones' events follow the new version's policy, in its
                 # transaction (dispute changes wait for it: Transaction.hold_rulebooks)
                 tx.set_open_excluded(compiled.program.disputes == "exclude")
+                detail: dict[str, Any] = {"program": compiled.program.id,
+                                          "digest": compiled.digest}
+                if draft_id is not None:
+                    detail["draft"] = draft_id
+                audit.record(tx, self.clock, actor, "rulebook.publish",
+                             f"rulebook:{version}", detail)
         if unchanged:
             assert current is not None
             rb = self._compiled_row(current)
@@ -254,13 +278,15 @@ class Plaudit:
         members = self.refold_all(rb, progress)
         return PublishResult(version, True, members)
 
-    def upload_draft(self, text: str, name: str = "draft.yaml") -> DraftRow:
+    def upload_draft(self, text: str, name: str = "draft.yaml", *, actor: str) -> DraftRow:
         """Validate and lint a rulebook and keep it as a draft (RulebookError if refused)."""
         compiled = load_rulebook(text, name)
         with self.store.write() as tx:
             draft_id = tx.add_draft(compiled.program.id, compiled.digest, text,
                                     self.clock.now_us())
             row = tx.draft(draft_id)
+            audit.record(tx, self.clock, actor, "draft.upload", f"draft:{draft_id}",
+                         {"program": compiled.program.id, "digest": compiled.digest})
         assert row is not None
         return row
 
@@ -276,9 +302,11 @@ class Plaudit:
         return row
 
     def publish_draft(self, draft_id: int,
-                      progress: Callable[[int, int], Any] | None = None) -> PublishResult:
+                      progress: Callable[[int, int], Any] | None = None, *,
+                      actor: str) -> PublishResult:
         draft = self.draft(draft_id)
-        result = self.publish_rulebook(draft.source, f"draft {draft_id}", progress)
+        result = self.publish_rulebook(draft.source, f"draft {draft_id}", progress,
+                                       actor=actor, draft_id=draft_id)
         with self.store.write() as tx:
             tx.mark_draft_published(draft_id, result.version)
         return result
@@ -346,14 +374,18 @@ class Plaudit:
             self._decoders[rulebook.version] = dec
         return dec
 
-    def ingest_items(self, items: list[Any]) -> BatchResult:
-        """Validate and store parsed JSON events as one atomic batch (``item N`` labels)."""
+    def ingest_items(self, items: list[Any], *,
+                     then: Callable[[Transaction], Any] | None = None) -> BatchResult:
+        """Validate and store parsed JSON events as one atomic batch (``item N`` labels).
+
+        ``then`` runs last in the batch's transaction (an audit entry for a command that
+        is recorded as an event): it commits exactly when the batch does."""
         rb = self._latest or self.rulebook()
         events, problems = self.decoder(rb).decode_items(items)
         if problems:
             current = self.rulebook()  # refuse only against the rulebook in force
             if current.version != rb.version:
-                return self.ingest_items(items)
+                return self.ingest_items(items, then=then)
             raise EventRejected(problems)
         labels = [f"item {i}" for i in range(len(events))]
         with self.store.write() as tx:
@@ -362,7 +394,11 @@ class Plaudit:
                 events, problems = self.decoder(current).decode_items(items)
                 if problems:
                     raise EventRejected(problems)
-            return store_batch(tx, current, self.cache, events, labels, self.clock.now_us())
+            result = store_batch(tx, current, self.cache, events, labels,
+                                 self.clock.now_us())
+            if then is not None:
+                then(tx)
+            return result
 
     def ingest_requests(self, requests: list[list[Any]]
                         ) -> list[BatchResult | Exception]:
@@ -833,10 +869,12 @@ class Plaudit:
         return lb.BoardPage(board.id, board.label, key, lb.standings(board, rows, 1, no))
 
     def _record(self, member_id: str, type_: str, prefix: str,
-                attributes: dict[str, Any], *, create: bool = False) -> str:
+                attributes: dict[str, Any], *, create: bool = False,
+                then: Callable[[Transaction], Any] | None = None) -> str:
         """Record a member's preference (a consent, a leaderboard choice) as an event of
         theirs at now; the local time it was recorded at. ``create``: a member not seen yet
-        is created, as any event of theirs would create them; otherwise NotFound."""
+        is created, as any event of theirs would create them; otherwise NotFound. ``then``
+        runs last in the event's transaction (see :meth:`ingest_items`)."""
         now = self.clock.now_us()
         with self.store.read() as tx:
             no = tx.member_no(member_id)
@@ -850,7 +888,8 @@ class Plaudit:
         word_id = f"word-{now:017d}-{seq:09d}-{prefix}-{secrets.token_hex(4)}"
         self.ingest_items([{"id": word_id,
                             "member": member_id, "type": type_,
-                            "at": from_us(now).isoformat(), "attributes": attributes}])
+                            "at": from_us(now).isoformat(), "attributes": attributes}],
+                          then=then)
         return from_us(now, self.rulebook().calendar.tz).isoformat()
 
     def join_leaderboard(self, member_id: str, board_id: str, joined: bool = True
@@ -888,9 +927,18 @@ class Plaudit:
     # -- member data rights: export, opt-out, erasure (export.py, erasure.py) -----------
 
     def export_member(self, member_id: str, *, actor: str) -> dict[str, Any]:
-        """Everything stored about the member as one JSON-ready document (export.py)."""
-        # audit: member.export (subject: the member; actor)
-        return export.export_member(self, member_id)
+        """Everything stored about the member as one JSON-ready document (export.py).
+
+        The export is recorded in the audit log once the document is complete, and the
+        document is returned only if that entry was written."""
+        document = export.export_member(self, member_id)
+        with self.store.write() as tx:
+            no = tx.member_no(member_id)
+            if no is None:  # erased while the document was being assembled
+                raise NotFound(f"member `{member_id}` not found")
+            audit.record(tx, self.clock, actor, "member.export",
+                         audit.member_subject(tx, no))
+        return document
 
     def opt_out(self, member_id: str, *, actor: str) -> Participation:
         """Leave the program: nothing of the member is scored or accepted from now on but
@@ -899,19 +947,19 @@ class Plaudit:
         A member not seen yet is created, as for a consent, so the answer is the same (and
         events sent for them later are refused). A member already out: nothing is
         recorded, the answer is the same as the first time."""
-        # audit: member.opt_out (subject: the member; actor)
-        return self._participate(member_id, out=True)
+        return self._participate(member_id, actor, out=True)
 
     def opt_in(self, member_id: str, *, actor: str) -> Participation:
         """Take part again from now on; consents, boards and friends stay withdrawn until
         the member grants or joins again. A member taking part already (or not seen yet):
         nothing is recorded, the answer is the same."""
-        # audit: member.opt_in (subject: the member; actor)
-        return self._participate(member_id, out=False)
+        return self._participate(member_id, actor, out=False)
 
-    def _participate(self, member_id: str, *, out: bool) -> Participation:
+    def _participate(self, member_id: str, actor: str, *, out: bool) -> Participation:
         """Record the member's word only when it changes their status, then answer the
-        status their state shows (after a concurrent opt-out, the first one's time)."""
+        status their state shows (after a concurrent opt-out, the first one's time). The
+        audit entry goes with the recorded word: a request that changes nothing records
+        neither."""
         def status() -> Participation:
             try:
                 state = self.member_state(member_id, history=False)
@@ -923,12 +971,34 @@ class Plaudit:
         if (before.status == "opted_out") == out:
             return before
         self._record(member_id, OPT_OUT, "opt-out" if out else "opt-in",
-                     {"opted_out": out}, create=True)
+                     {"opted_out": out}, create=True,
+                     then=self._audit_member(member_id, actor,
+                                             "member.opt_out" if out else "member.opt_in"))
         return status()
 
     def erase_member(self, member_id: str, *, actor: str) -> erasure.Erasure:
         """Delete the member's events and derived state for good (erasure.py)."""
         return erasure.erase_member(self, member_id, actor=actor)
+
+    def _audit_member(self, member_id: str, actor: str, action: str
+                      ) -> Callable[[Transaction], None]:
+        """An audit entry about the member, to write in their command's transaction."""
+        def write(tx: Transaction) -> None:
+            no = tx.member_no(member_id)
+            assert no is not None  # the command's event created them if need be
+            audit.record(tx, self.clock, actor, action, audit.member_subject(tx, no))
+        return write
+
+    # -- the audit log (application/audit.py) -------------------------------------------
+
+    def audit_page(self, limit: int = 100, before: int | None = None,
+                   action: str | None = None) -> audit.AuditPage:
+        """Audit entries newest first; ``before`` (a seq) pages back."""
+        return audit.page(self.store, limit, before, action)
+
+    def verify_audit(self, anchor: audit.Head | None = None) -> audit.Verdict:
+        """Walk the whole chain: intact, or the first entry that is not (audit.verify)."""
+        return audit.verify(self.store, anchor)
 
     # -- program overview ---------------------------------------------------------------
 

@@ -14,6 +14,7 @@ boundary into :class:`~plaudit.domain.errors.StoreError`.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,7 @@ from sqlalchemy.pool import QueuePool
 
 from plaudit.adapters.sql import tables as t
 from plaudit.application.ports import (
+    AuditRow,
     CheckRow,
     DisputeRow,
     DraftRow,
@@ -290,7 +292,8 @@ class SqlTransaction:
     def _rulebook_rows(self, *where: Any) -> list[RulebookRow]:
         r = t.rulebooks
         rows = self.conn.execute(
-            select(r.c.version, r.c.program_id, r.c.digest, r.c.source, r.c.published_us)
+            select(r.c.version, r.c.program_id, r.c.digest, r.c.source, r.c.published_us,
+                   r.c.published_by)
             .where(*where).order_by(r.c.version))
         return [RulebookRow(*row) for row in rows]
 
@@ -315,12 +318,13 @@ class SqlTransaction:
         if self.postgres:
             self.conn.exec_driver_sql("LOCK TABLE rulebooks IN SHARE ROW EXCLUSIVE MODE")
 
-    def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int) -> int:
+    def add_rulebook(self, program_id: str, digest: str, source: str, now_us: int,
+                     published_by: str | None = None) -> int:
         newest = self.conn.execute(select(func.max(t.rulebooks.c.version))).scalar_one()
         version = (newest or 0) + 1
         self.conn.execute(t.rulebooks.insert().values(
             version=version, program_id=program_id, digest=digest, source=source,
-            published_us=now_us))
+            published_us=now_us, published_by=published_by))
         return version
 
 
@@ -448,6 +452,74 @@ class SqlTransaction:
             "ORDER BY e.sort_key, e.reached_at_us, e.tag, e.member_no",
             (member_id, board, period, member_no))
         return [EntryRow(*r) for r in rows]
+
+    # -- the audit log (application/audit.py) -------------------------------------------
+
+    def audit_ref(self, member_no: int) -> str:
+        p = self.p
+        row = self.conn.exec_driver_sql(
+            f"SELECT audit_ref FROM members WHERE member_no = {p}", (member_no,)).first()
+        if row is None:
+            raise StoreError(f"no member number {member_no}")
+        if row[0] is not None:
+            return str(row[0])
+        # PostgreSQL: a concurrent first reference waits on the row and then finds it set
+        # (the WHERE is evaluated again on the committed row), so both read the same one
+        self.conn.exec_driver_sql(
+            f"UPDATE members SET audit_ref = {p} WHERE member_no = {p} AND audit_ref IS NULL",
+            (secrets.token_hex(8), member_no))
+        ref = self.conn.exec_driver_sql(
+            f"SELECT audit_ref FROM members WHERE member_no = {p}", (member_no,)).scalar_one()
+        return str(ref)
+
+    def lock_audit_head(self) -> tuple[int, str]:
+        # SQLite: BEGIN IMMEDIATE already admits one writer. PostgreSQL: the head row's lock,
+        # held to the end of the transaction (so the entry commits with its action).
+        lock = " FOR UPDATE" if self.postgres else ""
+        row = self.conn.exec_driver_sql(
+            f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}").first()
+        if row is None:
+            raise StoreError("the audit log's head row is missing: the log was tampered "
+                             "with (run `plaudit audit verify`)")
+        return int(row[0]), str(row[1])
+
+    def add_audit(self, row: AuditRow) -> None:
+        p = self.p
+        self.conn.exec_driver_sql(
+            "INSERT INTO audit_log (seq, at_us, actor, action, subject, detail, prev_hash, "
+            f"hash) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})", tuple(row))
+        self.conn.exec_driver_sql(f"UPDATE audit_head SET seq = {p}, hash = {p} WHERE id = 1",
+                                  (row.seq, row.hash))
+
+    def audit_head(self) -> tuple[int, str] | None:
+        row = self.conn.exec_driver_sql("SELECT seq, hash FROM audit_head WHERE id = 1").first()
+        return (int(row[0]), str(row[1])) if row is not None else None
+
+    _AUDIT = "seq, at_us, actor, action, subject, detail, prev_hash, hash"
+
+    def audit_after(self, after_seq: int, limit: int) -> list[AuditRow]:
+        p = self.p
+        rows = self.conn.exec_driver_sql(
+            f"SELECT {self._AUDIT} FROM audit_log WHERE seq > {p} ORDER BY seq LIMIT {p}",
+            (after_seq, limit))
+        return [AuditRow(*r) for r in rows]
+
+    def audit_page(self, before_seq: int | None, limit: int, action: str | None
+                   ) -> list[AuditRow]:
+        p = self.p
+        where: list[str] = []
+        params: list[object] = []
+        if before_seq is not None:
+            where.append(f"seq < {p}")
+            params.append(before_seq)
+        if action is not None:
+            where.append(f"action = {p}")
+            params.append(action)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self.conn.exec_driver_sql(
+            f"SELECT {self._AUDIT} FROM audit_log {clause}ORDER BY seq DESC LIMIT {p}",
+            (*params, limit))
+        return [AuditRow(*r) for r in rows]
 
     # -- partner checks -----------------------------------------------------------------
 
@@ -684,6 +756,16 @@ class SqlStore:
     def read(self) -> Iterator[SqlTransaction]:
         with self.engine.connect() as conn, conn.begin():
             yield SqlTransaction(conn, write=False)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[SqlTransaction]:
+        # SQLite (WAL): a read transaction keeps the snapshot of its first read. PostgreSQL:
+        # READ COMMITTED takes one per statement; REPEATABLE READ one per transaction.
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield SqlTransaction(conn, write=False)
 
     def close(self) -> None:
         self.engine.dispose()

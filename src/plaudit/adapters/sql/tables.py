@@ -33,6 +33,10 @@ members = Table(
     Column("member_no", Key, primary_key=True, autoincrement=True),
     Column("member_id", String(128), nullable=False, unique=True),
     Column("created_us", BigInteger, nullable=False),
+    # audit (migration 0011): a random reference that stands for the member in audit
+    # entries, set the first time one names them; it goes with this row on erasure
+    Column("audit_ref", String(16), nullable=True),
+    Index("ux_members_audit_ref", "audit_ref", unique=True),
 )
 
 events = Table(
@@ -82,6 +86,9 @@ rulebooks = Table(
     Column("digest", String(64), nullable=False),
     Column("source", Text, nullable=False),
     Column("published_us", BigInteger, nullable=False),
+    # who published it (migration 0011; NULL before): an operator key id or cli:<user>.
+    # Triggers refuse changing any of these columns and deleting a row
+    Column("published_by", String(64), nullable=True),
 )
 
 api_keys = Table(
@@ -224,6 +231,36 @@ tombstones = Table(
     Column("rewritten", Integer, nullable=False),
 )
 
-__all__ = ["api_keys", "disputes", "events", "friendships", "jobs", "leaderboard_entries",
-           "member_states", "members", "metadata", "partner_checks", "reward_stock",
-           "rulebook_drafts", "rulebooks", "tombstones"]
+# -- the audit log: operator actions, append-only and hash-chained (application/audit.py) -
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # 1, 2, 3 … without gaps; triggers refuse UPDATE and DELETE, and an insert anywhere but
+    # right after the head. No member id or member_no: a member is `member:<audit_ref>`
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("actor", String(64), nullable=False),  # a key id, cli:<user>, console
+    Column("action", String(32), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("detail", Text, nullable=False),  # small canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_action", "action", "seq"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    # one row: the newest entry's seq and hash, moved by the transaction that appends (a
+    # trigger lets it move only forward by one, to that entry), so that removing entries
+    # from the end is noticed by `plaudit audit verify`; also the lock appends queue on
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="ck_audit_head_one_row"),
+)
+
+__all__ = ["api_keys", "audit_head", "audit_log", "disputes", "events", "friendships", "jobs",
+           "leaderboard_entries", "member_states", "members", "metadata", "partner_checks",
+           "reward_stock", "rulebook_drafts", "rulebooks", "tombstones"]

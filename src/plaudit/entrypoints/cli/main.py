@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import os
 import shutil
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from rich.progress import (
 
 from plaudit.application import backtest as bt
 from plaudit.application.access import CONSOLE
+from plaudit.application.audit import ACTIONS, Head
 from plaudit.application.ingest import DEFAULT_BATCH, IngestReport
 from plaudit.application.service import Plaudit
 from plaudit.bootstrap import bootstrap
@@ -49,6 +51,7 @@ from plaudit.domain.errors import (
     RulebookError,
     StoreError,
 )
+from plaudit.domain.expressions import closest
 from plaudit.domain.state import to_dict
 from plaudit.entrypoints.cli import render
 from plaudit.entrypoints.cli.explanation import explanation
@@ -73,6 +76,9 @@ app.add_typer(keys_app, name="keys")
 disputes_app = typer.Typer(help="Members' disputes of their events: list, decide, open.",
                            no_args_is_help=True)
 app.add_typer(disputes_app, name="disputes")
+audit_app = typer.Typer(help="The audit log of operator actions: list and verify.",
+                        no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -131,7 +137,7 @@ def init(rulebook: Annotated[Path | None, typer.Option(
     text = rulebook.read_text(encoding="utf-8") if rulebook else starter_rulebook()
     name = str(rulebook) if rulebook else "starter.yaml"
     service = bootstrap(settings)
-    result = service.publish_rulebook(text, name)
+    result = service.publish_rulebook(text, name, actor=_actor())
     where = settings.home if settings.is_sqlite else "the database at PLAUDIT_DATABASE_URL"
     state = "published" if result.created else "already published"
     out.print(f"plaudit initialised in [bold]{where}[/]; rulebook {name} {state} as "
@@ -167,7 +173,7 @@ def rulebook_publish(file: Annotated[Path, typer.Argument(exists=True, dir_okay=
     service = _service()
     with _progress("re-folding members", count=True) as (progress, task):
         result = service.publish_rulebook(
-            file.read_text(encoding="utf-8"), str(file),
+            file.read_text(encoding="utf-8"), str(file), actor=_actor(),
             progress=lambda done, total: progress.update(task, completed=done, total=total))
     if result.created:
         out.print(f"published {file} as version {result.version}; "
@@ -255,8 +261,65 @@ def rulebook_backtest(
 @rulebook_app.command("list")
 @handles_errors
 def rulebook_list() -> None:
-    """List published rulebook versions."""
+    """List published rulebook versions and who published each."""
     render.rulebooks(out, _service().rulebook_versions())
+
+
+@rulebook_app.command("diff")
+@handles_errors
+def rulebook_diff(
+        before: Annotated[str, typer.Argument(
+            help="A published version (`3` or `v3`), an uploaded draft (`draft:N`) or a "
+                 "YAML file.")],
+        after: Annotated[str, typer.Argument(help="The same kinds, compared with BEFORE.")],
+        text: Annotated[bool, typer.Option(
+            "--text", help="Also print the unified diff of the two texts.")] = False,
+        json: Annotated[bool, typer.Option(
+            "--json", help="Print JSON: the summary, each change and the text diff.")
+                        ] = False) -> None:
+    """What changed from one rulebook to another, section by section: factors, bands,
+    tiers, perks, point rules, rewards, badges, quests, streaks, leaderboards. Exits 0
+    whether or not anything changed."""
+    from plaudit.rulebook.diff import diff_texts
+
+    service = functools.cache(_service)  # two files need no database
+    old, old_label = _rulebook_source(service, before, "BEFORE")
+    new, new_label = _rulebook_source(service, after, "AFTER")
+    result = diff_texts(old, new, old_label, new_label)
+    if json:
+        sys.stdout.write(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode()
+                         + "\n")
+        return
+    render.rulebook_diff(out, result, text=text)
+
+
+def _rulebook_source(service: Callable[[], Plaudit], spec: str, hint: str
+                     ) -> tuple[str, str]:
+    """The text and label of a version number, ``draft:N`` or a file (usage error, exit 2,
+    when there is no such thing)."""
+    number = spec.removeprefix("v")
+    if number.isdigit():
+        rows = {r.version: r for r in service().rulebook_versions()}
+        row = rows.get(int(number))
+        if row is None:
+            known = f"published: {min(rows)} to {max(rows)}" if rows else "none published"
+            raise typer.BadParameter(f"no rulebook version {number} ({known})",
+                                     param_hint=hint)
+        return row.source, f"v{row.version}"
+    if spec.startswith("draft:"):
+        draft_no = spec.removeprefix("draft:")
+        if not draft_no.isdigit():
+            raise typer.BadParameter(f"`{spec}`: give `draft:N` with a draft number",
+                                     param_hint=hint)
+        try:
+            draft = service().draft(int(draft_no))
+        except NotFound as e:
+            raise typer.BadParameter(str(e), param_hint=hint) from None
+        return draft.source, spec
+    path = Path(spec)
+    if not path.is_file():
+        raise typer.BadParameter(f"no such file, version or draft: {spec}", param_hint=hint)
+    return path.read_text(encoding="utf-8"), str(path)
 
 
 @app.command()
@@ -398,8 +461,14 @@ def leaderboard(board: Annotated[str, typer.Argument(help="A leaderboard id of t
 # -- disputes ---------------------------------------------------------------------------
 
 def _actor() -> str:
-    """Who decided, as the dispute keeps it: the operator's login on this machine."""
-    return f"cli:{getpass.getuser()}"
+    """Who acts from the command line, as disputes, published versions and the audit log
+    keep it: the operator's login on this machine (its uid in a container that has no
+    name for it, where ``getpass`` finds none)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"cli:{user}"
 
 
 @disputes_app.command("list")
@@ -447,7 +516,7 @@ def disputes_open(member_id: Annotated[str, typer.Argument(help="The operator's 
                       "--reason", help="not-mine, wrong-amount, wrong-time, duplicate or "
                                        "other.")]) -> None:
     """Open a dispute for a member (as they would from their app)."""
-    view, created = _service().disputes.open(member_id, event_id, reason)
+    view, created = _service().disputes.open(member_id, event_id, reason, actor=_actor())
     verb = "opened" if created else "already open"
     left_out = " (left out of the fold until decided)" if view.excluded else ""
     out.print(f"{verb}: dispute {view.id} of event {view.event.id}{left_out}")
@@ -491,7 +560,7 @@ def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
     home.mkdir(parents=True)
     service = bootstrap(Settings(home=home, database_url=None))
     text = example_rulebook("sesame-style.yaml")
-    service.publish_rulebook(text, "sesame-style.yaml")
+    service.publish_rulebook(text, "sesame-style.yaml", actor=_actor())
     start = today_utc().toordinal() - days
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -527,8 +596,6 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address [default
                    "PLAUDIT_HOME].")] = None,
           log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info") -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, interactive docs at /docs)."""
-    import os
-
     import uvicorn
 
     if database_url:
@@ -557,8 +624,9 @@ def keys_create(name: Annotated[str, typer.Argument(help="What the key is for.")
         err.print("[bold red]error:[/] give --scope (operator key) or --partner, not both")
         raise typer.Exit(2)
     try:
-        issued = (access.create_partner_key(name, partner) if partner is not None
-                  else access.create_key(name, scope or []))
+        issued = (access.create_partner_key(name, partner, actor=_actor())
+                  if partner is not None else access.create_key(name, scope or [],
+                                                                actor=_actor()))
     except ValueError as e:
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(2) from None
@@ -579,7 +647,7 @@ def keys_list() -> None:
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")]
                 ) -> None:
     """Revoke a key, and every member token it issued, at once."""
-    _service().access.revoke(key_id)
+    _service().access.revoke(key_id, actor=_actor())
     out.print(f"revoked {key_id}")
 
 
@@ -594,8 +662,64 @@ def keys_token(member_id: Annotated[str, typer.Argument(help="The member the tok
                         "partner consents.")] = True) -> None:
     """Issue a short-lived member token (reads only that member); prints the token."""
     issued = _service().access.issue_member_token(member_id, seconds, issued_by=CONSOLE,
-                                                  consents=consents)
+                                                  actor=_actor(), consents=consents)
     out.print(issued.token, highlight=False)
+
+
+# -- the audit log (application/audit.py) ------------------------------------------------
+
+@audit_app.command("list")
+@handles_errors
+def audit_list(limit: Annotated[int, typer.Option(min=1, max=500, help="How many to list.")
+                                ] = 50,
+               before: Annotated[int | None, typer.Option(
+                   min=1, help="Only entries before this seq (the `more:` shown).")] = None,
+               action: Annotated[str | None, typer.Option(
+                   help=f"Only this action: {', '.join(ACTIONS)}.")] = None,
+               json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+               ) -> None:
+    """List audit entries, newest first: who did what to which subject, when."""
+    if action is not None and action not in ACTIONS:
+        hint = closest(action, list(ACTIONS))
+        raise typer.BadParameter(f"`{action}` is not an audit action"
+                                 + (f" (did you mean `{hint}`?)" if hint else ""),
+                                 param_hint="--action")
+    page = _service().audit_page(limit, before, action)
+    if json:
+        sys.stdout.write(orjson.dumps(page, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    render.audit_entries(out, page)
+
+
+@audit_app.command("verify")
+@handles_errors
+def audit_verify(anchor: Annotated[str | None, typer.Option(
+                     "--anchor", help="`SEQ:HASH` of a head noted earlier: also check the "
+                                      "log still holds that entry with that hash.")] = None,
+                 json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+                 ) -> None:
+    """Check the whole hash chain: exit 0 when intact, 1 naming the first entry that is
+    not (changed, missing, out of place) and what is wrong with it."""
+    head = None
+    if anchor is not None:
+        seq, _, digest_ = anchor.partition(":")
+        if not seq.isdigit() or len(digest_) != 64:
+            raise typer.BadParameter("give `SEQ:HASH`, as `plaudit audit verify` prints the "
+                                     "head", param_hint="--anchor")
+        head = Head(int(seq), digest_)
+    verdict = _service().verify_audit(head)
+    if json:
+        sys.stdout.write(orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif verdict.first_bad is None:
+        assert verdict.head is not None
+        out.print(f"{verdict.entries} entries, chain intact; head {verdict.head.seq}:"
+                  f"{verdict.head.hash}", highlight=False)
+    else:
+        err.print(f"[bold red]tampered:[/] entry {verdict.first_bad.seq}: "
+                  f"{escape(verdict.first_bad.problem)} ({verdict.entries} entries read)",
+                  highlight=False)
+    if not verdict.ok:
+        raise typer.Exit(1)
 
 
 class _ProgressCtx:

@@ -18,6 +18,7 @@ COMMANDS: list[list[str]] = [
     ["leaderboard"], ["demo"],
     ["disputes"], ["disputes", "list"], ["disputes", "accept"], ["disputes", "reject"],
     ["disputes", "open"],
+    ["rulebook", "diff"], ["audit"], ["audit", "list"], ["audit", "verify"],
 ]
 
 HEADER = """# CLI reference

@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from plaudit.application.audit import AuditPage
 from plaudit.application.disputes import DisputeView
 from plaudit.application.ingest import IngestReport
 from plaudit.application.leaderboards import BoardPage
 from plaudit.application.ports import KeyRow, RulebookRow
 from plaudit.domain.calendar import from_us
 from plaudit.domain.state import CatalogueEntry, LedgerEntry, MemberState
+from plaudit.rulebook.diff import RulebookDiff
 
 if TYPE_CHECKING:
     from plaudit.application.service import Plaudit
@@ -154,12 +157,55 @@ def ingest_report(console: Console, errors: Console, file: Path, report: IngestR
 
 
 def rulebooks(console: Console, rows: list[RulebookRow]) -> None:
-    table = Table("version", "program", "published", "digest")
+    table = Table("version", "program", "published", "published by", "digest")
     for r in rows:
         published = datetime.fromtimestamp(r.published_us / 1e6, UTC).isoformat(
             timespec="seconds")
-        table.add_row(str(r.version), r.program_id, published, r.digest[:12])
+        table.add_row(str(r.version), r.program_id, published,
+                      r.published_by or "(not recorded)", r.digest[:12])
     console.print(table)
+
+
+def rulebook_diff(console: Console, diff: RulebookDiff, *, text: bool) -> None:
+    """The changes under one heading per section, then (with ``text``) the text diff."""
+    console.print(f"[bold]{escape(diff.before)} -> {escape(diff.after)}[/]", highlight=False)
+    if not diff.changes:
+        console.print(diff.summary()[0], highlight=False)
+    counts = diff.sections()
+    for section, count in counts.items():
+        console.print(f"\n[bold]{escape(section)}[/] ({count} change{'s' if count > 1 else ''})",
+                      highlight=False)
+        for c in diff.changes:
+            if c.section == section:
+                console.print(f"  {escape(c.line())}", highlight=False, soft_wrap=True)
+    if text and diff.text:
+        console.print()
+        console.print(diff.text, highlight=False, markup=False, end="")
+
+
+def audit_entries(console: Console, page: AuditPage) -> None:
+    """One line per entry, whole (ids are copied into other commands), columns aligned:
+    a table at 80 columns would cut or fold the ids."""
+    if not page.entries:
+        console.print("no entries")
+        return
+    rows = [(str(e.seq), e.at[:19], e.actor, e.action, e.subject,
+             " ".join(f"{k}={_detail_value(v)}" for k, v in e.detail.items()))
+            for e in page.entries]
+    head = ("seq", "at", "actor", "action", "subject", "detail")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    for row in [head, *rows]:
+        cells = [c.ljust(w) for c, w in zip(row[:5], widths, strict=True)]
+        console.print(escape("  ".join([*cells, row[5]]).rstrip()), highlight=False)
+    if page.next is not None:
+        console.print(f"more: --before {page.next}", highlight=False)
+
+
+def _detail_value(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return text[:12] + "…" if len(text) == 64 else text  # a digest: its start is enough
 
 
 def demo_summary(console: Console, service: Plaudit, report: IngestReport, elapsed: float,

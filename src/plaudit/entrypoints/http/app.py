@@ -19,6 +19,7 @@ import plaudit
 from plaudit.application.service import Plaudit
 from plaudit.config import Settings
 from plaudit.entrypoints.http import (
+    audit,
     backtest,
     badges,
     disputes,
@@ -77,7 +78,7 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
     app.state.coalescer = Coalescer(svc, FreezeAfterWrites() if freeze_gc else None)
     problems.install(app)
     for module in (events, members, badges, partner, rulebooks, keys, rewards, streaks,
-                   leaderboards, disputes, backtest, rights):
+                   leaderboards, disputes, backtest, rights, audit):
         app.include_router(module.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"],

@@ -66,8 +66,8 @@ async def open_dispute(request: Request, member_id: MemberId, who: Writer, _body
     out of the member's points, score, tier and the rest at once, until the operator
     decides. An unknown event and another member's event get the same 422. Opening the same
     open dispute again answers 200 with it; an event already disputed otherwise is 409."""
-    view, created = await run_in_threadpool(service(request).disputes.open, member_id,
-                                            body.event_id, body.reason)
+    view, created = await run_in_threadpool(lambda: service(request).disputes.open(
+        member_id, body.event_id, body.reason, actor=who.key_id))
     return json_response(view, 201 if created else 200)
 
 

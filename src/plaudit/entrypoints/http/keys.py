@@ -36,10 +36,12 @@ async def create_key(request: Request, body: KeyCreate, who: Admin,
     for one `partner`. The token is in this response only; plaudit keeps only its hash."""
     access = service(request).access
     if body.partner is not None:
-        issued = await run_in_threadpool(access.create_partner_key, body.name, body.partner)
+        issued = await run_in_threadpool(lambda: access.create_partner_key(
+            body.name, body.partner or "", actor=who.key_id))
     else:
         assert body.scopes is not None
-        issued = await run_in_threadpool(access.create_key, body.name, body.scopes)
+        issued = await run_in_threadpool(lambda: access.create_key(
+            body.name, body.scopes or [], actor=who.key_id))
     return KeyCreated(**key_out(issued.row).model_dump(), token=issued.token)
 
 
@@ -54,7 +56,7 @@ def list_keys(request: Request, who: Admin) -> list[KeyOut]:
 def revoke_key(request: Request, key_id: KeyId, who: Admin) -> Response:
     """Revokes the key and every member token it issued: at once in this process, within
     two seconds in every other API process."""
-    service(request).access.revoke(key_id)
+    service(request).access.revoke(key_id, actor=who.key_id)
     return Response(status_code=204)
 
 

@@ -212,7 +212,7 @@ async def create_token(request: Request, member_id: MemberId,
     revoking the key that issued it revokes the token too."""
     seconds = (body or TokenCreate()).seconds
     issued = await run_in_threadpool(service(request).access.issue_member_token, member_id,
-                                     seconds, issued_by=who.key_id,
+                                     seconds, issued_by=who.key_id, actor=who.key_id,
                                      consents=who.has("ingest"))
     assert issued.row.expires_us is not None
     return json_response({"member": member_id, "token": issued.token,

@@ -102,7 +102,30 @@ class RulebookVersionOut(BaseModel):
     program_id: str
     digest: str
     published_at: str
+    published_by: str | None = Field(description="The key id (or `cli:<user>`) that "
+                                     "published it; null if not recorded (older versions).")
     current: bool
+
+
+class RulebookChange(BaseModel):
+    section: str
+    path: str = Field(description="Where, e.g. `score.factors[repayment_history].weight`: "
+                                  "list items by their `id` (or `name`).")
+    change: Literal["added", "removed", "changed", "reordered"]
+    before: Any = Field(description="The old value (null when added; the old order of ids "
+                                    "when reordered).")
+    after: Any = Field(description="The new value (null when removed).")
+
+
+class RulebookDiffOut(BaseModel):
+    before: str
+    after: str
+    changed: bool = Field(description="Whether any rule changed (comments and layout do "
+                                      "not count).")
+    summary: list[str] = Field(description="One line per change; `no changes` when none.")
+    sections: dict[str, int] = Field(description="Changes per section.")
+    changes: list[RulebookChange]
+    text: str = Field(description="The unified diff of the two texts.")
 
 
 class RulebookOut(RulebookVersionOut):

@@ -19,6 +19,7 @@ from plaudit.entrypoints.http.models import (
     DraftOut,
     DraftSourceOut,
     JobOut,
+    RulebookDiffOut,
     RulebookOut,
     RulebookVersionOut,
 )
@@ -40,7 +41,7 @@ def _time(us: int) -> str:
 def _version(row: RulebookRow, current: int | None) -> RulebookVersionOut:
     return RulebookVersionOut(version=row.version, program_id=row.program_id,
                               digest=row.digest, published_at=_time(row.published_us),
-                              current=row.version == current)
+                              published_by=row.published_by, current=row.version == current)
 
 
 def _draft(row: DraftRow) -> dict[str, object]:
@@ -80,6 +81,17 @@ def get_rulebook(request: Request, version: Version, who: Reader) -> RulebookOut
     return RulebookOut(**_version(row, rows[-1].version).model_dump(), source=row.source)
 
 
+@router.get("/v1/rulebooks/{a}/diff/{b}", response_model=RulebookDiffOut,
+            responses=responses(401, 403, 404, 422, 503),
+            summary="What changed from one version to another")
+def diff_rulebooks(request: Request, a: Version, b: Version, who: Reader) -> RulebookDiffOut:
+    """Section by section (factors, bands, tiers, perks, point rules, rewards, badges,
+    quests, streaks, leaderboards): each changed value with its path and both values,
+    list items matched by `id` (or `name`), and the unified diff of the texts. A version
+    against itself: `changed` false, summary `no changes`."""
+    return RulebookDiffOut.model_validate(service(request).diff_versions(a, b).to_json())
+
+
 @router.post(
     "/v1/drafts", status_code=201, response_model=DraftOut,
     responses=responses(401, 403, 413, 422, 503), summary="Upload a draft",
@@ -98,7 +110,8 @@ async def upload_draft(request: Request, who: Admin) -> DraftOut:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise RulebookError([Problem("draft.yaml", "", "not UTF-8 text")]) from None
-    row = await run_in_threadpool(service(request).upload_draft, text, "draft.yaml")
+    row = await run_in_threadpool(lambda: service(request).upload_draft(
+        text, "draft.yaml", actor=who.key_id))
     return DraftOut.model_validate({**_draft(row), "warnings": await run_in_threadpool(
         _warnings, service(request), row)})
 
@@ -128,7 +141,7 @@ def publish_draft(request: Request, draft_id: DraftId, who: Admin,
     svc = service(request)
     svc.draft(draft_id)  # 404 now rather than a failed job later
     def work(progress: Progress) -> dict[str, Any]:
-        result = svc.publish_draft(draft_id, progress)
+        result = svc.publish_draft(draft_id, progress, actor=who.key_id)
         return {"version": result.version, "created": result.created,
                 "members": result.members}
 
