@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from plaudit.application.access import MAX_TOKEN_SECONDS
 from plaudit.application.service import Plaudit
 from plaudit.domain.errors import PlauditError
 from plaudit.synthetic import member_id
@@ -24,6 +25,8 @@ class PlayReport:
     """Members who joined each leaderboard."""
     friends: int = 0
     """Mutual friendships made."""
+    showcase: list[str] = field(default_factory=list)
+    """Members who joined the boards and redeemed: worth opening in the portal."""
 
 
 def play(service: Plaudit, members: int, *, seed: int = 7,
@@ -70,7 +73,28 @@ def play(service: Plaudit, members: int, *, seed: int = 7,
             report.refused += 1
         else:
             report.redeemed[reward] = report.redeemed.get(reward, 0) + 1
+            if i in joiners:
+                report.showcase.append(member_id(i))
     return report
 
 
-__all__ = ["PlayReport", "play"]
+@dataclass(frozen=True)
+class Links:
+    """What ``plaudit demo`` prints to open the program in a browser."""
+
+    member: str
+    member_token: str
+    operator_key: str
+
+
+def links(service: Plaudit, played: PlayReport, *, actor: str) -> Links:
+    """An ``admin`` operator key for the console and a day-long member token (with
+    ``consents``) for a member who played: the demo's sign-in links."""
+    key = service.access.create_key("demo console", ["admin"], actor=actor)
+    member = next(iter(played.showcase), member_id(1))
+    token = service.access.issue_member_token(member, MAX_TOKEN_SECONDS, issued_by=key.row.key_id,
+                                              actor=actor, consents=True)
+    return Links(member, token.token, key.token)
+
+
+__all__ = ["Links", "PlayReport", "links", "play"]

@@ -157,7 +157,7 @@ def test_bad_as_of_is_a_usage_error(home: Path) -> None:
 
 
 def test_demo_builds_a_program(home: Path) -> None:
-    out = run(home, "demo", "--members", "40", "--days", "90").stdout
+    out = run(home, "demo", "--members", "40", "--days", "90", "--no-serve").stdout
     assert "Demo program ready" in out
     assert "40 members" in out
     # bands and tiers listed in rulebook order, not alphabetically

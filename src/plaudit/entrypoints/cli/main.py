@@ -7,6 +7,7 @@ Errors: every :class:`~plaudit.domain.errors.PlauditError` becomes a message on 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import os
@@ -19,7 +20,7 @@ from datetime import date, datetime
 from datetime import time as dtime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -55,6 +56,9 @@ from plaudit.domain.expressions import closest
 from plaudit.domain.state import to_dict
 from plaudit.entrypoints.cli import render
 from plaudit.entrypoints.cli.explanation import explanation
+
+if TYPE_CHECKING:
+    from plaudit.demo import PlayReport
 from plaudit.rulebook import load_rulebook
 
 EXIT_CODES: dict[type[PlauditError], int] = {
@@ -547,9 +551,17 @@ def _parse_as_of(service: Plaudit, text: str) -> int:
 def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
                                               help="Synthetic members.")] = 3000,
          days: Annotated[int, typer.Option(min=1, max=3650, help="Days of history.")] = 365,
-         seed: Annotated[int, typer.Option(help="Random seed.")] = 7) -> None:
+         seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+         serve_: Annotated[bool, typer.Option(
+             "--serve/--no-serve", help="Serve the member portal, the operator console and "
+             "the API after building, until Ctrl-C.")] = True,
+         host: Annotated[str | None, typer.Option(help="Listen address [default: "
+                                                  "PLAUDIT_HOST or 127.0.0.1].")] = None,
+         port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port [default: "
+                                                  "PLAUDIT_PORT or 8000].")] = None) -> None:
     """Build a demo program (sesame-style rulebook, synthetic members, a year of events)
-    in $PLAUDIT_HOME/demo and print a summary."""
+    in $PLAUDIT_HOME/demo, print a summary, then serve it: the printed links sign you in to
+    a member's portal and to the operator console."""
     from plaudit.demo import play
     from plaudit.synthetic import generate, today_utc
 
@@ -580,6 +592,39 @@ def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
                       progress=lambda done, total: progress.update(task, completed=done,
                                                                    total=total))
     render.demo_summary(out, service, report, elapsed, home, played)
+    if serve_:
+        _serve_demo(service, played, settings, host, port)
+
+
+def _serve_demo(service: Plaudit, played: PlayReport, settings: Settings, host: str | None,
+                port: int | None) -> None:
+    """Serve the demo's own service in this process (one worker: the demo's SQLite file),
+    print the sign-in links once the port is ours, and stop cleanly on Ctrl-C."""
+    import socket
+
+    import uvicorn
+
+    from plaudit.demo import links
+    from plaudit.entrypoints.http.app import create_app
+
+    host = host or settings.host
+    port = port if port is not None else settings.port
+    try:  # say so plainly rather than let uvicorn exit with a bind traceback
+        with socket.create_server((host, port)):
+            pass
+    except OSError as e:
+        raise PlauditError(f"cannot serve the demo on {host}:{port} ({e.strerror}): pass "
+                           "--port with a free port, or --no-serve") from None
+    demo_links = links(service, played, actor=_actor())
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    render.demo_links(out, base, demo_links)
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port,
+                                           log_level="warning", server_header=False))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it ends on
+        server.run()
+    service.store.close()
+    out.print("demo stopped; the program stays in "
+              f"{settings.home / 'demo'} (run `plaudit demo` again to rebuild it)")
 
 
 @app.command()

@@ -21,7 +21,7 @@ from plaudit.rulebook.diff import RulebookDiff
 
 if TYPE_CHECKING:
     from plaudit.application.service import Plaudit
-    from plaudit.demo import PlayReport
+    from plaudit.demo import Links, PlayReport
 
 
 def leaderboard(console: Console, page: BoardPage) -> None:
@@ -246,6 +246,18 @@ def demo_summary(console: Console, service: Plaudit, report: IngestReport, elaps
     console.print("\nLook at a member:\n"
                   f"  PLAUDIT_HOME={home} plaudit member m-000042\n"
                   f"  PLAUDIT_HOME={home} plaudit member m-000042 --json")
+
+
+def demo_links(console: Console, base: str, links: Links) -> None:
+    console.print(f"\n[bold]Open the demo[/] (serving on {base}; Ctrl-C stops it)")
+    console.print("  Member portal, signed in as "
+                  f"{links.member}:\n    {base}/portal/signin?token={links.member_token}",
+                  highlight=False, soft_wrap=True)
+    console.print(f"  Operator console:\n    {base}/console/signin?token={links.operator_key}",
+                  highlight=False, soft_wrap=True)
+    console.print(f"  API docs:\n    {base}/docs", highlight=False, soft_wrap=True)
+    console.print("  The links hold credentials: they sign in whoever opens them.",
+                  style="dim")
 
 
 def keys(console: Console, rows: list[KeyRow]) -> None:

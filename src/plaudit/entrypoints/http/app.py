@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 import plaudit
 from plaudit.application.service import Plaudit
 from plaudit.config import Settings
+from plaudit.entrypoints import web
 from plaudit.entrypoints.http import (
     audit,
     backtest,
@@ -72,7 +73,7 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
         yield
 
     app = FastAPI(title="plaudit", version=plaudit.__version__, description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json",
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json",
                   lifespan=lifespan)
     app.state.plaudit = svc
     app.state.coalescer = Coalescer(svc, FreezeAfterWrites() if freeze_gc else None)
@@ -80,6 +81,7 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
     for module in (events, members, badges, partner, rulebooks, keys, rewards, streaks,
                    leaderboards, disputes, backtest, rights, audit):
         app.include_router(module.router)
+    web.install(app)  # portal, console, /docs and /static; wraps the handlers above
 
     @app.get("/healthz", response_model=Health, tags=["health"],
              responses=problems.responses(503), summary="Liveness and the current version")

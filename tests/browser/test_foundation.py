@@ -1,0 +1,54 @@
+"""The web's common ground in a real browser: sign-in, sign-out, the layout's
+accessibility, and the charts drawn from the vendored Chart.js."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import Program, assert_accessible, sign_in_member, sign_in_operator
+
+
+def test_a_member_link_signs_in_and_the_token_leaves_the_address_bar(
+        page: Any, program: Program) -> None:
+    member = program.played.showcase[0]
+    sign_in_member(page, program, member)
+    assert "token" not in page.url
+    assert page.get_by_role("heading", name=f"Hello, {member}").is_visible()
+    assert_accessible(page)
+
+
+def test_a_wrong_token_is_refused_with_a_message_and_no_session(
+        page: Any, program: Program) -> None:
+    page.goto(f"{program.base}/portal/signin")
+    page.get_by_label("Member token").fill("plm_0000000000000000_" + "x" * 43)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text().startswith("That member token is not valid")
+    page.goto(f"{program.base}/portal")
+    assert page.url.startswith(f"{program.base}/portal/signin")
+    assert_accessible(page)
+
+
+def test_an_operator_signs_in_and_out(page: Any, program: Program) -> None:
+    sign_in_operator(page, program)
+    assert page.get_by_role("heading", name="Program overview").is_visible()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{program.base}/console/signin")
+    page.goto(f"{program.base}/console")
+    assert "/console/signin" in page.url
+
+
+def test_a_member_token_does_not_open_the_console(page: Any, program: Program) -> None:
+    page.goto(f"{program.base}/console/signin")
+    page.get_by_label("Operator key").fill(program.member_token(program.played.showcase[0]))
+    page.get_by_role("button", name="Sign in").click()
+    assert "not valid" in page.get_by_role("alert").inner_text()
+
+
+def test_the_api_docs_render_from_the_vendored_swagger_ui(page: Any, program: Program) -> None:
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{program.base}/docs")
+    page.locator(".swagger-ui .info").wait_for()
+    assert page.locator(".opblock").count() > 20
+    assert all(url.startswith(program.base) or url.startswith("data:") for url in requests), \
+        [u for u in requests if not u.startswith(program.base)]
