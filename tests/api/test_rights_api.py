@@ -432,3 +432,12 @@ def test_erasing_a_requester_empties_the_queue(api: Api) -> None:
     api.client.post(f"/v1/members/{M}/erasure-request", headers=api.as_(token))
     assert erase(api, M, api.admin, confirm=M).status_code == 200
     assert api.client.get("/v1/erasure-requests", headers=api.as_(api.admin)).json() == []
+
+
+def test_an_opted_out_member_has_no_explanation(api: Api) -> None:
+    """Nothing of an opted-out member is scored, so there is nothing to explain (found by
+    schemathesis: the explanation assumed a score)."""
+    token = seed(api)
+    assert get(api, f"/v1/members/{M}/explain", token) is not None
+    api.client.post(f"/v1/members/{M}/opt-out", headers=api.as_(token))
+    assert get(api, f"/v1/members/{M}/explain", token) is None

@@ -107,13 +107,15 @@ class Explanation:
 
 
 def explain(fold: MemberFold, as_of_us: int) -> Explanation | None:
-    """The explanation at ``as_of_us`` (a fold keeping history); None without a score."""
+    """The explanation at ``as_of_us`` (a fold keeping history); None without a score: the
+    rulebook has none, or the member opted out (nothing of theirs is scored then)."""
     rb = fold.rulebook
     sc = rb.score
     if sc is None:
         return None
     view = fold.view(as_of_us)
-    assert view.score is not None
+    if view.score is None:
+        return None
     day = rb.calendar.day(as_of_us)
     feats = dict(view.features)
     absent = fold.features.absent(rb, day, range(len(sc.factors))) \

@@ -109,7 +109,7 @@ async def get_explanation(request: Request, member_id: MemberId, who: Reader,
     on it, the points it earns and loses; the reasons (at most four, stable ids); the ledger
     entries behind the balance; and the **improve plan**: the smallest change of factor
     inputs that reaches the next band, checked by re-scoring, with other single-factor ways.
-    `null` when the rulebook has no score."""
+    `null` when the rulebook has no score, or the member opted out."""
     svc = service(request)
     return json_response(await run_in_threadpool(svc.explain, member_id, instant_us(as_of)))
 
