@@ -382,3 +382,35 @@ def test_repeated_overlong_and_malformed_fields_are_refused(program: Api,
     assert admin.get("/console/drafts/0").status_code == 422
     assert admin.get("/console/backtests/not-a-job").status_code == 422
     assert admin.get("/console/backtests/0123456789abcdef").status_code == 404
+
+
+# -- erasure requests --------------------------------------------------------------------
+
+def test_an_erasure_needs_the_member_id_typed_and_the_erase_scope(program: Api) -> None:
+    program.svc.request_erasure("m-3", actor="test")
+    program.svc.request_erasure("m-4", actor="test")
+    eraser_key = program.svc.access.create_key("eraser", ["erase"], actor="test").token
+    eraser = Console(program, eraser_key)
+    queue = eraser.get("/console/erasure")
+    assert queue.status_code == 200
+    assert 'data-member="m-3"' in queue.text and 'data-member="m-4"' in queue.text
+    assert "Erasure requests" in queue.text
+    wrong = eraser.post("/console/erasure/m-3/erase", {"confirm": "m-4"})
+    assert wrong.status_code == 303 and "nothing was erased" in flash(wrong)
+    assert program.svc.member_state("m-3").member == "m-3"
+    done = eraser.post("/console/erasure/m-3/erase", {"confirm": "m-3"})
+    assert done.status_code == 303 and flash(done).startswith("ok:Erased m-3")
+    assert eraser.get("/console/members/m-3").status_code == 403  # erase does not read
+    assert Console(program, program.admin).get("/console/members/m-3").status_code == 404
+    entry = program.svc.audit_page(1, None, "member.erase").entries[0]
+    assert entry.actor == key_id(eraser_key)
+    declined = eraser.post("/console/erasure/m-4/decline", {"reason": "An open dispute."})
+    assert declined.status_code == 303
+    asked = program.svc.erasure_request("m-4")
+    assert asked is not None and (asked.status, asked.reason) == ("declined",
+                                                                  "An open dispute.")
+    assert 'data-testid="no-requests"' in eraser.get("/console/erasure").text
+    reader = Console(program, program.read)
+    assert reader.get("/console/erasure").status_code == 403
+    assert reader.post("/console/erasure/m-4/erase", {"confirm": "m-4"}).status_code == 403
+    assert program.svc.member_state("m-4").member == "m-4"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from plaudit.domain.calendar import from_us
-from plaudit.domain.errors import Unauthenticated
+from plaudit.domain.errors import NotFound, Unauthenticated
 
 from .conftest import Program, assert_accessible, sign_in_operator
 
@@ -168,3 +168,24 @@ def test_an_operator_creates_a_key_sees_its_token_once_and_revokes_it(
     assert "revoked" in row.inner_text()
     with pytest.raises(Unauthenticated):
         program.svc.access.authenticate(token)
+
+
+def test_an_operator_erases_a_member_who_asked_after_typing_their_id(
+        page: Any, program: Program) -> None:
+    member, _ = _disputed_member(program)
+    program.svc.request_erasure(member, actor="test")
+    sign_in_operator(page, program, program.operator_key("erase"))
+    page.get_by_role("link", name="Erasure requests").first.click()
+    assert_accessible(page)
+    page.get_by_role("link", name=f"Erase or decline {member}").click()
+    button = page.get_by_role("button", name=f"Erase {member}")
+    assert button.is_disabled()  # until the id is typed
+    page.get_by_label("Type the member id").fill(member[:-1])
+    assert button.is_disabled()
+    page.get_by_label("Type the member id").fill(member)
+    assert_accessible(page)
+    button.click()
+    assert page.get_by_role("status").inner_text().startswith(f"Erased {member}")
+    with pytest.raises(NotFound):
+        program.svc.member_state(member)
+    assert_accessible(page)

@@ -19,6 +19,7 @@ from plaudit.entrypoints.web import (
     console_audit,
     console_backtests,
     console_disputes,
+    console_erasure,
     console_keys,
     console_members,
     console_rulebooks,
@@ -66,7 +67,7 @@ async def home(request: Request, session: OperatorPage) -> Response:
 
 
 for _module in (console_members, console_rulebooks, console_backtests, console_disputes,
-                console_audit, console_keys):
+                console_audit, console_keys, console_erasure):
     router.include_router(_module.router)
 
 __all__ = ["router"]
