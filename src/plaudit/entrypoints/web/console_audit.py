@@ -13,7 +13,7 @@ from plaudit.application.audit import ACTIONS
 from plaudit.entrypoints.web.console_base import require, show
 from plaudit.entrypoints.web.session import OperatorPage, service
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 PAGE = 50
 
 

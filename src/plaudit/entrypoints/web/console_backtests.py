@@ -30,7 +30,7 @@ from plaudit.entrypoints.web.console_rulebooks import REFRESH_SECONDS
 from plaudit.entrypoints.web.pages import HEADERS
 from plaudit.entrypoints.web.session import OperatorForm, OperatorPage, back, service
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 DraftId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
 KIND = "backtest"

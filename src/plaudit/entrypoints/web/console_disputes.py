@@ -16,7 +16,7 @@ from plaudit.domain.errors import PlauditError
 from plaudit.entrypoints.web.console_base import field, refused, require, show
 from plaudit.entrypoints.web.session import OperatorForm, OperatorPage, back, service
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 DisputeId = Annotated[str, Path(pattern=r"^dsp_[0-9a-f]{16}$")]
 PAGE = 50
 Status = Literal["open", "accepted", "rejected"]

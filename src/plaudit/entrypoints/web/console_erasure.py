@@ -17,7 +17,7 @@ from plaudit.domain.errors import PlauditError
 from plaudit.entrypoints.web.console_base import MEMBER_ID, field, refused, require, show
 from plaudit.entrypoints.web.session import OperatorForm, OperatorPage, back, service
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 MemberId = Annotated[str, Path(pattern=MEMBER_ID)]
 QUEUE = "/console/erasure"
 

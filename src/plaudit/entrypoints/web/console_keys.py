@@ -15,7 +15,7 @@ from plaudit.domain.errors import PlauditError
 from plaudit.entrypoints.web.console_base import field, refused, require, show
 from plaudit.entrypoints.web.session import OperatorForm, OperatorPage, back, service
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
 MAX_NAME = 128
 MAX_PARTNER = 64

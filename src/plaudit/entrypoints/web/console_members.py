@@ -19,7 +19,7 @@ from plaudit.domain.state import LedgerEntry, MemberState
 from plaudit.entrypoints.web.console_base import MEMBER_ID, require, show
 from plaudit.entrypoints.web.session import OperatorPage, service
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 MemberId = Annotated[str, Path(pattern=MEMBER_ID)]
 LEDGER_SHOWN = 50
 CHECKS_SHOWN = 50

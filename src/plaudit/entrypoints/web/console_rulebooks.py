@@ -25,7 +25,7 @@ from plaudit.entrypoints.web.console_base import field, line_of, refused, requir
 from plaudit.entrypoints.web.session import OperatorForm, OperatorPage, back, service
 from plaudit.rulebook.source import MAX_RULEBOOK_BYTES
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 DraftId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
