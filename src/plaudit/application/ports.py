@@ -248,6 +248,17 @@ class Transaction(Protocol):
 
     def state_summary(self) -> dict[str, object]: ...
 
+    def events_per_day(self, since_us: int, offset_us: int = 0) -> dict[int, int]:
+        """Events stored with ``at_us >= since_us``, counted per day: the key is
+        ``(at_us + offset_us) // 86_400_000_000`` (days since 1970-01-01 at that UTC
+        offset). Days without events are absent."""
+        ...
+
+    def score_histogram(self, low: int, width: int) -> dict[int, int]:
+        """Stored states with a score of at least ``low``, counted per bucket
+        ``(score - low) // width`` (``width`` > 0). Buckets without members are absent."""
+        ...
+
     # reward stock
 
     def change_stock(self, reward_id: str, delta: int, stock: int | None) -> bool:

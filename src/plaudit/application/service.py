@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from plaudit.application import audit, erasure, erasure_requests, export
 from plaudit.application import backtest as bt
 from plaudit.application import leaderboards as lb
+from plaudit.application import overview as ov
 from plaudit.application.access import Access
 from plaudit.application.cohorts import Cohorts
 from plaudit.application.disputes import Disputes
@@ -1026,6 +1027,11 @@ class Plaudit:
             current = tx.current_rulebook()
             data["rulebook_version"] = current.version if current else None
             return data
+
+    def overview(self, days: int = 90) -> ov.Overview:
+        """The console's first page: stored counts, events per day over the last ``days``
+        days, the score histogram, members per band and tier, open disputes."""
+        return ov.overview(self, days)
 
 
 def _command_id(kind: str, member_id: str, key: str) -> str:

@@ -54,6 +54,7 @@ from plaudit.application.ports import (
 )
 from plaudit.domain.errors import StoreError
 
+DAY_US = 86_400_000_000
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 
 ERASURE_STEPS: tuple[tuple[str, str], ...] = (
@@ -286,6 +287,22 @@ class SqlTransaction:
             "bands": {b: n for b, n in bands if b is not None},
             "tiers": {tr: n for tr, n in tiers if tr is not None},
         }
+
+    def events_per_day(self, since_us: int, offset_us: int = 0) -> dict[int, int]:
+        # integer division of non-negative BIGINTs is the same on both databases; the two
+        # constants are ints formatted here, never input text
+        rows = self.conn.exec_driver_sql(
+            f"SELECT (at_us + {int(offset_us)}) / {DAY_US}, count(*) FROM events "
+            f"WHERE at_us >= {self.p} GROUP BY 1", (since_us,))
+        return {int(day): int(n) for day, n in rows}
+
+    def score_histogram(self, low: int, width: int) -> dict[int, int]:
+        if width < 1:
+            raise ValueError("width must be at least 1")
+        rows = self.conn.exec_driver_sql(
+            f"SELECT (score - {int(low)}) / {int(width)}, count(*) FROM member_states "
+            f"WHERE score IS NOT NULL AND score >= {int(low)} GROUP BY 1")
+        return {int(bucket): int(n) for bucket, n in rows}
 
     # -- rulebooks ---------------------------------------------------------------------
 
