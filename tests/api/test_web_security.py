@@ -125,9 +125,11 @@ class Web:
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[Web]:
-    url = f"sqlite:///{(tmp_path / 'web.db').as_posix()}"
-    api, store = make_api(url)
+def web(store_url: str) -> Iterator[Web]:
+    """The app on SQLite, and on PostgreSQL when configured (a refusal must store nothing
+    on either)."""
+    api, store = make_api(store_url)
+    url = store_url
     app: FastAPI = api.client.app  # type: ignore[assignment]
     app.include_router(probe)
     r = api.post_events([purchase("w1", MEMBER), purchase("w2", OTHER_MEMBER)])
