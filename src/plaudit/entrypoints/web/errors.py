@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from plaudit.domain.errors import PlauditError
 from plaudit.entrypoints.web.pages import render
-from plaudit.entrypoints.web.session import FormRefused, SignInRequired
+from plaudit.entrypoints.web.session import AREAS, FormRefused, SignInRequired
 
 WEB_AREAS = ("/portal", "/console")
 
@@ -35,8 +35,13 @@ def area_of(path: str) -> str | None:
 
 async def _signin(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInRequired)
-    return RedirectResponse(f"/{exc.area}/signin?next={quote(exc.next_path)}",
-                            status_code=303)
+    response = RedirectResponse(f"/{exc.area}/signin?next={quote(exc.next_path)}",
+                                status_code=303)
+    cookie = AREAS[exc.area][1]
+    if cookie in request.cookies:  # revoked or expired: the browser drops it too
+        response.delete_cookie(cookie, path=f"/{exc.area}", httponly=True,
+                               samesite="strict", secure=request.url.scheme == "https")
+    return response
 
 
 async def _form_refused(request: Request, exc: Exception) -> Response:

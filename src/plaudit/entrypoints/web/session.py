@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, unquote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from plaudit.application.access import Principal
@@ -36,6 +38,9 @@ router = APIRouter(include_in_schema=False)
 AREAS = {"portal": ("member", "plaudit_member"), "console": ("operator", "plaudit_operator")}
 """area -> (the credential kind it takes, its cookie)."""
 MAX_FORM_FIELDS = 64
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_TOKEN = 200
+MAX_NEXT = 300
 
 
 class SignInRequired(Exception):
@@ -101,22 +106,64 @@ def _session(request: Request, area: str) -> Session:
     credential = request.cookies.get(AREAS[area][1])
     who = _authenticate(request, area, credential)
     if who is None or credential is None:
-        raise SignInRequired(area, request.url.path)
+        # back to this page after signing in; a form's address is no page (GET it: 405)
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(area, here if request.method in ("GET", "HEAD") else f"/{area}")
     return Session(area, who, csrf_for(credential))
 
 
-async def _checked_form(request: Request, session: Session) -> Session:
+def _foreign(request: Request) -> str | None:
+    """The ``Origin`` of a request another site sent, if it is one."""
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
-        raise FormRefused(403, f"this form was sent from another site ({origin[:80]})")
-    data: FormData = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        return origin
+    return None
+
+
+def _fields(items: Iterable[tuple[str, str | UploadFile]]) -> dict[str, str]:
     values: dict[str, str] = {}
-    for name, value in data.multi_items():
+    for name, value in items:
         if not isinstance(value, str):
             raise FormRefused(422, f"field `{name[:40]}`: files are not taken here")
         if name in values:
             raise FormRefused(422, f"field `{name[:40]}` was sent twice")
+        if len(values) == MAX_FORM_FIELDS:
+            raise FormRefused(422, f"this form has more than {MAX_FORM_FIELDS} fields")
         values[name] = value
+    return values
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A form's fields as a browser sends them (urlencoded UTF-8, each field once, no
+    file), else :class:`FormRefused`: the page's forms send nothing else.
+
+    Parsed here rather than by Starlette, which decodes raw bytes as Latin-1 and bad
+    percent-escapes as U+FFFD, so a non-UTF-8 body would be stored as mojibake instead of
+    refused."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind != FORM_TYPE:
+        raise FormRefused(415, "this form must be sent from its page (a plain form, "
+                          "without files)")
+    try:
+        raw = await request.body()
+    except RuntimeError:  # the route read the form itself (a Form() parameter)
+        data = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        return _fields(data.multi_items())
+    try:
+        items = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8",
+                          errors="strict", max_num_fields=MAX_FORM_FIELDS)
+    except UnicodeDecodeError:
+        raise FormRefused(400, "this form is not valid UTF-8") from None
+    except ValueError:
+        raise FormRefused(422, f"this form has more than {MAX_FORM_FIELDS} fields") from None
+    return _fields(items)
+
+
+async def _checked_form(request: Request, session: Session) -> Session:
+    origin = _foreign(request)
+    if origin is not None:
+        raise FormRefused(403, f"this form was sent from another site ({origin[:80]})")
+    values = await read_form(request)
     if not hmac.compare_digest(values.pop("csrf", ""), session.csrf):
         raise FormRefused(403, "this form is out of date or was not sent from this page: "
                           "reload the page and try again")
@@ -155,11 +202,21 @@ def back(to: str, message: str | None = None, *, error: bool = False) -> Respons
     return response
 
 
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
+"""What a path and query may hold here: no space, control character, backslash or ``#``
+(browsers drop tabs and newlines, and read ``\\`` as ``/``: ``/\\evil`` is another host)."""
+
+
 def _safe_next(area: str, next_path: str | None) -> str:
-    """Only a path of the same area: a sign-in link must not redirect off the site."""
+    """Only a page of the same area: a sign-in link must not redirect off the site, nor
+    out of its area (``/portal/../console``, also percent-encoded)."""
     home = f"/{area}"
-    if next_path and (next_path == home or next_path.startswith(home + "/")) \
-            and "//" not in next_path and "\\" not in next_path:
+    if not next_path or not _URL_CHARS.fullmatch(next_path):
+        return home
+    path = next_path.partition("?")[0]
+    decoded = unquote(path)
+    if (path == home or path.startswith(home + "/")) and "//" not in decoded \
+            and "\\" not in decoded and not {".", ".."} & set(decoded.split("/")):
         return next_path
     return home
 
@@ -196,20 +253,25 @@ def _signin_routes(area: str) -> None:
         return _signed_in(request, area, token.strip(), next)
 
     @router.post(f"/{area}/signin")
-    async def signin(request: Request, token: Annotated[str, Form(max_length=200)],
-                     next: Annotated[str | None, Form(max_length=300)] = None) -> Response:
-        origin = request.headers.get("origin")
-        if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
-            return _signin_page(request, area, next, "Sign in from this site's own page.",
+    async def signin(request: Request) -> Response:
+        if _foreign(request) is not None:
+            return _signin_page(request, area, None, "Sign in from this site's own page.",
                                 403)
-        who = await run_in_threadpool(_authenticate, request, area, token.strip())
+        values = await read_form(request)  # as strict as every other form: no csrf yet
+        token, next_ = values.get("token", "").strip(), values.get("next", "")[:MAX_NEXT]
+        if not token or len(token) > MAX_TOKEN:
+            return _signin_page(request, area, next_, f"Enter your {what} (at most "
+                                f"{MAX_TOKEN} characters).", 422)
+        who = await run_in_threadpool(_authenticate, request, area, token)
         if who is None:
-            return _signin_page(request, area, next, f"That {what} is not valid (wrong, "
+            return _signin_page(request, area, next_, f"That {what} is not valid (wrong, "
                                 "expired or revoked).", 401)
-        return _signed_in(request, area, token.strip(), next)
+        return _signed_in(request, area, token, next_)
 
     @router.post(f"/{area}/signout")
     async def signout(request: Request) -> Response:
+        if _foreign(request) is not None:  # another site may not sign you out either
+            raise FormRefused(403, "sign out from this site's own page")
         response = back(f"/{area}/signin", "Signed out.")
         response.delete_cookie(AREAS[area][1], path=f"/{area}")
         return response
@@ -219,4 +281,4 @@ for _area in AREAS:
     _signin_routes(_area)
 
 __all__ = ["MemberForm", "MemberPage", "OperatorForm", "OperatorPage", "Session", "back",
-           "csrf_for", "router", "service"]
+           "csrf_for", "read_form", "router", "service"]
