@@ -26,18 +26,27 @@ so an error never echoes a huge key back."""
 
 
 class BodyLimit:
-    """Refuses bodies over ``limit`` bytes with 413, by Content-Length or while streaming."""
+    """Refuses bodies over ``limit`` bytes with 413, by Content-Length or while streaming.
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    Under the ``pages`` path prefixes (the web's), an announced oversized body is refused
+    while streaming too, by :class:`TooLarge` from the first read: the app's handlers then
+    answer it as a page rather than this problem+json."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES,
+                 pages: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope.get("path", "")
+        page = any(path == p or path.startswith(p + "/") for p in self.pages)
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+            if (name == b"content-length" and value.isdigit() and int(value) > self.limit
+                    and not page):
                 await self._refuse(scope, send)
                 return
         seen = 0

@@ -15,6 +15,9 @@ from fastapi import FastAPI
 from plaudit.entrypoints.web import console, docs, errors, portal, session
 from plaudit.entrypoints.web.pages import mount_static
 
+AREAS = errors.WEB_AREAS
+"""Where errors are pages (errors.py), the API's limits answering as pages too."""
+
 
 def install(app: FastAPI) -> None:
     mount_static(app)
@@ -23,4 +26,4 @@ def install(app: FastAPI) -> None:
     errors.install(app)
 
 
-__all__ = ["install"]
+__all__ = ["AREAS", "install"]
