@@ -105,6 +105,13 @@ ROUTES: dict[tuple[str, str], tuple[str, Any, str]] = {
         ("/v1/members/{member}/opt-out", None, "ingest"),
     ("POST", "/v1/members/{member_id}/opt-in"): ("/v1/members/{member}/opt-in", None, "ingest"),
     ("DELETE", "/v1/members/{member_id}"): ("/v1/members/{member}", None, "erase"),
+    ("POST", "/v1/members/{member_id}/erasure-request"):
+        ("/v1/members/{member}/erasure-request", None, "ingest"),
+    ("GET", "/v1/members/{member_id}/erasure-request"):
+        ("/v1/members/{member}/erasure-request", None, "read"),
+    ("GET", "/v1/erasure-requests"): ("/v1/erasure-requests", None, "erase"),
+    ("POST", "/v1/members/{member_id}/erasure-request/decline"):
+        ("/v1/members/{member}/erasure-request/decline", {"reason": "kept"}, "erase"),
     # the audit log and rulebook diffs
     ("GET", "/v1/audit"): ("/v1/audit", None, "admin"),
     ("GET", "/v1/audit/verify"): ("/v1/audit/verify", None, "admin"),
@@ -122,6 +129,7 @@ OWN_MEMBER_OK = {k for k in MEMBER_ROUTES if k[0] == "GET" and "partner" not in 
     ("POST", "/v1/members/{member_id}/disputes"),
     ("POST", "/v1/members/{member_id}/opt-out"),
     ("POST", "/v1/members/{member_id}/opt-in"),
+    ("POST", "/v1/members/{member_id}/erasure-request"),
     *((m, p) for m, p in ROUTES if m in ("PUT", "DELETE") and (
         "/leaderboards/" in p or "/friends/" in p or p.endswith("/pseudonym")))}
 
@@ -146,11 +154,14 @@ def seeded(api: Api) -> Api:
 
 
 def api_routes(app: Any) -> list[APIRoute]:
+    """The JSON API's routes: those in the OpenAPI document (the web pages' routes are
+    left out of it, and are guarded by their sign-in instead: test_web_security.py)."""
     found, stack = [], list(app.routes)
     while stack:
         r = stack.pop()
         if isinstance(r, APIRoute):
-            found.append(r)
+            if r.include_in_schema:
+                found.append(r)
         elif hasattr(r, "original_router"):  # a router included with include_router
             stack.extend(r.original_router.routes)
     return found

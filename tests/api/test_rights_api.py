@@ -103,7 +103,7 @@ def test_the_export_holds_everything_stored_about_the_member(api: Api) -> None:
     doc = r.json()
     assert list(doc) == ["format", "exported_at", "member", "rulebook_version", "status",
                          "opted_out_at", "state", "ledger", "leaderboards", "events",
-                         "tokens", "disputes", "partner_checks"]
+                         "tokens", "disputes", "partner_checks", "erasure_request"]
     assert (doc["format"], doc["member"], doc["status"]) == ("plaudit-export/1", M, "active")
     ExportOut.model_validate(doc)                 # what the OpenAPI document declares
     # each section says what the member's own reads say
@@ -368,3 +368,67 @@ def test_hostile_member_ids_and_bodies_store_nothing(api: Api) -> None:
     r = erase(api, M, api.admin, confirm="y" * 100_000)
     assert r.status_code in (422, 431) and "y" * 300 not in r.text
     assert every_row(api.svc.store.engine) == before
+
+
+# -- erasure requests: what a member's own token may do towards erasure -------------------
+
+def test_a_member_asks_to_be_erased_and_is_opted_out_at_once(api: Api) -> None:
+    token = seed(api)
+    assert get(api, f"/v1/members/{M}/erasure-request", token) is None
+    r = api.client.post(f"/v1/members/{M}/erasure-request", headers=api.as_(token))
+    assert r.status_code == 200, r.text
+    asked = r.json()
+    assert (asked["member"], asked["status"], asked["reason"]) == (M, "pending", None)
+    assert get(api, f"/v1/members/{M}", token)["status"] == "opted_out"
+    again = api.client.post(f"/v1/members/{M}/erasure-request", headers=api.as_(token))
+    assert again.json() == asked                       # idempotent while pending
+    queue = api.client.get("/v1/erasure-requests", headers=api.as_(api.admin))
+    assert [q["member"] for q in queue.json()] == [M]
+    # the member's token still cannot erase
+    assert erase(api, M, token, confirm=M).status_code == 403
+    assert get(api, f"/v1/members/{M}/export", token)["erasure_request"] == asked
+
+
+def test_the_queue_and_decisions_need_the_erase_scope(api: Api) -> None:
+    token = seed(api)
+    api.client.post(f"/v1/members/{M}/erasure-request", headers=api.as_(token))
+    for key in (token, api.read, api.ingest, api.backend):
+        assert api.client.get("/v1/erasure-requests", headers=api.as_(key)).status_code == 403
+        r = api.client.post(f"/v1/members/{M}/erasure-request/decline",
+                            json={"reason": "kept"}, headers=api.as_(key))
+        assert r.status_code == 403
+    assert get(api, f"/v1/members/{M}/erasure-request", token)["status"] == "pending"
+
+
+def test_a_decline_gives_the_member_the_reason(api: Api) -> None:
+    token = seed(api)
+    api.client.post(f"/v1/members/{M}/erasure-request", headers=api.as_(token))
+    r = api.client.post(f"/v1/members/{M}/erasure-request/decline",
+                        json={"reason": "an open chargeback is kept 90 days"},
+                        headers=api.as_(api.admin))
+    assert r.status_code == 200, r.text
+    seen = get(api, f"/v1/members/{M}/erasure-request", token)
+    assert (seen["status"], seen["reason"]) == ("declined", "an open chargeback is kept 90 days")
+    assert api.client.get("/v1/erasure-requests", headers=api.as_(api.admin)).json() == []
+    twice = api.client.post(f"/v1/members/{M}/erasure-request/decline",
+                            json={"reason": "again"}, headers=api.as_(api.admin))
+    assert twice.status_code == 409
+
+
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "x" * 501},
+                                  {"reason": "ok", "extra": 1}, {"reason": 5}])
+def test_a_bad_decline_is_422_and_changes_nothing(api: Api, body: dict[str, Any]) -> None:
+    token = seed(api)
+    api.client.post(f"/v1/members/{M}/erasure-request", headers=api.as_(token))
+    r = api.client.post(f"/v1/members/{M}/erasure-request/decline", json=body,
+                        headers=api.as_(api.admin))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"]
+    assert get(api, f"/v1/members/{M}/erasure-request", token)["status"] == "pending"
+
+
+def test_erasing_a_requester_empties_the_queue(api: Api) -> None:
+    token = seed(api)
+    api.client.post(f"/v1/members/{M}/erasure-request", headers=api.as_(token))
+    assert erase(api, M, api.admin, confirm=M).status_code == 200
+    assert api.client.get("/v1/erasure-requests", headers=api.as_(api.admin)).json() == []

@@ -49,6 +49,7 @@ ACTIONS = (
     "draft.upload", "rulebook.publish",
     "dispute.open", "dispute.accept", "dispute.reject",
     "member.export", "member.opt_out", "member.opt_in", "member.erase",
+    "member.erase_request", "member.erase_decline",
 )
 """Everything that is recorded. Reads of members are not (they would be most of the log
 and say nothing about who changed what); exports are, being a copy of everything."""

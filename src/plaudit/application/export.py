@@ -93,6 +93,7 @@ SECTIONS: tuple[tuple[str, Callable[[Source], Any]], ...] = (
     ("tokens", _tokens),
     ("disputes", lambda src: _disputes(src)),
     ("partner_checks", lambda src: src.svc.partner_checks(src.member_id, limit=100_000)),
+    ("erasure_request", lambda src: src.svc.erasure_request(src.member_id)),
 )
 """The document's sections, in order: (key, what it holds)."""
 

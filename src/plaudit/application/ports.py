@@ -441,6 +441,12 @@ class Transaction(Protocol):
 
     # -- partner checks (the member's view of who asked about them) -------------------
 
+    def member_audit(self, actions: Sequence[str], member_no: int | None
+                     ) -> list[tuple[str, AuditRow]]:
+        """Audit entries of these actions about members who still exist (one member, or
+        all), with the member id, oldest first (erasure requests)."""
+        ...
+
     def add_partner_check(self, member_no: int, row: CheckRow) -> None: ...
 
     def partner_checks(self, member_no: int, limit: int, before_us: int | None = None

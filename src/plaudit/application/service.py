@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from plaudit.application import audit, erasure, export
+from plaudit.application import audit, erasure, erasure_requests, export
 from plaudit.application import backtest as bt
 from plaudit.application import leaderboards as lb
 from plaudit.application.access import Access
 from plaudit.application.cohorts import Cohorts
 from plaudit.application.disputes import Disputes
+from plaudit.application.erasure_requests import ErasureRequest
 from plaudit.application.ingest import (
     DEFAULT_BATCH,
     BatchResult,
@@ -979,6 +980,22 @@ class Plaudit:
     def erase_member(self, member_id: str, *, actor: str) -> erasure.Erasure:
         """Delete the member's events and derived state for good (erasure.py)."""
         return erasure.erase_member(self, member_id, actor=actor)
+
+    def request_erasure(self, member_id: str, *, actor: str) -> ErasureRequest:
+        """The member asks to be erased: opted out at once, erased by an operator
+        (application/erasure_requests.py)."""
+        return erasure_requests.request_erasure(self, member_id, actor=actor)
+
+    def erasure_request(self, member_id: str) -> ErasureRequest | None:
+        """The member's latest erasure request and its outcome."""
+        return erasure_requests.request_of(self, member_id)
+
+    def erasure_requests(self) -> list[ErasureRequest]:
+        """Pending erasure requests, oldest first (the operator's queue)."""
+        return erasure_requests.pending(self)
+
+    def decline_erasure(self, member_id: str, reason: str, *, actor: str) -> ErasureRequest:
+        return erasure_requests.decline(self, member_id, reason, actor=actor)
 
     def _audit_member(self, member_id: str, actor: str, action: str
                       ) -> Callable[[Transaction], None]:

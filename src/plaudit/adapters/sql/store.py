@@ -521,6 +521,19 @@ class SqlTransaction:
             (*params, limit))
         return [AuditRow(*r) for r in rows]
 
+    def member_audit(self, actions: Sequence[str], member_no: int | None
+                     ) -> list[tuple[str, AuditRow]]:
+        p = self.p
+        marks = ", ".join([p] * len(actions))
+        cols = ", ".join(f"a.{c.strip()}" for c in self._AUDIT.split(","))
+        where = f" AND m.member_no = {p}" if member_no is not None else ""
+        rows = self.conn.exec_driver_sql(
+            f"SELECT m.member_id, {cols} FROM audit_log a JOIN members m "
+            f"ON a.subject = 'member:' || m.audit_ref WHERE a.action IN ({marks}){where} "
+            "ORDER BY a.seq",
+            (*actions, *([member_no] if member_no is not None else [])))
+        return [(r[0], AuditRow(*r[1:])) for r in rows]
+
     # -- partner checks -----------------------------------------------------------------
 
     def add_partner_check(self, member_no: int, row: CheckRow) -> None:

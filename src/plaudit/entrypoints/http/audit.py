@@ -18,7 +18,8 @@ router = APIRouter(tags=["audit"])
 Admin = Annotated[Principal, Depends(operator("admin"))]
 Action = Literal["key.create", "key.revoke", "token.issue", "draft.upload", "rulebook.publish",
                  "dispute.open", "dispute.accept", "dispute.reject", "member.export",
-                 "member.opt_out", "member.opt_in", "member.erase"]
+                 "member.opt_out", "member.opt_in", "member.erase",
+                 "member.erase_request", "member.erase_decline"]
 assert Action.__args__ == ACTIONS  # type: ignore[attr-defined]
 
 

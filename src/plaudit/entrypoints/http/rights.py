@@ -36,11 +36,14 @@ from starlette.responses import Response
 from plaudit.application import export
 from plaudit.application.access import Principal
 from plaudit.application.disputes import DisputeView
+from plaudit.application.erasure_requests import MAX_REASON
 from plaudit.application.leaderboards import MemberBoard
 from plaudit.application.service import CheckView
 from plaudit.domain.errors import InvalidRequest, Problem
 from plaudit.domain.state import LedgerEntry, MemberState
+from plaudit.entrypoints.http.media import json_body
 from plaudit.entrypoints.http.members import READ_ERRORS, Reader, Writer, json_response
+from plaudit.entrypoints.http.models import _Body
 from plaudit.entrypoints.http.problems import responses
 from plaudit.entrypoints.http.security import MemberId, operator, service
 
@@ -49,6 +52,7 @@ router = APIRouter(tags=["member data rights"])
 CONFIRM = "Plaudit-Confirm-Erase"
 """The header that must repeat the member id of the path for an erasure to run."""
 Eraser = Annotated[Principal, Depends(operator("erase"))]
+JsonBody = Annotated[None, Depends(json_body)]
 
 
 class ExportEvent(BaseModel):
@@ -83,6 +87,14 @@ class ExportToken(BaseModel):
     revoked_at: str | None
 
 
+class ErasureRequestOut(BaseModel):
+    member: str
+    requested_at: str = Field(description="UTC.")
+    status: Literal["pending", "declined"]
+    declined_at: str | None
+    reason: str | None = Field(description="Why the operator declined, for the member.")
+
+
 class ExportOut(BaseModel):
     """Everything plaudit stores about the member (application/export.py)."""
 
@@ -100,6 +112,8 @@ class ExportOut(BaseModel):
                                                   "hash.")
     disputes: list[DisputeView]
     partner_checks: list[CheckView]
+    erasure_request: ErasureRequestOut | None = Field(
+        description="The member's latest erasure request and its outcome, if they asked.")
 
 
 assert export.FORMAT == "plaudit-export/1"  # ExportOut.format says the same
@@ -218,6 +232,57 @@ async def erase_member(request: Request, member_id: MemberId, who: Eraser, _body
     done = await run_in_threadpool(
         lambda: service(request).erase_member(member_id, actor=who.key_id))
     return json_response(done)
+
+
+class DeclineIn(_Body):
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON,
+                                 description="Why the data must be kept; shown to the "
+                                             "member.")]
+
+
+@router.post("/v1/members/{member_id}/erasure-request", response_model=ErasureRequestOut,
+             responses=responses(401, 403, 404, 413, 422, 503),
+             summary="Ask to be erased (opts out at once)")
+async def request_erasure(request: Request, member_id: MemberId, who: Writer, _body: NoBody
+                          ) -> Response:
+    """What a member's own token may do towards erasure: the member is opted out at once
+    (as `opt-out` does) and the request waits for an operator with `erase`, who erases the
+    member or declines with a reason the member sees. Idempotent while pending: asking
+    again answers the same request. An unknown member is 404 for an operator key."""
+    view = await run_in_threadpool(
+        lambda: service(request).request_erasure(member_id, actor=who.key_id))
+    return json_response(view)
+
+
+@router.get("/v1/members/{member_id}/erasure-request",
+            response_model=ErasureRequestOut | None, responses=READ_ERRORS,
+            summary="The member's erasure request and its outcome")
+async def get_erasure_request(request: Request, member_id: MemberId, who: Reader
+                              ) -> Response:
+    """The latest request: `pending`, or `declined` with the reason; `null` when the
+    member never asked. (Once erased, there is no member to ask about.)"""
+    view = await run_in_threadpool(service(request).erasure_request, member_id)
+    return json_response(view)
+
+
+@router.get("/v1/erasure-requests", response_model=list[ErasureRequestOut],
+            responses=responses(401, 403, 503), summary="Pending erasure requests")
+async def erasure_requests(request: Request, who: Eraser) -> Response:
+    """The queue, oldest first: erase each member (`DELETE /v1/members/{id}`) or decline."""
+    return json_response(await run_in_threadpool(service(request).erasure_requests))
+
+
+@router.post("/v1/members/{member_id}/erasure-request/decline",
+             response_model=ErasureRequestOut,
+             responses=responses(401, 403, 404, 409, 413, 415, 422, 503),
+             summary="Decline an erasure request, saying why")
+async def decline_erasure(request: Request, member_id: MemberId, who: Eraser,
+                          _json: JsonBody, body: DeclineIn) -> Response:
+    """For data you must keep (an open dispute, accounting): the member sees the reason,
+    and stays opted out until they opt in. 409 when no request is pending."""
+    view = await run_in_threadpool(
+        lambda: service(request).decline_erasure(member_id, body.reason, actor=who.key_id))
+    return json_response(view)
 
 
 __all__ = ["CONFIRM", "router"]

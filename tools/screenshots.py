@@ -1,0 +1,116 @@
+"""Screenshots of every portal and console page, for docs/web.md.
+
+    python tools/screenshots.py [--out docs/screenshots] [--members 300] [--days 365]
+
+Builds a demo program the way ``plaudit demo`` does (seeded: the same pictures every run,
+but for today's date), serves it on a free loopback port, signs in to the portal as the
+demo's showcase member and to the console with an admin key, and saves one PNG per page
+(desktop width; the overview also at phone width). Needs Debian's chromium
+(/usr/bin/chromium) and Playwright for Python (the test extras); downloads nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import orjson
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+
+from plaudit.adapters.clock import SystemClock
+from plaudit.adapters.sql.store import SqlStore
+from plaudit.application.service import Plaudit
+from plaudit.demo import links, play
+from plaudit.entrypoints.http.app import create_app
+from plaudit.synthetic import generate, today_utc
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PORTAL = ["", "/score", "/points", "/perks", "/play", "/leaderboards", "/rewards", "/data"]
+CONSOLE = ["", "/members", "/rulebooks", "/rulebooks/editor", "/backtests", "/disputes",
+           "/audit", "/keys", "/erasures"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _shoot(page: Page, url: str, path: Path) -> bool:
+    response = page.goto(url)
+    if response is None or response.status != 200:
+        print(f"  skipped {url}: {response.status if response else 'no answer'}")
+        return False
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(path), full_page=True)
+    print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--members", type=int, default=300)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqlStore(f"sqlite:///{Path(tmp) / 'plaudit.db'}")
+        svc = Plaudit(store, SystemClock())
+        svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text(),
+                             "sesame-style.yaml", actor="screenshots")
+        events = Path(tmp) / "events.jsonl"
+        start = date.fromordinal(today_utc().toordinal() - args.days)
+        with events.open("wb") as f:
+            for event in generate(args.members, args.days, start=start, seed=7):
+                f.write(orjson.dumps(event) + b"\n")
+        svc.ingest_file(events)
+        played = play(svc, args.members, seed=7)
+        demo = links(svc, played, actor="screenshots")
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(svc), host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=args.chromium, args=FLAGS)
+                for area, token, pages in (("portal", demo.member_token, PORTAL),
+                                           ("console", demo.operator_key, CONSOLE)):
+                    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                                  device_scale_factor=1)
+                    page = context.new_page()
+                    page.goto(f"{base}/{area}/signin?token={token}")
+                    for sub in pages:
+                        name = f"{area}{sub.replace('/', '-') or '-overview'}.png"
+                        _shoot(page, f"{base}/{area}{sub}", args.out / name)
+                    context.close()
+                phone = browser.new_context(viewport={"width": 390, "height": 844},
+                                            device_scale_factor=2, is_mobile=True)
+                page = phone.new_page()
+                page.goto(f"{base}/portal/signin?token={demo.member_token}")
+                _shoot(page, f"{base}/portal", args.out / "portal-overview-phone.png")
+                phone.close()
+                browser.close()
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            store.close()
+
+
+if __name__ == "__main__":
+    main()
