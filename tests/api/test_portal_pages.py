@@ -296,6 +296,30 @@ def test_opting_out_needs_the_tick_then_opting_in(portal: Portal, api: Api) -> N
     assert api.svc.member_state(MEMBER, history=False).status == "active"
 
 
+def test_an_erasure_request_needs_the_member_id_typed(portal: Portal, api: Api) -> None:
+    before = _events(api)
+    r = portal.post("/portal/erasure-request", {"confirm": "alic"})
+    assert "Type your member id, alice, exactly" in portal.flash(r)
+    assert api.svc.erasure_request(MEMBER) is None and _events(api) == before
+    r = portal.post("/portal/erasure-request", {"confirm": MEMBER})
+    assert "Your erasure request is sent" in portal.flash(r)
+    request = api.svc.erasure_request(MEMBER)
+    assert request is not None and request.status == "pending"
+    assert api.svc.member_state(MEMBER, history=False).status == "opted_out"
+    page = portal.get("/portal/data").text
+    assert "Requested" in page and "Ask to erase my data" not in page
+    assert any(e.action == "member.erase_request" for e in api.svc.audit_page().entries)
+
+
+def test_a_declined_erasure_request_shows_the_reason(portal: Portal, api: Api) -> None:
+    portal.post("/portal/erasure-request", {"confirm": MEMBER})
+    api.svc.decline_erasure(MEMBER, "An open invoice must be kept for 30 days.",
+                            actor="test")
+    page = portal.get("/portal/data").text
+    assert "Declined" in page and "An open invoice must be kept for 30 days." in page
+    assert "Ask to erase my data" in page  # the member may ask again
+
+
 # -- refusals --------------------------------------------------------------------------
 
 WRITES = [("/portal/consents", {"partner": "city-rentals", "granted": "yes"}),
@@ -304,7 +328,8 @@ WRITES = [("/portal/consents", {"partner": "city-rentals", "granted": "yes"}),
           ("/portal/pseudonym", {"seed": "7"}),
           ("/portal/friends", {"friend": "bob", "granted": "yes"}),
           ("/portal/disputes", {"event_id": "alice-p0", "reason": "other"}),
-          ("/portal/opt-out", {"confirm": "yes"})]
+          ("/portal/opt-out", {"confirm": "yes"}),
+          ("/portal/erasure-request", {"confirm": MEMBER})]
 
 
 @pytest.mark.parametrize(("path", "data"), WRITES)

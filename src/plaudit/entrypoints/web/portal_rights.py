@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from plaudit.application.disputes import REASONS, DisputeView
+from plaudit.application.erasure_requests import ErasureRequest
 from plaudit.application.service import Participation, Plaudit
 from plaudit.entrypoints.http.members import json_response
 from plaudit.entrypoints.http.rights import _filename as export_filename
@@ -32,7 +33,8 @@ CONFIRM = Field(3, required=False, choices=("yes",))
 
 def _data(svc: Plaudit, member: str) -> dict[str, Any]:
     state = svc.member_state(member, history=False)
-    return {"state": state, "disputes": list(reversed(svc.disputes.of_member(member)))}
+    return {"state": state, "disputes": list(reversed(svc.disputes.of_member(member))),
+            "erasure": svc.erasure_request(member)}
 
 
 @router.get("/data")
@@ -111,6 +113,25 @@ async def opt_in(request: Request, session: MemberForm) -> Response:
                 "leaderboards stay off until you turn them on again.")
 
     return await act(DATA, lambda: svc.opt_in(session.member, actor=session.actor), done)
+
+
+@router.post("/erasure-request")
+async def erasure_request(request: Request, session: MemberForm) -> Response:
+    """The API's ``POST /v1/members/{id}/erasure-request``, confirmed by typing the member
+    id (as the API's erasure repeats it in a header): a slip is said on the page, and
+    nothing is asked."""
+    values = fields(session, {"confirm": Field(128)})
+    if values["confirm"].strip() != session.member:
+        return back(DATA, f"Type your member id, {session.member}, exactly to confirm: "
+                    "nothing was asked.", error=True)
+    svc = service(request)
+
+    def done(view: ErasureRequest) -> str:
+        return ("Your erasure request is sent. You left the program at once; the program "
+                "will erase your data, or tell you here why it must keep it.")
+
+    return await act(DATA, lambda: svc.request_erasure(session.member, actor=session.actor),
+                     done)
 
 
 __all__ = ["router"]
