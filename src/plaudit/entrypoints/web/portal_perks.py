@@ -19,7 +19,7 @@ from plaudit.domain.state import ConsentView, PerkView
 from plaudit.entrypoints.web.portal_common import SLUG, Field, act, fields, page
 from plaudit.entrypoints.web.session import MemberForm, MemberPage, service
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 CHECKS_SHOWN = 100
 

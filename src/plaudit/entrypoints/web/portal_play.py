@@ -21,7 +21,7 @@ from plaudit.domain.rulebook import MAX_SEED
 from plaudit.entrypoints.web.portal_common import ID, SLUG, Field, act, fields, page
 from plaudit.entrypoints.web.session import MemberForm, MemberPage, back, service
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 BOARDS = "/portal/leaderboards"
 TOP = 10

@@ -24,7 +24,7 @@ from plaudit.entrypoints.web.pages import HEADERS
 from plaudit.entrypoints.web.portal_common import ID, Field, act, fields, page
 from plaudit.entrypoints.web.session import MemberForm, MemberPage, Session, back, service
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 DATA = "/portal/data"
 POINTS = "/portal/points"
