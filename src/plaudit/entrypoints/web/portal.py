@@ -1,28 +1,131 @@
 """The member portal: a member's own state, explained, and their rights, in a browser.
 
 Every page reads or writes through the same service calls as the API's member routes,
-with the signed-in member's own id: a portal page can only ever show its member.
+with the signed-in member's own id: a portal page can only ever show its member. This
+module holds the reading pages (overview, score, points); perks, play, rewards and the
+member's data rights are in the ``portal_*`` modules, mounted under the same prefix.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from plaudit.entrypoints.web.pages import render
+from plaudit.application.disputes import DISPUTABLE_BUILTINS, REASONS
+from plaudit.application.service import Plaudit
+from plaudit.domain.explain import Explanation
+from plaudit.domain.state import LedgerEntry, MemberState, TierView
+from plaudit.entrypoints.web import portal_perks, portal_play, portal_rewards, portal_rights
+from plaudit.entrypoints.web.portal_common import page
 from plaudit.entrypoints.web.session import MemberPage, service
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
+HISTORY_DAYS = 365
+LEDGER_ROWS = 200
+"""Newest entries shown on the points page; the export has every one."""
+COMMAND_KINDS = frozenset({"redeemed", "returned"})
+"""Ledger entries of the member's own commands: undone their own way (cancel), not
+disputed (application/disputes.py)."""
+REASON_LABELS = {"not-mine": "It was not me", "wrong-amount": "The amount is wrong",
+                 "wrong-time": "The date or time is wrong", "duplicate": "It is counted twice",
+                 "other": "Something else"}
+assert set(REASON_LABELS) == set(REASONS)
+
+
+def tier_progress(tier: TierView | None, svc: Plaudit) -> dict[str, Any] | None:
+    """Where the member stands between their level's start and the next level's."""
+    if tier is None or tier.next is None:
+        return None
+    rb = svc.rulebook()
+    starts = [level.start for level in rb.tiers.levels] if rb.tiers is not None else []
+    below = [s for s in starts if s <= tier.value]
+    low = max(below) if below else 0
+    high = tier.next.start
+    return {"value": float(tier.value) - float(low), "max": float(high) - float(low),
+            "missing": tier.next.missing, "name": tier.next.name}
+
+
+def _overview(svc: Plaudit, member: str) -> dict[str, Any]:
+    state = svc.member_state(member, history=False)
+    lo, hi = state.score.range if state.score else (350, 950)
+    return {"state": state, "score": state.score, "lo": lo, "hi": hi,
+            "progress": tier_progress(state.tier, svc),
+            "next_steps": _next_steps(state)}
+
+
+def _next_steps(state: MemberState) -> list[str]:
+    """A few concrete things to do, from what the state already says."""
+    steps = [r.improve for r in (state.score.reasons if state.score else ())[:2] if r.improve]
+    if state.points.expiring:
+        soon = state.points.expiring[0]
+        steps.append(f"{soon.points:,} points expire on {soon.date}: spend them on a reward "
+                     "before then.")
+    for streak in state.streaks:
+        if streak.status == "at_risk":
+            steps.append(f"Keep your “{streak.label}” streak of {streak.current} going: it "
+                         f"needs {streak.at_least} more this period.")
+    if state.tier is not None and state.tier.next is not None:
+        steps.append(f"{state.tier.next.missing:,} more qualifying points reach "
+                     f"{state.tier.next.name}.")
+    return steps[:4]
+
 
 @router.get("")
 async def home(request: Request, session: MemberPage) -> Response:
-    svc = service(request)
-    state = await run_in_threadpool(svc.member_state, session.member)
-    lo, hi = state.score.range if state.score else (350, 950)
-    return render(request, "portal/home.html", area="portal", page="home", session=session,
-                  state=state, score=state.score, lo=lo, hi=hi)
+    data = await run_in_threadpool(_overview, service(request), session.member)
+    return page(request, "home.html", session, "home", **data)
 
+
+def _score(svc: Plaudit, member: str) -> dict[str, Any]:
+    state = svc.member_state(member, history=False)
+    explanation: Explanation | None = svc.explain(member) if state.score else None
+    history = svc.score_history(member, days=HISTORY_DAYS)
+    lo, hi = state.score.range if state.score else (350, 950)
+    chart = {"type": "line", "labels": [p.date for p in history],
+             "series": [{"label": "Score", "data": [p.score for p in history],
+                         "color": "accent", "stepped": True}],
+             "x_title": "Date", "y_title": "Score", "y_min": lo, "y_max": hi}
+    return {"state": state, "x": explanation, "history": history, "history_chart": chart,
+            "lo": lo, "hi": hi}
+
+
+@router.get("/score")
+async def score(request: Request, session: MemberPage) -> Response:
+    data = await run_in_threadpool(_score, service(request), session.member)
+    return page(request, "score.html", session, "score", **data)
+
+
+def disputable(entry: LedgerEntry) -> bool:
+    """Entries whose event the member may object to (the service decides in the end)."""
+    return entry.kind not in COMMAND_KINDS and (
+        not entry.source.startswith("plaudit.") or entry.source in DISPUTABLE_BUILTINS)
+
+
+def _points(svc: Plaudit, member: str) -> dict[str, Any]:
+    state = svc.member_state(member, history=False)
+    ledger = svc.ledger(member)
+    disputes = {d.event.id: d for d in svc.disputes.of_member(member)}
+    rows = list(reversed(ledger))[:LEDGER_ROWS]
+    chart = {"type": "bar", "labels": [e.date for e in state.points.expiring],
+             "series": [{"label": "Points expiring", "data": [e.points for e in
+                                                              state.points.expiring],
+                         "color": "warn"}], "x_title": "Date", "y_title": "Points"}
+    return {"state": state, "points": state.points, "ledger": rows, "total": len(ledger),
+            "disputes": disputes, "reasons": REASON_LABELS, "expiry_chart": chart,
+            "disputable": disputable}
+
+
+@router.get("/points")
+async def points(request: Request, session: MemberPage) -> Response:
+    data = await run_in_threadpool(_points, service(request), session.member)
+    return page(request, "points.html", session, "points", **data)
+
+
+for _module in (portal_perks, portal_play, portal_rewards, portal_rights):
+    router.include_router(_module.router)
 
 __all__ = ["router"]
