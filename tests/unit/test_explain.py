@@ -174,3 +174,22 @@ def test_reason_ids_stay_the_same_across_versions_that_keep_the_factor() -> None
             .score.reasons]  # type: ignore[union-attr]
            for rb in (RB, later)]
     assert ids[0] == ids[1] == ["spend:low", "visits:no-data", "verified:no-data"]
+
+
+def test_a_ratio_input_with_many_places_is_explained() -> None:
+    """6 clean rentals and none late give the input 6/7, 28 decimal places: the plan's
+    rounding once asked for 29 digits and the explanation failed (the portal's Score page
+    and GET …/explain answered 500 for such members)."""
+    from pathlib import Path
+
+    from plaudit.rulebook import load_rulebook
+
+    text = (Path(__file__).resolve().parents[2] / "examples" / "sesame-style.yaml").read_text()
+    rb = load_rulebook(text, "sesame-style.yaml")
+    events = [ev(f"r{i}", "rental_returned", f"2026-10-0{i + 1}T10:00:00+08:00",
+                 on_time=True, damaged=False) for i in range(6)]
+    fold = fold_events(rb, "m", events, history=True)
+    found = explain(fold, at("2026-11-01T00:00:00+08:00"))
+    assert found is not None
+    rentals = next(f for f in found.factors if f.id == "rentals")
+    assert str(rentals.input).startswith("0.857142")

@@ -244,7 +244,10 @@ def _shape(x0: Any, x: Decimal, up: bool) -> Any:
     if isinstance(x0, int):
         return math.ceil(x) if up else math.floor(x)
     exponent = x0.as_tuple().exponent if isinstance(x0, Decimal) else -6
-    step = Decimal(1).scaleb(min(exponent if isinstance(exponent, int) else -6, -2))
+    places = exponent if isinstance(exponent, int) else -6
+    # a ratio such as 6/7 carries 28 places: quantizing 1 to them needs 29 digits, past
+    # the context's precision, so at most millionths
+    step = Decimal(1).scaleb(max(min(places, -2), -6))
     return x.quantize(step, rounding=ROUND_CEILING if up else ROUND_FLOOR)
 
 
