@@ -133,4 +133,5 @@ def test_demo_on_a_busy_port_says_so_and_exits_non_zero(tmp_path: Path) -> None:
     assert f"cannot serve the demo on 127.0.0.1:{port}" in result.stderr, result.stderr
     assert "--port" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert "Demo program ready" in result.stdout  # built, then refused to serve
+    assert "Demo program ready" not in result.stdout  # refused before building
+    assert not (tmp_path / "home" / "demo").exists()

@@ -566,6 +566,10 @@ def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
     from plaudit.synthetic import generate, today_utc
 
     settings = Settings()
+    host = host or settings.host
+    port = port if port is not None else settings.port
+    if serve_:
+        _port_free(host, port)  # before minutes of building, not after
     home = settings.home / "demo"
     if home.exists():
         shutil.rmtree(home)
@@ -596,25 +600,29 @@ def demo(members: Annotated[int, typer.Option(min=10, max=200_000,
         _serve_demo(service, played, settings, host, port)
 
 
-def _serve_demo(service: Plaudit, played: PlayReport, settings: Settings, host: str | None,
-                port: int | None) -> None:
-    """Serve the demo's own service in this process (one worker: the demo's SQLite file),
-    print the sign-in links once the port is ours, and stop cleanly on Ctrl-C."""
+def _port_free(host: str, port: int) -> None:
+    """Say plainly that the port is taken, rather than let uvicorn exit with a traceback."""
     import socket
 
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as e:
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        raise PlauditError(f"cannot serve the demo on {host}:{port} ({reason}): pass "
+                           "--port with a free port, or --no-serve") from None
+
+
+def _serve_demo(service: Plaudit, played: PlayReport, settings: Settings, host: str,
+                port: int) -> None:
+    """Serve the demo's own service in this process (one worker: the demo's SQLite file),
+    print the sign-in links once the port is ours, and stop cleanly on Ctrl-C."""
     import uvicorn
 
     from plaudit.demo import links
     from plaudit.entrypoints.http.app import create_app
 
-    host = host or settings.host
-    port = port if port is not None else settings.port
-    try:  # say so plainly rather than let uvicorn exit with a bind traceback
-        with socket.create_server((host, port)):
-            pass
-    except OSError as e:
-        raise PlauditError(f"cannot serve the demo on {host}:{port} ({e.strerror}): pass "
-                           "--port with a free port, or --no-serve") from None
+    _port_free(host, port)  # still free after the build
     demo_links = links(service, played, actor=_actor())
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     render.demo_links(out, base, demo_links)
@@ -639,8 +647,14 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address [default
           database_url: Annotated[str | None, typer.Option(
               help="Database URL [default: PLAUDIT_DATABASE_URL or SQLite in "
                    "PLAUDIT_HOME].")] = None,
-          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info") -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json, interactive docs at /docs)."""
+          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+          forwarded_allow_ips: Annotated[str | None, typer.Option(
+              help="Behind a TLS-terminating proxy: the proxy's addresses (comma-separated) "
+                   "whose X-Forwarded-Proto/-For to trust, so that the pages' forms see the "
+                   "https origin the browser sends and cookies are Secure [default: trust "
+                   "no proxy].")] = None) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, interactive docs at /docs), the member
+    portal (/portal) and the operator console (/console)."""
     import uvicorn
 
     if database_url:
@@ -650,7 +664,8 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address [default
     uvicorn.run("plaudit.entrypoints.http.app:app_factory", factory=True,
                 host=host or settings.host, port=port if port is not None else settings.port,
                 workers=workers or settings.workers, log_level=log_level,
-                proxy_headers=False, server_header=False)
+                proxy_headers=forwarded_allow_ips is not None,
+                forwarded_allow_ips=forwarded_allow_ips, server_header=False)
 
 
 @keys_app.command("create")
