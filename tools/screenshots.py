@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PORTAL = ["", "/score", "/points", "/perks", "/play", "/leaderboards", "/rewards", "/data"]
-CONSOLE = ["", "/members", "/rulebooks", "/rulebooks/editor", "/backtests", "/disputes",
-           "/audit", "/keys", "/erasures"]
+CONSOLE = ["", "/members", "/rulebooks", "/editor", "/disputes", "/audit", "/keys",
+           "/erasure"]
 
 
 def _free_port() -> int:
@@ -55,6 +55,43 @@ def _shoot(page: Page, url: str, path: Path) -> bool:
     page.screenshot(path=str(path), full_page=True)
     print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return True
+
+
+def _stage(svc: Plaudit, members: int) -> None:
+    """What an operator's queues hold on a real day: two open disputes, an erasure
+    request."""
+    from plaudit.synthetic import member_id
+
+    for i in (3, 8):
+        events = svc.export_member(member_id(i), actor="screenshots")["events"]
+        purchase = next(e for e in events if e["type"] == "purchase")
+        svc.disputes.open(member_id(i), purchase["id"], "wrong-amount", actor="screenshots")
+    svc.request_erasure(member_id(members - 1), actor="screenshots")
+
+
+def _console_flows(page: Page, base: str, member: str, out: Path) -> None:
+    """The pages behind a form: a member looked up, the editor showing an error at its
+    line, a saved draft's backtest report."""
+    import re
+
+    _shoot(page, f"{base}/console/members/{member}", out / "console-member.png")
+    page.goto(f"{base}/console/editor")
+    editor = page.get_by_label("Rulebook (YAML)")
+    original = editor.input_value()
+    editor.fill(original.replace("weight: 35", "weight: thirty-five", 1))
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(out / "console-editor-error.png"), full_page=True)
+    print("  console-editor-error.png")
+    page.get_by_label("Rulebook (YAML)").fill(original.replace("weight: 35", "weight: 60", 1))
+    page.get_by_role("button", name="Save as draft").click()
+    page.wait_for_url(re.compile(r"/console/drafts/\d+$"))
+    page.get_by_role("button", name="Backtest").click()
+    page.get_by_role("heading", name=re.compile(r"^Backtest of draft")).wait_for(
+        timeout=300_000)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(out / "console-backtest.png"), full_page=True)
+    print("  console-backtest.png")
 
 
 def main() -> None:
@@ -78,6 +115,7 @@ def main() -> None:
         svc.ingest_file(events)
         played = play(svc, args.members, seed=7)
         demo = links(svc, played, actor="screenshots")
+        _stage(svc, args.members)
         port = _free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(svc), host="127.0.0.1", port=port,
                                                log_level="warning"))
@@ -98,6 +136,8 @@ def main() -> None:
                     for sub in pages:
                         name = f"{area}{sub.replace('/', '-') or '-overview'}.png"
                         _shoot(page, f"{base}/{area}{sub}", args.out / name)
+                    if area == "console":
+                        _console_flows(page, base, demo.member, args.out)
                     context.close()
                 phone = browser.new_context(viewport={"width": 390, "height": 844},
                                             device_scale_factor=2, is_mobile=True)
