@@ -413,7 +413,7 @@ def test_a_file_upload_is_refused(portal: Portal, api: Api) -> None:
     r = portal.client.post("/portal/consents", data={"csrf": portal.csrf, "granted": "yes"},
                            files={"partner": ("p.txt", b"city-rentals")},
                            follow_redirects=False)
-    assert r.status_code == 400 and "files" in r.text.lower(), r.text
+    assert r.status_code == 415 and "files" in r.text.lower(), r.text
     assert _events(api) == before
 
 
