@@ -581,7 +581,7 @@ def _attributes(set_cookie: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
-def test_cookies_are_http_only_strict_path_scoped_and_secure_over_https(
+def test_cookies_are_http_only_lax_path_scoped_and_secure_over_https(
         web: Web, scheme: str) -> None:
     client = TestClient(web.app, base_url=f"{scheme}://testserver",
                         raise_server_exceptions=False)
@@ -593,7 +593,8 @@ def test_cookies_are_http_only_strict_path_scoped_and_secure_over_https(
                       if c.startswith(f"{COOKIE[area]}=")]
         assert len(credential) == 1
         attributes = _attributes(credential[0])
-        assert "httponly" in attributes and attributes["samesite"].lower() == "strict"
+        # Lax: a sign-in link from an email must land signed in (tests/browser)
+        assert "httponly" in attributes and attributes["samesite"].lower() == "lax"
         assert attributes["path"] == f"/{area}"
         assert ("secure" in attributes) == (scheme == "https")
         assert "max-age" not in attributes and "expires" not in attributes  # the tab's life
@@ -618,8 +619,13 @@ def test_sign_out_drops_the_cookie_but_not_when_another_site_asks(web: Web) -> N
     _signed_in(web, "portal", web.member)
     r = web.client.post("/portal/signout", headers={"origin": EVIL}, follow_redirects=False)
     assert_page(r, 403)
+    for forged in ({}, {"csrf": "0" * 32}, {"csrf": csrf_for(web.other_member)}):
+        r = web.client.post("/portal/signout", data=forged, follow_redirects=False)
+        assert_page(r)  # a live session signs out only from its own page
+        assert r.status_code == (403 if forged else 415)  # no form at all: not a form
     assert web.client.get("/portal", follow_redirects=False).status_code == 200
-    r = web.client.post("/portal/signout", follow_redirects=False)
+    r = web.client.post("/portal/signout", data={"csrf": csrf_for(web.member)},
+                        follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, "/portal/signin")
     assert_signin_redirect(web.client.get("/portal", follow_redirects=False), "portal")
 
@@ -671,3 +677,21 @@ def test_static_files_do_not_leak_the_files_beside_them(web: Web) -> None:
         assert status == 404, (path, status, body[:200])
         assert b"import" not in body and b"{% " not in body and b"root:" not in body
     assert _raw_get(web.app, b"/static/app.css")[0] == 200  # the helper itself works
+
+
+def test_a_sign_in_link_asks_before_replacing_someone_elses_session(web: Web) -> None:
+    """Anyone can send anyone a link: it must not silently swap who is signed in."""
+    _signed_in(web, "portal", web.member)
+    r = web.client.get(f"/portal/signin?token={web.other_member}", follow_redirects=False)
+    text = assert_page(r, 200)
+    assert "Switch who is signed in?" in text and "m-web-1" in text
+    assert not [c for c in r.headers.get_list("set-cookie") if c.startswith(COOKIE["portal"])]
+    assert "Hello, m-web-1" in web.client.get("/portal").text          # still the first
+    r = web.client.post("/portal/signin", data={"token": web.other_member},
+                        follow_redirects=False)
+    assert r.status_code == 303
+    assert "Hello, m-web-1" not in web.client.get("/portal").text      # switched on purpose
+    # another link for the member signed in just signs in again, without asking
+    fresh = web.api.token_for(OTHER_MEMBER)
+    r = web.client.get(f"/portal/signin?token={fresh}", follow_redirects=False)
+    assert r.status_code == 303

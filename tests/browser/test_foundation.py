@@ -53,3 +53,16 @@ def test_the_api_docs_render_from_the_vendored_swagger_ui(page: Any, program: Pr
     assert page.locator(".opblock").count() > 20
     assert all(url.startswith(program.base) or url.startswith("data:") for url in requests), \
         [u for u in requests if not u.startswith(program.base)]
+
+
+def test_a_sign_in_link_followed_from_another_site_lands_signed_in(
+        page: Any, program: Program) -> None:
+    """A member taps the link in an email or another app: a navigation from another
+    site. The cookie must then go with the redirect that follows, or the member would land
+    on the sign-in form (a SameSite=Strict cookie does not)."""
+    member = program.played.showcase[-1]
+    link = f"{program.base}/portal/signin?token={program.member_token(member)}"
+    page.set_content(f'<a href="{link}">Open your rewards</a>')  # an opaque, foreign origin
+    page.get_by_role("link", name="Open your rewards").click()
+    page.wait_for_url(f"{program.base}/portal")
+    assert page.get_by_role("heading", name=f"Hello, {member}").is_visible()

@@ -40,7 +40,7 @@ async def _signin(request: Request, exc: Exception) -> Response:
     cookie = AREAS[exc.area][1]
     if cookie in request.cookies:  # revoked or expired: the browser drops it too
         response.delete_cookie(cookie, path=f"/{exc.area}", httponly=True,
-                               samesite="strict", secure=request.url.scheme == "https")
+                               samesite="lax", secure=request.url.scheme == "https")
     return response
 
 

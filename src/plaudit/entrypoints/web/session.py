@@ -2,7 +2,7 @@
 
 The web uses the API's own credentials: a member signs in with a member token (``plm_…``,
 which a program's app issues, or the link ``plaudit demo`` prints), an operator with an
-operator key (``plk_…``). The credential is kept in an ``HttpOnly``, ``SameSite=Strict``
+operator key (``plk_…``). The credential is kept in an ``HttpOnly``, ``SameSite=Lax``
 cookie scoped to its area's path (``Secure`` over HTTPS), and checked on every request
 exactly as a bearer token is (:meth:`Access.authenticate`): revoking the key, or the
 token expiring, signs the browser out at once. Nothing else is stored server-side, so
@@ -10,7 +10,14 @@ there is no session table to erase or leak.
 
 Every form carries a CSRF token derived from the cookie (an HMAC of a fixed label keyed
 with the credential): another site cannot read the cookie, so it cannot forge the field;
-``SameSite=Strict`` and the ``Origin`` check are two more locks on the same door.
+``SameSite=Lax`` (no cookie on another site's POST) and the ``Origin`` check are two more
+locks on the same door. Lax, not Strict: a sign-in link tapped in an email or another app
+is a navigation from another site, and a Strict cookie would not go with the redirect
+that follows it, landing the member on the sign-in form (tests/browser checks it). Pages
+change nothing on GET, so Lax's top-level GETs from elsewhere only show a page.
+
+A sign-in link never silently replaces a session of someone else: with another valid
+credential in the cookie, the link asks first (anyone can send anyone a link).
 """
 
 from __future__ import annotations
@@ -224,7 +231,7 @@ def _safe_next(area: str, next_path: str | None) -> str:
 def _signed_in(request: Request, area: str, credential: str, next_path: str | None
                ) -> Response:
     response = RedirectResponse(_safe_next(area, next_path), status_code=303)
-    response.set_cookie(AREAS[area][1], credential, httponly=True, samesite="strict",
+    response.set_cookie(AREAS[area][1], credential, httponly=True, samesite="lax",
                         secure=request.url.scheme == "https", path=f"/{area}")
     response.delete_cookie(FLASH, path="/")
     return response
@@ -234,6 +241,12 @@ def _signin_page(request: Request, area: str, next_path: str | None, error: str 
                  status_code: int = 200) -> Response:
     return render(request, "signin.html", status_code, area=area, next=_safe_next(
         area, next_path), error=error)
+
+
+def _name(who: Principal) -> str:
+    """Who a credential signs in as: the member, or the operator key (by id too, since two
+    keys may share a name)."""
+    return who.member if who.member is not None else f"key “{who.name}” ({who.key_id})"
 
 
 def _signin_routes(area: str) -> None:
@@ -250,6 +263,12 @@ def _signin_routes(area: str) -> None:
         if who is None:
             return _signin_page(request, area, next, f"That {what} is not valid (wrong, "
                                 "expired or revoked).", 401)
+        current = await run_in_threadpool(_authenticate, request, area,
+                                          request.cookies.get(AREAS[area][1]))
+        if current is not None and _name(current) != _name(who):  # a new token: no question
+            return render(request, "signin-switch.html", area=area, token=token.strip(),
+                          next=_safe_next(area, next), current=_name(current),
+                          new=_name(who))
         return _signed_in(request, area, token.strip(), next)
 
     @router.post(f"/{area}/signin")
@@ -270,8 +289,17 @@ def _signin_routes(area: str) -> None:
 
     @router.post(f"/{area}/signout")
     async def signout(request: Request) -> Response:
+        """Checked like every form while the session is valid (a dead one has nothing to
+        protect: signing it out only forgets the cookie)."""
         if _foreign(request) is not None:  # another site may not sign you out either
             raise FormRefused(403, "sign out from this site's own page")
+        credential = request.cookies.get(AREAS[area][1])
+        if await run_in_threadpool(_authenticate, request, area, credential) is not None:
+            assert credential is not None
+            values = await read_form(request)
+            if not hmac.compare_digest(values.get("csrf", ""), csrf_for(credential)):
+                raise FormRefused(403, "this form is out of date or was not sent from this "
+                                  "page: reload the page and try again")
         response = back(f"/{area}/signin", "Signed out.")
         response.delete_cookie(AREAS[area][1], path=f"/{area}")
         return response
