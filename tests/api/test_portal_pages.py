@@ -293,6 +293,12 @@ def test_opting_out_needs_the_tick_then_opting_in(portal: Portal, api: Api) -> N
     for path in PAGES:  # every page still renders for an opted-out member
         assert portal.get(path).status_code == 200, path
     assert "Take part again" in portal.get("/portal/data").text
+    # while out, a grant is refused in plain words, not the API's developer wording
+    r = portal.post("/portal/consents", {"partner": "city-rentals", "granted": "yes"})
+    said = portal.flash(r)
+    assert said.startswith("You left the program: take part again") and "`" not in said
+    # the gauge keeps the rulebook's scale for a member with no score
+    assert 'on a scale of 350 to 950' in portal.get("/portal").text
     r = portal.post("/portal/opt-in", {"confirm": "yes"})
     assert "Welcome back" in portal.flash(r)
     assert api.svc.member_state(MEMBER, history=False).status == "active"

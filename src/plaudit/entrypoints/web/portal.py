@@ -49,9 +49,17 @@ def tier_progress(tier: TierView | None, svc: Plaudit) -> dict[str, Any] | None:
             "missing": tier.next.missing, "name": tier.next.name}
 
 
+def _scale(svc: Plaudit, state: MemberState) -> tuple[int, int]:
+    """The score's range as the rulebook sets it (an unscored member's gauge too)."""
+    if state.score is not None:
+        return state.score.range
+    sc = svc.rulebook().score
+    return (sc.low, sc.high) if sc is not None else (0, 0)
+
+
 def _overview(svc: Plaudit, member: str) -> dict[str, Any]:
     state = svc.member_state(member, history=False)
-    lo, hi = state.score.range if state.score else (350, 950)
+    lo, hi = _scale(svc, state)
     return {"state": state, "score": state.score, "lo": lo, "hi": hi,
             "progress": tier_progress(state.tier, svc),
             "next_steps": _next_steps(state)}
@@ -66,8 +74,9 @@ def _next_steps(state: MemberState) -> list[str]:
                      "before then.")
     for streak in state.streaks:
         if streak.status == "at_risk":
+            left = max(streak.at_least - streak.events_in_period, 1)
             steps.append(f"Keep your “{streak.label}” streak of {streak.current} going: it "
-                         f"needs {streak.at_least} more this period.")
+                         f"needs {left} more this period.")
     if state.tier is not None and state.tier.next is not None:
         steps.append(f"{state.tier.next.missing:,} more qualifying points reach "
                      f"{state.tier.next.name}.")
@@ -84,7 +93,7 @@ def _score(svc: Plaudit, member: str) -> dict[str, Any]:
     state = svc.member_state(member, history=False)
     explanation: Explanation | None = svc.explain(member) if state.score else None
     history = svc.score_history(member, days=HISTORY_DAYS)
-    lo, hi = state.score.range if state.score else (350, 950)
+    lo, hi = _scale(svc, state)
     chart = {"type": "line", "labels": [p.date for p in history],
              "series": [{"label": "Score", "data": [p.score for p in history],
                          "color": "accent", "stepped": True}],

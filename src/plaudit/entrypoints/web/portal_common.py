@@ -19,7 +19,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from plaudit.domain.errors import PlauditError, StoreError, Unauthenticated
+from plaudit.domain.errors import MemberOptedOut, PlauditError, StoreError, Unauthenticated
 from plaudit.entrypoints.web.pages import render, templates
 from plaudit.entrypoints.web.session import FormRefused, Session, back
 
@@ -109,6 +109,9 @@ def fields(session: Session, spec: dict[str, Field]) -> dict[str, str]:
 def explain_error(exc: PlauditError) -> str:
     """A sentence for the member: the problems' reasons, without the batch wording the
     API's event errors carry for developers."""
+    if isinstance(exc, MemberOptedOut):
+        return ("You left the program: take part again (on Your data) before you allow a "
+                "partner, join a leaderboard or name a friend.")
     problems = getattr(exc, "problems", None)
     if problems:
         return "; ".join(str(p.reason) for p in problems)[:300]

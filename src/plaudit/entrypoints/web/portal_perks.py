@@ -34,7 +34,7 @@ def _perks(svc: Plaudit, member: str) -> dict[str, Any]:
     partners = list(dict.fromkeys([*rb.partners, *granted]))
     perks = state.perks or tuple(_listed(rb))
     return {"state": state, "perks": perks, "needs": needs, "labels": labels,
-            "consents": granted, "partners": partners,
+            "consents": granted, "partners": partners, "listed": set(rb.partners),
             "checks": svc.partner_checks(member, limit=CHECKS_SHOWN)}
 
 

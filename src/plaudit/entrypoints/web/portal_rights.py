@@ -94,7 +94,8 @@ async def opt_out(request: Request, session: MemberForm) -> Response:
     svc = service(request)
 
     def done(view: Participation) -> str:
-        return (f"You left the program at {view.opted_out_at or 'once'}: nothing of yours "
+        when = f"on {view.opted_out_at[:10]}" if view.opted_out_at else "now"
+        return (f"You left the program {when}: nothing of yours "
                 "is scored from now on, partners can no longer check you and you left "
                 "every leaderboard.")
 
