@@ -158,3 +158,30 @@ def test_a_candidate_without_a_score_is_reported_cleanly(seeded: Plaudit) -> Non
     assert r["movers"] == {"up": [], "down": []}
     assert {p["id"]: (p["in_before"], p["in_after"]) for p in r["perks"]}["gold_perk"] == (
         False, True)
+
+
+def test_backtests_run_one_at_a_time_whoever_asks(seeded: Plaudit) -> None:
+    """The API, the console's job and the CLI share one service: two backtests asked at
+    once run one after the other (each folds every member twice; side by side they only
+    halve each other's speed and double the memory)."""
+    import threading
+    import time
+
+    rb = seeded.rulebook()
+    spans: dict[str, list[float]] = {}
+
+    def run(name: str) -> None:
+        def progress(done: int, total: int) -> None:
+            if name not in spans:
+                spans[name] = [time.perf_counter()]
+                time.sleep(0.3)  # long enough that the other would start meanwhile
+        seeded.backtest(rb, name, progress=progress)
+        spans[name].append(time.perf_counter())
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    (a0, a1), (b0, b1) = spans["a"], spans["b"]
+    assert a1 <= b0 or b1 <= a0, spans

@@ -12,6 +12,7 @@ import dataclasses
 import gc
 import hashlib
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from plaudit.application.ports import (
     CheckRow,
     Clock,
     DraftRow,
+    JobRow,
     RulebookRow,
     StateRow,
     Store,
@@ -187,6 +189,9 @@ class Plaudit:
         self.access = Access(store, clock)
         self.jobs = Jobs(store, clock)
         self.disputes = Disputes(self)
+        self._backtesting = threading.Lock()
+        """One backtest at a time per process, whoever asks (API, console, CLI): each folds
+        every member twice, and two at once only halve each other's speed."""
 
     # -- rulebooks ----------------------------------------------------------------------
 
@@ -313,6 +318,18 @@ class Plaudit:
             tx.mark_draft_published(draft_id, result.version)
         return result
 
+    def start_publish(self, draft_id: int, *, actor: str) -> JobRow:
+        """Publish a draft as a background job (the re-fold takes a while): the job's row,
+        to follow in :attr:`jobs`. A missing draft is NotFound now, not a failed job."""
+        self.draft(draft_id)
+
+        def work(progress: Callable[[int, int], Any]) -> dict[str, Any]:
+            result = self.publish_draft(draft_id, progress, actor=actor)
+            return {"version": result.version, "created": result.created,
+                    "members": result.members}
+
+        return self.jobs.start("publish", work)
+
     def refold_all(self, rulebook: Rulebook,
                    progress: Callable[[int, int], Any] | None = None, *,
                    behind_only: bool = False) -> int:
@@ -356,11 +373,13 @@ class Plaudit:
                  progress: Callable[[int, int], Any] | None = None) -> dict[str, Any]:
         """Fold every member under the published rulebook and ``candidate`` at ``as_of_us``
         (default now) and compare; writes nothing. See :func:`bt.backtest`."""
-        published = self.rulebook()
-        as_of = as_of_us if as_of_us is not None else self.clock.now_us()
-        return bt.backtest(self.store, published, candidate, as_of,
-                           before_label=f"published v{published.version}", after_label=label,
-                           cohorts=cohorts, min_group=min_group, top=top, progress=progress)
+        with self._backtesting:
+            published = self.rulebook()
+            as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+            return bt.backtest(self.store, published, candidate, as_of,
+                               before_label=f"published v{published.version}",
+                               after_label=label, cohorts=cohorts, min_group=min_group,
+                               top=top, progress=progress)
 
     def backtest_draft(self, draft_id: int, **options: Any) -> dict[str, Any]:
         draft = self.draft(draft_id)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from plaudit.application.access import Principal
-from plaudit.application.jobs import Progress
 from plaudit.application.ports import DraftRow, JobRow, RulebookRow
 from plaudit.application.service import Plaudit
 from plaudit.domain.calendar import from_us
@@ -138,14 +137,7 @@ def publish_draft(request: Request, draft_id: DraftId, who: Admin,
     """Make the draft the current rulebook and re-fold every member under it, as a job:
     poll `GET /v1/jobs/{job_id}` (also in the `Location` header) for progress. Events keep
     being accepted meanwhile."""
-    svc = service(request)
-    svc.draft(draft_id)  # 404 now rather than a failed job later
-    def work(progress: Progress) -> dict[str, Any]:
-        result = svc.publish_draft(draft_id, progress, actor=who.key_id)
-        return {"version": result.version, "created": result.created,
-                "members": result.members}
-
-    row = svc.jobs.start("publish", work)
+    row = service(request).start_publish(draft_id, actor=who.key_id)
     response.headers["Location"] = f"/v1/jobs/{row.job_id}"
     return job_out(row)
 

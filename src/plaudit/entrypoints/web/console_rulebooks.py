@@ -17,7 +17,6 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from plaudit.application.jobs import Progress
 from plaudit.application.ports import DraftRow, JobRow, RulebookRow
 from plaudit.application.service import Plaudit
 from plaudit.domain.errors import NotFound, PlauditError, Problem, RulebookError, TooLarge
@@ -200,13 +199,7 @@ async def publish(request: Request, draft_id: DraftId, session: OperatorForm) ->
     except PlauditError as e:
         return refused("/console/rulebooks", e)
     actor = session.actor
-
-    def work(progress: Progress) -> dict[str, Any]:
-        result = svc.publish_draft(draft_id, progress, actor=actor)
-        return {"version": result.version, "created": result.created,
-                "members": result.members}
-
-    row = await run_in_threadpool(svc.jobs.start, "publish", work)
+    row = await run_in_threadpool(lambda: svc.start_publish(draft_id, actor=actor))
     return back(f"/console/jobs/{row.job_id}", f"Publishing draft {draft_id}…")
 
 
