@@ -431,3 +431,22 @@ def test_concurrent_opens_and_decisions_each_happen_once(store_url: str,
     finally:
         for svc in (first, *others):
             svc.store.close()
+
+
+def test_a_page_is_offered_exactly_the_events_a_dispute_would_take(service: Plaudit) -> None:
+    """`disputable` says what `open` would accept: the member's own operator events, not
+    their commands (a redemption, a consent), not another member's events, not unknowns."""
+    service.ingest_items(history(service, "m") + history(service, "o"))
+    service.record_consent("m", "city-rentals", True)
+    redemption = service.redeem("m", "coffee", "k-1")
+    own = [e["id"] for e in history(service, "m")]
+    words = [e["id"] for e in service.export_member("m", actor="t")["events"]
+             if e["type"].startswith("plaudit.")]
+    asked = [*own, *words, redemption.id, "o-p1", "nope"]
+    offered = service.disputes.disputable("m", asked)
+    assert offered == set(own)
+    for event_id in asked:
+        if event_id in offered:
+            continue
+        with pytest.raises((InvalidRequest, NotFound)):
+            service.disputes.open("m", event_id, "other", actor="t")

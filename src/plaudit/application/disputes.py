@@ -55,6 +55,12 @@ MAX_OPEN = 100
 hundred is far beyond what a real member disputes."""
 MAX_PAGE = 500
 DISPUTABLE_BUILTINS = frozenset({SPEND})
+
+
+def _disputable_type(event_type: str) -> bool:
+    """The operator's events, and a spend (points the operator took); not the member's own
+    commands and choices (a redemption, a consent, a board), each undone its own way."""
+    return event_type not in BUILTIN_EVENTS or event_type in DISPUTABLE_BUILTINS
 """Built-in types a member may dispute. ``plaudit.spend`` is the operator's record of the
 member spending (a till, a partner), which the member may not recognise; the others are
 the member's own commands and words, undone their own way (cancel a redemption, revoke a
@@ -144,6 +150,14 @@ class Disputes:
         return DisputePage(tuple(self._view(r, rb) for r in rows),
                            rows[-1].dispute_no if more else None)
 
+    def disputable(self, member_id: str, event_ids: Sequence[str]) -> frozenset[str]:
+        """Which of these events the member may dispute (their own, not one of their own
+        commands or choices): what :meth:`open` would take, for a page to offer."""
+        with self.svc.store.read() as tx:
+            stored = tx.stored_events(list(dict.fromkeys(event_ids)))
+        return frozenset(i for i, e in stored.items()
+                         if e.member_id == member_id and _disputable_type(e.type))
+
     def of_member(self, member_id: str) -> list[DisputeView]:
         """The member's disputes, oldest first, as the member sees them (who decided is
         left out)."""
@@ -180,7 +194,7 @@ class Disputes:
             stored = tx.stored_events([event_id]).get(event_id)
             if stored is None or stored.member_id != member_id:
                 raise _not_found(member_id, event_id)
-            if stored.type in BUILTIN_EVENTS and stored.type not in DISPUTABLE_BUILTINS:
+            if not _disputable_type(stored.type):
                 raise InvalidRequest([Problem(
                     "body", "event_id", f"`{event_id}` is a `{stored.type}` event, the "
                     "member's own command or choice: undo it its own way (cancel the "

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from plaudit.application.disputes import DISPUTABLE_BUILTINS, REASONS
+from plaudit.application.disputes import REASONS
 from plaudit.application.service import Plaudit
 from plaudit.domain.explain import Explanation
-from plaudit.domain.state import LedgerEntry, MemberState, TierView
+from plaudit.domain.state import MemberState, TierView
 from plaudit.entrypoints.web import portal_perks, portal_play, portal_rewards, portal_rights
 from plaudit.entrypoints.web.portal_common import page
 from plaudit.entrypoints.web.session import MemberPage, service
@@ -108,24 +108,22 @@ async def score(request: Request, session: MemberPage) -> Response:
     return page(request, "score.html", session, "score", **data)
 
 
-def disputable(entry: LedgerEntry) -> bool:
-    """Entries whose event the member may object to (the service decides in the end)."""
-    return entry.kind not in COMMAND_KINDS and (
-        not entry.source.startswith("plaudit.") or entry.source in DISPUTABLE_BUILTINS)
-
-
 def _points(svc: Plaudit, member: str) -> dict[str, Any]:
     state = svc.member_state(member, history=False)
     ledger = svc.ledger(member)
     disputes = {d.event.id: d for d in svc.disputes.of_member(member)}
     rows = list(reversed(ledger))[:LEDGER_ROWS]
+    # the member's own commands (a redemption, its return) are undone their own way
+    open_to = svc.disputes.disputable(member, [e.event for e in rows
+                                               if e.kind not in COMMAND_KINDS])
     chart = {"type": "bar", "labels": [e.date for e in state.points.expiring],
              "series": [{"label": "Points expiring", "data": [e.points for e in
                                                               state.points.expiring],
                          "color": "warn"}], "x_title": "Date", "y_title": "Points"}
     return {"state": state, "points": state.points, "ledger": rows, "total": len(ledger),
             "disputes": disputes, "reasons": REASON_LABELS, "expiry_chart": chart,
-            "disputable": disputable}
+            "commands": COMMAND_KINDS,
+            "disputable": open_to}
 
 
 @router.get("/points")
