@@ -2,9 +2,8 @@
 mention a member.
 
 Tables are reflected from the database (not from plaudit's table list), so a table added
-later is scanned without anyone remembering to add it here. Used by the erasure tests of
-the HTTP API and the command line (tests/integration/test_erasure.py has its own copy,
-for the member it names; it can use these once the branches touching it have merged).
+later is scanned without anyone remembering to add it here. Used by every erasure test:
+the store's, the HTTP API's, the command line's and the erasure requests'.
 """
 
 from __future__ import annotations
