@@ -293,7 +293,13 @@ def test_opting_out_needs_the_tick_then_opting_in(portal: Portal, api: Api) -> N
     for path in PAGES:  # every page still renders for an opted-out member
         assert portal.get(path).status_code == 200, path
     assert "Take part again" in portal.get("/portal/data").text
-    # while out, a grant is refused in plain words, not the API's developer wording
+    # while out, the forms that would take part again are disabled, saying why ...
+    perks = portal.get("/portal/perks").text
+    assert 'disabled aria-describedby="opted-out">Allow' in perks
+    assert 'id="opted-out"' in perks
+    boards = portal.get("/portal/leaderboards").text
+    assert 'disabled aria-describedby="opted-out">Join this board' in boards
+    # ... and a grant sent anyway is refused in plain words, not the API's wording
     r = portal.post("/portal/consents", {"partner": "city-rentals", "granted": "yes"})
     said = portal.flash(r)
     assert said.startswith("You left the program: take part again") and "`" not in said
