@@ -66,3 +66,21 @@ def test_a_sign_in_link_followed_from_another_site_lands_signed_in(
     page.get_by_role("link", name="Open your rewards").click()
     page.wait_for_url(f"{program.base}/portal")
     assert page.get_by_role("heading", name=f"Hello, {member}").is_visible()
+
+
+def test_the_dark_scheme_keeps_its_contrast(browser: Any, program: Program) -> None:
+    """The pages follow prefers-color-scheme: the dark palette must pass the same check."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  color_scheme="dark", bypass_csp=True)
+    try:
+        page = context.new_page()
+        sign_in_member(page, program, program.played.showcase[0])
+        for path in ("/portal", "/portal/score", "/portal/data"):
+            page.goto(f"{program.base}{path}")
+            assert_accessible(page)
+        sign_in_operator(page, program)
+        for path in ("/console", "/console/rulebooks"):
+            page.goto(f"{program.base}{path}")
+            assert_accessible(page)
+    finally:
+        context.close()
