@@ -75,11 +75,14 @@ def test_the_dark_scheme_keeps_its_contrast(browser: Any, program: Program) -> N
     try:
         page = context.new_page()
         sign_in_member(page, program, program.played.showcase[0])
-        for path in ("/portal", "/portal/score", "/portal/data"):
+        for path in ("/portal", "/portal/score", "/portal/points", "/portal/perks",
+                     "/portal/play", "/portal/leaderboards", "/portal/rewards", "/portal/data"):
             page.goto(f"{program.base}{path}")
             assert_accessible(page)
         sign_in_operator(page, program)
-        for path in ("/console", "/console/rulebooks"):
+        for path in ("/console", "/console/members", "/console/rulebooks", "/console/editor",
+                     "/console/disputes", "/console/audit", "/console/keys",
+                     "/console/erasure"):
             page.goto(f"{program.base}{path}")
             assert_accessible(page)
     finally:
