@@ -617,6 +617,8 @@ def _serve_demo(service: Plaudit, played: PlayReport, settings: Settings, host: 
                 port: int) -> None:
     """Serve the demo's own service in this process (one worker: the demo's SQLite file),
     print the sign-in links once the port is ours, and stop cleanly on Ctrl-C."""
+    import socket
+
     import uvicorn
 
     from plaudit.demo import links
@@ -625,9 +627,17 @@ def _serve_demo(service: Plaudit, played: PlayReport, settings: Settings, host: 
     _port_free(host, port)  # still free after the build
     demo_links = links(service, played, actor=_actor())
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    render.demo_links(out, base, demo_links)
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port,
-                                           log_level="warning", server_header=False))
+
+    class Server(uvicorn.Server):
+        """Prints the links once the port listens: a link opened at once must answer."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                render.demo_links(out, base, demo_links)
+
+    server = Server(uvicorn.Config(create_app(service), host=host, port=port,
+                                   log_level="warning", server_header=False))
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it ends on
         server.run()
     service.store.close()
