@@ -23,33 +23,18 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import argparse
 import statistics
 import tempfile
-import threading
 import time
-from datetime import date
 
 import httpx
-import orjson
-import uvicorn
 
 from plaudit.adapters.clock import SystemClock
 from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.service import Plaudit
-from plaudit.demo import links, play
-from plaudit.entrypoints.http.app import create_app
-from plaudit.synthetic import generate, today_utc
+from plaudit.demo import build, links, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTAL = ["", "/score", "/points", "/perks", "/play", "/leaderboards", "/rewards", "/data"]
 CONSOLE = ["", "/rulebooks", "/disputes", "/audit", "/keys"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _time(client: httpx.Client, url: str, n: int, **kw: object) -> list[float]:
@@ -80,25 +65,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore(f"sqlite:///{Path(tmp) / 'plaudit.db'}")
         svc = Plaudit(store, SystemClock())
-        svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text(),
-                             "sesame-style.yaml", actor="bench")
-        events = Path(tmp) / "events.jsonl"
-        start = date.fromordinal(today_utc().toordinal() - args.days)
-        with events.open("wb") as f:
-            for event in generate(args.members, args.days, start=start, seed=7):
-                f.write(orjson.dumps(event) + b"\n")
-        svc.ingest_file(events)
-        demo = links(svc, play(svc, args.members, seed=7), actor="bench")
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(svc), host="127.0.0.1", port=port,
-                                               log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
-        n = args.requests
-        try:
+        played = build(svc, (ROOT / "examples" / "sesame-style.yaml").read_text(),
+                       args.members, args.days, actor="bench")
+        demo = links(svc, played, actor="bench")
+        with serving(svc) as base:
+            n = args.requests
             with httpx.Client(base_url=base) as client:
                 json_read = _time(client, f"/v1/members/{demo.member}", n,
                                   headers={"Authorization": f"Bearer {demo.member_token}"})
@@ -115,10 +86,7 @@ def main() -> None:
                     print(_row(f"/console{sub}", _time(client, f"/console{sub}", n), floor))
                 print(_row(f"/console/members/{demo.member}",
                            _time(client, f"/console/members/{demo.member}", n), floor))
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            store.close()
+        store.close()
 
 
 if __name__ == "__main__":

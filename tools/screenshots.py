@@ -13,21 +13,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
-import time
-from datetime import date
 from pathlib import Path
 
-import orjson
-import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
 from plaudit.adapters.clock import SystemClock
 from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.service import Plaudit
-from plaudit.demo import links, play
-from plaudit.entrypoints.http.app import create_app
-from plaudit.synthetic import generate, today_utc
+from plaudit.demo import build, links, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,15 +28,6 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 PORTAL = ["", "/score", "/points", "/perks", "/play", "/leaderboards", "/rewards", "/data"]
 CONSOLE = ["", "/members", "/rulebooks", "/editor", "/disputes", "/audit", "/keys",
            "/erasure"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _shoot(page: Page, url: str, path: Path) -> bool:
@@ -105,51 +89,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore(f"sqlite:///{Path(tmp) / 'plaudit.db'}")
         svc = Plaudit(store, SystemClock())
-        svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text(),
-                             "sesame-style.yaml", actor="screenshots")
-        events = Path(tmp) / "events.jsonl"
-        start = date.fromordinal(today_utc().toordinal() - args.days)
-        with events.open("wb") as f:
-            for event in generate(args.members, args.days, start=start, seed=7):
-                f.write(orjson.dumps(event) + b"\n")
-        svc.ingest_file(events)
-        played = play(svc, args.members, seed=7)
+        played = build(svc, (ROOT / "examples" / "sesame-style.yaml").read_text(),
+                       args.members, args.days, actor="screenshots")
         demo = links(svc, played, actor="screenshots")
         _stage(svc, args.members)
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(svc), host="127.0.0.1", port=port,
-                                               log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=args.chromium, args=FLAGS)
-                for area, token, pages in (("portal", demo.member_token, PORTAL),
-                                           ("console", demo.operator_key, CONSOLE)):
-                    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                                  device_scale_factor=1)
-                    page = context.new_page()
-                    page.goto(f"{base}/{area}/signin?token={token}")
-                    for sub in pages:
-                        name = f"{area}{sub.replace('/', '-') or '-overview'}.png"
-                        _shoot(page, f"{base}/{area}{sub}", args.out / name)
-                    if area == "console":
-                        _console_flows(page, base, demo.member, args.out)
-                    context.close()
-                phone = browser.new_context(viewport={"width": 390, "height": 844},
-                                            device_scale_factor=2, is_mobile=True)
-                page = phone.new_page()
-                page.goto(f"{base}/portal/signin?token={demo.member_token}")
-                _shoot(page, f"{base}/portal", args.out / "portal-overview-phone.png")
-                phone.close()
-                browser.close()
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            store.close()
+        with serving(svc) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.chromium, args=FLAGS)
+            for area, token, pages in (("portal", demo.member_token, PORTAL),
+                                       ("console", demo.operator_key, CONSOLE)):
+                context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                              device_scale_factor=1)
+                page = context.new_page()
+                page.goto(f"{base}/{area}/signin?token={token}")
+                for sub in pages:
+                    name = f"{area}{sub.replace('/', '-') or '-overview'}.png"
+                    _shoot(page, f"{base}/{area}{sub}", args.out / name)
+                if area == "console":
+                    _console_flows(page, base, demo.member, args.out)
+                context.close()
+            phone = browser.new_context(viewport={"width": 390, "height": 844},
+                                        device_scale_factor=2, is_mobile=True)
+            page = phone.new_page()
+            page.goto(f"{base}/portal/signin?token={demo.member_token}")
+            _shoot(page, f"{base}/portal", args.out / "portal-overview-phone.png")
+            phone.close()
+            browser.close()
+        store.close()
 
 
 if __name__ == "__main__":

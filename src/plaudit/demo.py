@@ -8,13 +8,19 @@ afford or is not allowed is refused and skipped, exactly as it would be for a re
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
 from plaudit.application.access import MAX_TOKEN_SECONDS
 from plaudit.application.service import Plaudit
 from plaudit.domain.errors import PlauditError
-from plaudit.synthetic import member_id
+from plaudit.synthetic import generate, member_id, today_utc
 
 
 @dataclass
@@ -109,4 +115,48 @@ def links(service: Plaudit, played: PlayReport, *, actor: str) -> Links:
     return Links(member, token.token, key.token)
 
 
-__all__ = ["Links", "PlayReport", "links", "play"]
+def build(service: Plaudit, rulebook: str, members: int, days: int, *, seed: int = 7,
+          actor: str) -> PlayReport:
+    """A demo program without the command line's progress bars (tests, benchmarks, the
+    screenshots): publish ``rulebook``, ingest ``days`` of synthetic history up to today
+    for ``members`` and :func:`play`."""
+    import orjson
+
+    service.publish_rulebook(rulebook, "sesame-style.yaml", actor=actor)
+    start = date.fromordinal(today_utc().toordinal() - days)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        with path.open("wb") as f:
+            for event in generate(members, days, start=start, seed=seed):
+                f.write(orjson.dumps(event) + b"\n")
+        service.ingest_file(path)
+    return play(service, members, seed=seed)
+
+
+@contextmanager
+def serving(service: Plaudit, timeout: float = 30) -> Iterator[str]:
+    """Serve ``service`` (API, portal, console) with uvicorn on a free loopback port from a
+    thread of this process, and yield its base URL once it listens: the same store stays
+    at hand to the caller. Stops the server on exit."""
+    import uvicorn
+
+    from plaudit.entrypoints.http.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=0,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+__all__ = ["Links", "PlayReport", "build", "links", "play", "serving"]

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +25,9 @@ import pytest
 from plaudit.adapters.clock import SystemClock
 from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.service import Plaudit
-from plaudit.demo import PlayReport, play
-from plaudit.synthetic import generate, today_utc
+from plaudit.demo import PlayReport, build, serving
 
 from ..conftest import EXAMPLES
-from ..live_server import free_port
 
 CHROMIUM = os.environ.get("PLAUDIT_CHROMIUM", "/usr/bin/chromium")
 VENDOR = Path(__file__).parent / "vendor"
@@ -78,39 +73,16 @@ class Program:
 
 @pytest.fixture(scope="session")
 def program(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Program]:
-    import orjson
-    import uvicorn
-
-    from plaudit.entrypoints.http.app import create_app
-
     home = tmp_path_factory.mktemp("browser-program")
     store = SqlStore(f"sqlite:///{home / 'plaudit.db'}")
     svc = Plaudit(store, SystemClock())
-    svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), "sesame-style.yaml",
-                         actor="test")
-    start = date.fromordinal(today_utc().toordinal() - DAYS)
-    path = home / "events.jsonl"
-    with path.open("wb") as f:
-        for event in generate(MEMBERS, DAYS, start=start, seed=11):
-            f.write(orjson.dumps(event) + b"\n")
-    svc.ingest_file(path)
-    played = play(svc, MEMBERS, seed=11)
+    played = build(svc, (EXAMPLES / "sesame-style.yaml").read_text(), MEMBERS, DAYS, seed=11,
+                   actor="test")
     admin_key = svc.access.create_key("browser admin", ["admin"], actor="test").token
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(svc), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
     try:
-        yield Program(f"http://127.0.0.1:{port}", svc, played, admin_key)
+        with serving(svc) as base:
+            yield Program(base, svc, played, admin_key)
     finally:
-        server.should_exit = True
-        thread.join(10)
         store.close()
 
 
