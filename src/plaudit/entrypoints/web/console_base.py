@@ -16,10 +16,8 @@ from starlette.responses import Response
 
 from plaudit.domain.errors import Forbidden, PlauditError
 from plaudit.entrypoints.web.pages import render
-from plaudit.entrypoints.web.session import FormRefused, Session, back
+from plaudit.entrypoints.web.session import FormRefused, Session, back, reason_of
 
-MEMBER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
-"""A member id, as the API's paths take it."""
 _LINE = re.compile(r":(\d+)$")
 
 
@@ -34,10 +32,9 @@ def show(request: Request, template: str, session: Session, page: str,
                   session=session, **context)
 
 
-def refused(to: str, exc: Exception) -> Response:
+def refused(to: str, exc: PlauditError | ValueError) -> Response:
     """A form action the service refused: back to the page, saying why."""
-    text = str(exc) if isinstance(exc, PlauditError | ValueError) else ""
-    return back(to, text.strip() or "That was refused.", error=True)
+    return back(to, reason_of(exc), error=True)
 
 
 def line_of(where: str) -> int | None:
@@ -56,4 +53,4 @@ def field(session: Session, name: str, max_length: int, *, required: bool = True
     return value
 
 
-__all__ = ["MEMBER_ID", "field", "line_of", "refused", "require", "show"]
+__all__ = ["field", "line_of", "refused", "require", "show"]

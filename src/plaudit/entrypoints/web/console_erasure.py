@@ -8,17 +8,17 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from plaudit.application.erasure_requests import MAX_REASON
 from plaudit.domain.errors import PlauditError
-from plaudit.entrypoints.web.console_base import MEMBER_ID, field, refused, require, show
+from plaudit.entrypoints.http.security import MemberId
+from plaudit.entrypoints.web.console_base import field, refused, require, show
 from plaudit.entrypoints.web.session import OperatorForm, OperatorPage, back, service
 
 router = APIRouter(include_in_schema=False)
-MemberId = Annotated[str, Path(pattern=MEMBER_ID)]
 QUEUE = "/console/erasure"
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -16,11 +16,11 @@ from plaudit.application.disputes import DisputeView
 from plaudit.application.service import CheckView, Plaudit, ScorePoint
 from plaudit.domain.explain import Explanation
 from plaudit.domain.state import LedgerEntry, MemberState
-from plaudit.entrypoints.web.console_base import MEMBER_ID, require, show
+from plaudit.entrypoints.http.security import MemberId
+from plaudit.entrypoints.web.console_base import require, show
 from plaudit.entrypoints.web.session import OperatorPage, service
 
 router = APIRouter(include_in_schema=False)
-MemberId = Annotated[str, Path(pattern=MEMBER_ID)]
 LEDGER_SHOWN = 50
 CHECKS_SHOWN = 50
 HISTORY_DAYS = 180

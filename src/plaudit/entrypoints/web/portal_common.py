@@ -19,9 +19,10 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from plaudit.application.wire import ID_PATTERN
 from plaudit.domain.errors import MemberOptedOut, PlauditError, StoreError, Unauthenticated
 from plaudit.entrypoints.web.pages import render, templates
-from plaudit.entrypoints.web.session import FormRefused, Session, back
+from plaudit.entrypoints.web.session import FormRefused, Session, back, reason_of
 
 T = TypeVar("T")
 
@@ -74,8 +75,8 @@ class Field:
     choices: tuple[str, ...] | None = None
 
 
-ID = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}"
-"""An event, member or redemption id (the API's ``ID_PATTERN``)."""
+ID = ID_PATTERN
+"""An event, member or redemption id, as the API takes it."""
 SLUG = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 """A rulebook id: reward, board, partner."""
 
@@ -107,17 +108,12 @@ def fields(session: Session, spec: dict[str, Field]) -> dict[str, str]:
 
 
 def explain_error(exc: PlauditError) -> str:
-    """A sentence for the member: the problems' reasons, without the batch wording the
-    API's event errors carry for developers."""
+    """A sentence for the member: what the program says, and for an opted-out member, what
+    to do about it."""
     if isinstance(exc, MemberOptedOut):
         return ("You left the program: take part again (on Your data) before you allow a "
                 "partner, join a leaderboard or name a friend.")
-    problems = getattr(exc, "problems", None)
-    if problems:
-        return "; ".join(str(p.reason) for p in problems)[:300]
-    reason = getattr(exc, "reason", None)
-    text = str(reason or exc).strip()
-    return text[:300] or "That could not be done."
+    return reason_of(exc)
 
 
 async def act(to: str, call: Callable[[], T], done: Callable[[T], str]) -> Response:

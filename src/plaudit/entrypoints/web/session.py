@@ -214,6 +214,16 @@ _URL_CHARS = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
 (browsers drop tabs and newlines, and read ``\\`` as ``/``: ``/\\evil`` is another host)."""
 
 
+def reason_of(exc: Exception) -> str:
+    """What a refusal says on a page: its problems' reasons, without the batch wording the
+    API's event errors carry for developers, or its message."""
+    problems = getattr(exc, "problems", None)
+    if problems:
+        return "; ".join(str(p.reason) for p in problems)[:300]
+    text = str(getattr(exc, "reason", None) or exc).strip()
+    return text[:300] or "That could not be done."
+
+
 def _safe_next(area: str, next_path: str | None) -> str:
     """Only a page of the same area: a sign-in link must not redirect off the site, nor
     out of its area (``/portal/../console``, also percent-encoded)."""
@@ -309,4 +319,4 @@ for _area in AREAS:
     _signin_routes(_area)
 
 __all__ = ["MemberForm", "MemberPage", "OperatorForm", "OperatorPage", "Session", "back",
-           "csrf_for", "read_form", "router", "service"]
+           "csrf_for", "read_form", "reason_of", "router", "service"]
