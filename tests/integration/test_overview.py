@@ -63,4 +63,16 @@ def test_the_overview_lists_every_day_band_and_tier(service: Plaudit) -> None:
     assert sum(n for _, n in view.bands) == 2
     assert sum(b.members for b in view.histogram) == 2
     assert view.histogram[0].low == rb.score.low and view.histogram[-1].high == rb.score.high
-    assert view.open_disputes == 0 and not view.open_disputes_more
+    assert view.open_disputes == 0
+
+
+def test_open_disputes_are_counted_across_members_and_decided_ones_are_not(
+        service: Plaudit) -> None:
+    service.ingest_items([purchase("a", "m-1", "2026-11-21T10:00:00+08:00"),
+                          purchase("b", "m-1", "2026-11-21T11:00:00+08:00"),
+                          purchase("c", "m-2", "2026-11-21T12:00:00+08:00")])
+    opened = [service.disputes.open(m, e, "not-mine", actor="t")[0]
+              for m, e in (("m-1", "a"), ("m-1", "b"), ("m-2", "c"))]
+    assert service.overview(days=7).open_disputes == 3
+    service.disputes.accept(opened[0].id, actor="ops")
+    assert service.overview(days=7).open_disputes == 2

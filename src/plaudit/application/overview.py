@@ -1,8 +1,9 @@
 """The program at a glance, for the operator console's first page.
 
-Everything here is read from the stored, derived rows (``member_states``) and two
-aggregate queries, never by folding members: the page must open in the same few
-milliseconds with a thousand members as with ten million. Stored states reflect each
+Everything here is read from the stored, derived rows (``member_states``) and aggregate
+queries, never by folding members. The aggregates still scan (events of the window, every
+state), so the page grows with the program (docs/benchmarks.md); it is the page to cache
+first when that matters. Stored states reflect each
 member's last event, so a score that drifted since (a sliding window) shows its stored
 value until the member's next event or a re-fold; the numbers are "as last computed", as
 the console says.
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from plaudit.application.disputes import MAX_PAGE
 from plaudit.domain.calendar import from_us
 from plaudit.domain.errors import NotFound
 
@@ -63,9 +63,6 @@ class Overview:
     histogram: tuple[Bucket, ...]
     """Empty when the rulebook has no score."""
     open_disputes: int
-    open_disputes_more: bool
-    """More open disputes than :data:`~plaudit.application.disputes.MAX_PAGE` (the count
-    is then a lower bound)."""
 
 
 def overview(svc: Plaudit, days: int = 90) -> Overview:
@@ -88,11 +85,12 @@ def overview(svc: Plaudit, days: int = 90) -> Overview:
         score = rb.score if rb is not None else None
         width = max(1, -(-(score.high - score.low) // BUCKETS)) if score else 1
         counts = tx.score_histogram(score.low, width) if score else {}
+        open_disputes = tx.count_open_disputes(None)
     series = tuple(DayCount(from_us(d * DAY_US).date().isoformat(), per_day.get(d, 0))
                    for d in range(first, today + 1))
     histogram: list[Bucket] = []
     if score is not None:
-        n = max(1, -(-(score.high - score.low) // width))
+        n = max(1, -(-(score.high - score.low) // width))  # ≤ BUCKETS once rounded up
         for i in range(n):
             low = score.low + i * width
             last = i == n - 1  # a score at the very top goes in the last bar
@@ -103,7 +101,6 @@ def overview(svc: Plaudit, days: int = 90) -> Overview:
     tier_counts: dict[str, int] = dict(summary["tiers"])  # type: ignore[call-overload]
     band_names = [b.name for b in score.bands] if score else []
     tier_names = [t.name for t in rb.tiers.levels] if rb is not None and rb.tiers else []
-    page = svc.disputes.page("open", 0, MAX_PAGE)
     average = summary["average_score"]
     return Overview(
         members=int(summary["members"]),  # type: ignore[call-overload]
@@ -113,7 +110,7 @@ def overview(svc: Plaudit, days: int = 90) -> Overview:
         points_outstanding=int(summary["points_outstanding"]),  # type: ignore[call-overload]
         bands=_ordered(band_counts, band_names), tiers=_ordered(tier_counts, tier_names),
         events_per_day=series, histogram=tuple(histogram),
-        open_disputes=len(page.disputes), open_disputes_more=page.next is not None)
+        open_disputes=open_disputes)
 
 
 def _ordered(counts: dict[str, int], names: list[str]) -> tuple[tuple[str, int], ...]:

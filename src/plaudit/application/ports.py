@@ -340,7 +340,9 @@ class Transaction(Protocol):
         """The member's disputes in opening order."""
         ...
 
-    def count_open_disputes(self, member_no: int) -> int: ...
+    def count_open_disputes(self, member_no: int | None) -> int:
+        """Open disputes of one member, or of all (None)."""
+        ...
 
     def decide_dispute(self, dispute_no: int, status: str, decided_us: int,
                        reason: str | None, by: str) -> bool:

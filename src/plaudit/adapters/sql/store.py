@@ -613,10 +613,13 @@ class SqlTransaction:
     def member_disputes(self, member_no: int) -> list[DisputeRow]:
         return self._dispute_rows(t.disputes.c.member_no == member_no)
 
-    def count_open_disputes(self, member_no: int) -> int:
+    def count_open_disputes(self, member_no: int | None) -> int:
         d = t.disputes
-        return int(self.conn.execute(select(func.count()).select_from(d).where(
-            d.c.member_no == member_no, d.c.status == "open")).scalar_one())
+        where = [d.c.status == "open"]
+        if member_no is not None:
+            where.append(d.c.member_no == member_no)
+        return int(self.conn.execute(select(func.count()).select_from(d).where(*where))
+                   .scalar_one())
 
     def decide_dispute(self, dispute_no: int, status: str, decided_us: int,
                        reason: str | None, by: str) -> bool:
