@@ -193,14 +193,14 @@ class Interrupted(Exception):
 def test_publishing_the_same_text_again_finishes_an_interrupted_refold(
         service: Plaudit, store: SqlStore, sesame_text: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import plaudit.application.service as service_module
+    import plaudit.application.replay as replay_module
 
     service.ingest_items([
         {"id": f"v{i}", "member": f"m-{i}", "type": "identity_verified",
          "at": "2026-06-01T10:00:00+08:00", "attributes": {"method": "phone"}}
         for i in range(5)])
     richer = sesame_text.replace("award: 100\n      once: true", "award: 150\n      once: true")
-    monkeypatch.setattr(service_module, "REFOLD_BATCH", 2)
+    monkeypatch.setattr(replay_module, "PAGE", 2)
 
     def crash(done: int, total: int) -> None:
         raise Interrupted  # the process stops after the first page of members

@@ -176,31 +176,57 @@ def entry_row(member_no: int, value: BoardValue, pseudonym: str, tag: int) -> En
                     str(value.value), value.reached_at_us, pseudonym, tag)
 
 
-def write_boards(tx: Transaction, folded: Sequence[tuple[int, MemberFold]]) -> None:
-    """Write the leaderboard rows of members just folded, in the transaction that writes
-    their state: their entries on boards they joined (current period), none left on boards
-    they left, their pseudonym everywhere, their friend grants. Members who never joined a
-    board nor named a friend cost nothing (no query)."""
-    entries: list[EntryRow] = []
-    left: list[tuple[int, str]] = []
-    renamed: list[tuple[int, str, int]] = []
-    friends: list[tuple[int, Sequence[str]]] = []
+@dataclass
+class BoardRows:
+    """The leaderboard rows a set of folded members needs written, as plain rows: what a
+    fold worker process sends to the one writer (an accumulator never leaves its process)."""
+
+    entries: list[EntryRow] = field(default_factory=list)
+    left: list[tuple[int, str]] = field(default_factory=list)
+    renamed: list[tuple[int, str, int]] = field(default_factory=list)
+    friends: list[tuple[int, Sequence[str]]] = field(default_factory=list)
+
+    def without(self, member_nos: set[int]) -> BoardRows:
+        """These rows but those of ``member_nos`` (members the writer folds again)."""
+        if not member_nos:
+            return self
+        return BoardRows([e for e in self.entries if e.member_no not in member_nos],
+                         [x for x in self.left if x[0] not in member_nos],
+                         [x for x in self.renamed if x[0] not in member_nos],
+                         [x for x in self.friends if x[0] not in member_nos])
+
+    def write(self, tx: Transaction) -> None:
+        tx.drop_entries(self.left)
+        tx.put_entries(self.entries)
+        tx.rename_entries(self.renamed)
+        tx.put_friends(self.friends)
+
+
+def board_rows(folded: Sequence[tuple[int, MemberFold]]) -> BoardRows:
+    """The leaderboard rows of members just folded (draining what each accumulator had to
+    say): their entries on boards they joined (current period), none left on boards they
+    left, their pseudonym everywhere, their friend grants. Members who never joined a
+    board nor named a friend cost nothing."""
+    rows = BoardRows()
     for no, acc in folded:
         part = acc.leaderboards
         if part is None or not part.needs_write():
             continue
         writes = part.drain(acc.rulebook)
         name = part.pseudonym(acc)
-        entries.extend(entry_row(no, v, name.name, name.tag) for v in writes.entries)
-        left.extend((no, board) for board in writes.left)
+        rows.entries.extend(entry_row(no, v, name.name, name.tag) for v in writes.entries)
+        rows.left.extend((no, board) for board in writes.left)
         if writes.renamed:
-            renamed.append((no, name.name, name.tag))
+            rows.renamed.append((no, name.name, name.tag))
         if writes.friends is not None:
-            friends.append((no, writes.friends))
-    tx.drop_entries(left)
-    tx.put_entries(entries)
-    tx.rename_entries(renamed)
-    tx.put_friends(friends)
+            rows.friends.append((no, writes.friends))
+    return rows
+
+
+def write_boards(tx: Transaction, folded: Sequence[tuple[int, MemberFold]]) -> None:
+    """Write the leaderboard rows of members just folded, in the transaction that writes
+    their state (see :func:`board_rows`; no query when there is nothing to say)."""
+    board_rows(folded).write(tx)
 
 
 def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: list[Event],
@@ -486,9 +512,11 @@ def read_batches(stream: IO[bytes], batch_size: int
 __all__ = [
     "DEFAULT_BATCH",
     "BatchResult",
+    "BoardRows",
     "FoldCache",
     "IngestReport",
     "RejectedBatch",
+    "board_rows",
     "open_events_file",
     "read_batches",
     "sort_key",

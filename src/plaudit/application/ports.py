@@ -7,7 +7,7 @@ database objects, so nothing above this line knows which driver is underneath.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
 
@@ -481,6 +481,11 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def opener(self) -> Callable[[], Store] | None:
+        """A picklable way to open this same database in another process (a fold worker),
+        or None when no other process can reach it (an in-memory database)."""
+        ...
 
 
 class Clock(Protocol):

@@ -23,6 +23,7 @@ from plaudit.application import audit, erasure, erasure_requests, export
 from plaudit.application import backtest as bt
 from plaudit.application import leaderboards as lb
 from plaudit.application import overview as ov
+from plaudit.application import replay as rp
 from plaudit.application.access import Access
 from plaudit.application.cohorts import Cohorts
 from plaudit.application.disputes import Disputes
@@ -35,10 +36,8 @@ from plaudit.application.ingest import (
     RejectedBatch,
     open_events_file,
     read_batches,
-    state_row,
     store_batch,
     to_event,
-    write_boards,
 )
 from plaudit.application.jobs import Jobs
 from plaudit.application.ports import (
@@ -51,6 +50,7 @@ from plaudit.application.ports import (
     Store,
     Transaction,
 )
+from plaudit.application.replay import ReplayReport
 from plaudit.application.wire import EventDecoder
 from plaudit.domain.calendar import from_us
 from plaudit.domain.errors import (
@@ -91,8 +91,6 @@ from plaudit.domain.state import (
 from plaudit.rulebook import load_rulebook
 from plaudit.rulebook.compiler import digest
 from plaudit.rulebook.diff import RulebookDiff, diff_texts
-
-REFOLD_BATCH = 500
 
 
 @contextmanager
@@ -177,9 +175,13 @@ class PublishResult:
 
 
 class Plaudit:
-    def __init__(self, store: Store, clock: Clock, *, cache_size: int = 20_000) -> None:
+    def __init__(self, store: Store, clock: Clock, *, cache_size: int = 20_000,
+                 fold_workers: int | None = 1) -> None:
         self.store = store
         self.clock = clock
+        self.fold_workers = fold_workers
+        """Processes that fold members when the whole program is folded (publish, replay,
+        backtest); None means one per core. See :mod:`plaudit.application.workers`."""
         self.cache = FoldCache(cache_size)
         self._compiled: dict[int, Rulebook] = {}
         self._decoders: dict[int, EventDecoder] = {}
@@ -333,37 +335,27 @@ class Plaudit:
     def refold_all(self, rulebook: Rulebook,
                    progress: Callable[[int, int], Any] | None = None, *,
                    behind_only: bool = False) -> int:
-        """Recompute every member's stored state under ``rulebook``, in small transactions
-        (with ``behind_only``, only members whose state is at another version)."""
-        behind = rulebook.version if behind_only else None
-        with self.store.write() as tx:  # boards gone from the rulebook list no one
-            tx.drop_boards([b.id for b in rulebook.leaderboards])
-            total = tx.count_members(behind)
-        done = 0
-        after = 0
-        while True:
-            with self.store.write() as tx:
-                page = tx.member_ids(after, REFOLD_BATCH, behind)
-                if not page:
-                    break
-                tx.lock_members([no for no, _ in page])  # before reading their events
-                by_no: dict[int, list[Event]] = {no: [] for no, _ in page}
-                for no, row in tx.events_of_members([no for no, _ in page]):
-                    by_no[no].append(to_event(rulebook, row))
-                rows = []
-                folded = []
-                for no, member in page:
-                    if by_no[no]:
-                        acc = fold_events(rulebook, member, by_no[no])
-                        rows.append(state_row(no, acc))
-                        folded.append((no, acc))
-                tx.put_states(rows, self.clock.now_us())
-                write_boards(tx, folded)
-            after = page[-1][0]
-            done += len(page)
-            if progress is not None:
-                progress(done, total)
-        return done
+        """Recompute every member's stored state under ``rulebook`` (with ``behind_only``,
+        only members whose state is at another version); see :meth:`replay`."""
+        return self.replay(rulebook, progress, behind_only=behind_only).members
+
+    def replay(self, rulebook: Rulebook | None = None,
+               progress: Callable[[int, int], Any] | None = None, *,
+               behind_only: bool = False, workers: int | None = None) -> ReplayReport:
+        """Re-fold every member under ``rulebook`` (default: the current one) on
+        ``workers`` processes (default: this service's ``fold_workers``), in one
+        transaction per page of members; see :mod:`plaudit.application.replay`."""
+        rb = rulebook or self.rulebook()
+        return rp.replay(self.store, rb, self._source(rb), now_us=self.clock.now_us,
+                         workers=self.fold_workers if workers is None else workers,
+                         behind_only=behind_only, progress=progress)
+
+    def _source(self, rb: Rulebook) -> rp.RulebookText:
+        with self.store.read() as tx:
+            row = tx.rulebook(rb.version)
+        if row is None:
+            raise NotFound(f"no rulebook version {rb.version}")
+        return rp.RulebookText(row.source, f"rulebook v{row.version}", row.version)
 
     # -- backtest (a candidate against the published rulebook; application/backtest.py) -
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -803,6 +804,21 @@ class SqlStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def opener(self) -> SqlOpener | None:
+        if self.dialect == "sqlite" and self.engine.url.database in (None, "", ":memory:"):
+            return None
+        return SqlOpener(self.url)
+
+
+@dataclass(frozen=True)
+class SqlOpener:
+    """Opens the store at ``url`` again, already migrated (a fold worker's own connection)."""
+
+    url: str
+
+    def __call__(self) -> SqlStore:
+        return SqlStore(self.url, migrate=False)
+
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), _CHUNK):
@@ -818,5 +834,5 @@ def _safe(url: str) -> str:
     return url
 
 
-__all__ = ["ERASURE_STEPS", "SqlStore", "SqlTransaction", "make_engine", "upgrade"]
+__all__ = ["ERASURE_STEPS", "SqlOpener", "SqlStore", "SqlTransaction", "make_engine", "upgrade"]
 
