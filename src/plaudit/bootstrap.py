@@ -14,7 +14,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
     if settings.is_sqlite:
         settings.home.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.url)
-    return Plaudit(store, clock or SystemClock(), cache_size=settings.cache_members)
+    return Plaudit(store, clock or SystemClock(), cache_size=settings.cache_members,
+                   fold_workers=settings.fold_workers)
 
 
 __all__ = ["bootstrap"]

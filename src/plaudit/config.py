@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     cache_members: int = Field(default=20_000, ge=0,
                                description="Accumulators kept in memory between batches.")
 
+    fold_workers: int | None = Field(
+        default=None, ge=1, le=64,
+        description="Processes that fold members when the whole program is re-folded "
+                    "(publish, `plaudit replay`, backtest); unset means one per core. "
+                    "Small programs are folded in-process whatever this says.")
+
     host: str = Field(default="127.0.0.1", description="Address `plaudit serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `plaudit serve` uses.")
     workers: int = Field(default=1, ge=1, le=64, description="API worker processes.")

@@ -18,7 +18,8 @@ from typing import Any
 from plaudit.application.cohorts import FAIRNESS_CAVEAT, Cohorts
 from plaudit.application.ingest import to_event
 from plaudit.application.ports import Store
-from plaudit.domain.backtest import Comparison, Side, standing
+from plaudit.application.workers import Page, RulebookText, pages, run_pages, workers_for
+from plaudit.domain.backtest import Comparison, Side, Standing, standing
 from plaudit.domain.fold import fold_events
 from plaudit.domain.rulebook import Rulebook
 
@@ -28,11 +29,59 @@ MAX_TOP = 100
 DEFAULT_MIN_GROUP = 30
 
 
+class BacktestJob:
+    """Fold a page of members under both rulebooks at the as-of time: the standings, and
+    how many members had no event yet then. Rulebooks are compiled once per process."""
+
+    def __init__(self, sources: tuple[RulebookText, RulebookText] | None, as_of_us: int,
+                 compiled: tuple[Rulebook, Rulebook] | None = None) -> None:
+        self.sources = sources
+        self.as_of_us = as_of_us
+        self.rulebooks = compiled
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"sources": self.sources, "as_of_us": self.as_of_us, "rulebooks": None}
+
+    def prepare(self) -> None:
+        if self.rulebooks is None:
+            assert self.sources is not None
+            self.rulebooks = (self.sources[0].compile(), self.sources[1].compile())
+
+    def run(self, store: Store, page: Page) -> tuple[list[tuple[str, Standing, Standing]],
+                                                     int]:
+        assert self.rulebooks is not None
+        with store.read() as tx:
+            rows = tx.events_of_members([no for no, _ in page])
+        by_no: dict[int, list[Any]] = {no: [] for no, _ in page}
+        for no, row in rows:
+            if row.at_us <= self.as_of_us:
+                by_no[no].append(row)
+        del rows
+        out: list[tuple[str, Standing, Standing]] = []
+        skipped = 0
+        for no, member in page:
+            stored = by_no.pop(no)
+            if not stored:  # no event yet at the as-of time: not a member then
+                skipped += 1
+                continue
+            before, after = (standing(fold_events(rb, member, [to_event(rb, s) for s in stored],
+                                                  self.as_of_us), self.as_of_us)
+                             for rb in self.rulebooks)
+            out.append((member, before, after))
+        return out, skipped
+
+
 def backtest(store: Store, published: Rulebook, candidate: Rulebook, as_of_us: int, *,
              before_label: str, after_label: str, cohorts: Cohorts | None = None,
              min_group: int = DEFAULT_MIN_GROUP, top: int = DEFAULT_TOP,
-             progress: Callable[[int, int], Any] | None = None) -> dict[str, Any]:
-    """The backtest report (see docs/rulebook.md, "Backtesting a rulebook")."""
+             progress: Callable[[int, int], Any] | None = None,
+             sources: tuple[RulebookText, RulebookText] | None = None,
+             workers: int | None = 1) -> dict[str, Any]:
+    """The backtest report (see docs/rulebook.md, "Backtesting a rulebook").
+
+    With both rulebooks' ``sources``, pages are folded on ``workers`` processes
+    (:mod:`plaudit.application.workers`); members are compared in member order either
+    way, so the report is the same."""
     if not 1 <= top <= MAX_TOP:
         raise ValueError(f"top must be 1 to {MAX_TOP}")
     if min_group < 1:
@@ -42,31 +91,15 @@ def backtest(store: Store, published: Rulebook, candidate: Rulebook, as_of_us: i
                             min_group=min_group)
     with store.read() as tx:
         total = tx.count_members()
+    n = workers_for(total, PAGE, workers) if sources is not None else 1
+    job = BacktestJob(sources, as_of_us, (published, candidate))
     done = skipped = 0
-    after = 0
-    while True:
-        with store.read() as tx:
-            page = tx.member_ids(after, PAGE)
-            if not page:
-                break
-            rows = tx.events_of_members([no for no, _ in page])
-        by_no: dict[int, list[Any]] = {no: [] for no, _ in page}
-        for no, row in rows:
-            if row.at_us <= as_of_us:
-                by_no[no].append(row)
-        del rows
-        for no, member in page:
-            stored = by_no.pop(no)
-            if not stored:  # no event yet at the as-of time: not a member then
-                skipped += 1
-                continue
-            sides = []
-            for rb in (published, candidate):
-                acc = fold_events(rb, member, [to_event(rb, s) for s in stored], as_of_us)
-                sides.append(standing(acc, as_of_us))
-            comparison.add(member, sides[0], sides[1])
-        after = page[-1][0]
-        done += len(page)
+    for page_members, page_skipped in run_pages(job, pages(store, None, PAGE), store=store,
+                                                workers=n):
+        for member, before, after in page_members:
+            comparison.add(member, before, after)
+        skipped += page_skipped
+        done += len(page_members) + page_skipped
         if progress is not None:
             progress(done, total)
     report = comparison.report()
@@ -77,4 +110,4 @@ def backtest(store: Store, published: Rulebook, candidate: Rulebook, as_of_us: i
             "top": top, "skipped": skipped} | report
 
 
-__all__ = ["DEFAULT_MIN_GROUP", "DEFAULT_TOP", "MAX_TOP", "PAGE", "backtest"]
+__all__ = ["DEFAULT_MIN_GROUP", "DEFAULT_TOP", "MAX_TOP", "PAGE", "BacktestJob", "backtest"]

@@ -16,35 +16,18 @@ and the fold itself runs outside the write lock: ingest keeps going during a pub
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from plaudit.application.ingest import BoardRows, board_rows, state_row, to_event
 from plaudit.application.ports import StateRow, Store, Transaction
-from plaudit.application.workers import Page, default_workers, run_pages
+from plaudit.application.workers import Page, RulebookText, pages, run_pages, workers_for
 from plaudit.domain.events import Event
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.rulebook import Rulebook
 
 PAGE = 500
-MIN_PAGES_PER_WORKER = 4
-"""Below this many pages a worker each, folding in this process is faster than starting
-processes (about half a second each)."""
-
-
-@dataclass(frozen=True)
-class RulebookText:
-    """A rulebook as a worker process gets it: its text, compiled there."""
-
-    text: str
-    name: str
-    version: int
-
-    def compile(self) -> Rulebook:
-        from plaudit.rulebook import load_rulebook  # the compiler only where it runs
-
-        return load_rulebook(self.text, self.name).with_version(self.version)
 
 
 @dataclass
@@ -129,26 +112,6 @@ def write_page(tx: Transaction, rulebook: Rulebook, fold: PageFold, now_us: int)
     return len(stale)
 
 
-def pages(store: Store, behind: int | None, size: int) -> Iterator[Page]:
-    """Members in pages, in member order, each page listed in its own short read."""
-    after = 0
-    while True:
-        with store.read() as tx:
-            page = tx.member_ids(after, size, behind)
-        if not page:
-            return
-        yield page
-        after = page[-1][0]
-
-
-def workers_for(members: int, workers: int | None) -> int:
-    """How many processes to fold ``members`` with: ``workers`` (None: one per core),
-    fewer when there are too few pages to keep them busy."""
-    wanted = default_workers() if workers is None else workers
-    pages_ = -(-members // PAGE)
-    return max(1, min(wanted, pages_ // MIN_PAGES_PER_WORKER))
-
-
 def replay(store: Store, rulebook: Rulebook, source: RulebookText, *,
            now_us: Callable[[], int], workers: int | None = 1, behind_only: bool = False,
            progress: Callable[[int, int], Any] | None = None) -> ReplayReport:
@@ -161,7 +124,7 @@ def replay(store: Store, rulebook: Rulebook, source: RulebookText, *,
     with store.write() as tx:  # boards gone from the rulebook list no one
         tx.drop_boards([b.id for b in rulebook.leaderboards])
         total = tx.count_members(behind)
-    n = workers_for(total, workers)
+    n = workers_for(total, PAGE, workers)
     done = events = refolded = 0
     job = ReplayJob(source, rulebook)
     for fold in run_pages(job, pages(store, behind, PAGE), store=store, workers=n):
@@ -174,5 +137,5 @@ def replay(store: Store, rulebook: Rulebook, source: RulebookText, *,
     return ReplayReport(done, events, refolded, n, time.perf_counter() - started)
 
 
-__all__ = ["PAGE", "PageFold", "ReplayJob", "ReplayReport", "RulebookText", "fold_page",
-           "pages", "replay", "workers_for", "write_page"]
+__all__ = ["PAGE", "PageFold", "ReplayJob", "ReplayReport", "fold_page", "replay",
+           "write_page"]

@@ -52,6 +52,7 @@ from plaudit.application.ports import (
 )
 from plaudit.application.replay import ReplayReport
 from plaudit.application.wire import EventDecoder
+from plaudit.application.workers import RulebookText
 from plaudit.domain.calendar import from_us
 from plaudit.domain.errors import (
     Conflict,
@@ -350,33 +351,39 @@ class Plaudit:
                          workers=self.fold_workers if workers is None else workers,
                          behind_only=behind_only, progress=progress)
 
-    def _source(self, rb: Rulebook) -> rp.RulebookText:
+    def _source(self, rb: Rulebook) -> RulebookText:
         with self.store.read() as tx:
             row = tx.rulebook(rb.version)
         if row is None:
             raise NotFound(f"no rulebook version {rb.version}")
-        return rp.RulebookText(row.source, f"rulebook v{row.version}", row.version)
+        return RulebookText(row.source, f"rulebook v{row.version}", row.version)
 
     # -- backtest (a candidate against the published rulebook; application/backtest.py) -
 
     def backtest(self, candidate: Rulebook, label: str, *, as_of_us: int | None = None,
                  cohorts: Cohorts | None = None, min_group: int = bt.DEFAULT_MIN_GROUP,
                  top: int = bt.DEFAULT_TOP,
-                 progress: Callable[[int, int], Any] | None = None) -> dict[str, Any]:
+                 progress: Callable[[int, int], Any] | None = None,
+                 candidate_text: str | None = None) -> dict[str, Any]:
         """Fold every member under the published rulebook and ``candidate`` at ``as_of_us``
-        (default now) and compare; writes nothing. See :func:`bt.backtest`."""
+        (default now) and compare; writes nothing. See :func:`bt.backtest`. Given the
+        candidate's text, the folds run on :attr:`fold_workers` processes."""
         with self._backtesting:
             published = self.rulebook()
             as_of = as_of_us if as_of_us is not None else self.clock.now_us()
+            sources = None if candidate_text is None else (
+                self._source(published),
+                RulebookText(candidate_text, label, candidate.version))
             return bt.backtest(self.store, published, candidate, as_of,
                                before_label=f"published v{published.version}",
                                after_label=label, cohorts=cohorts, min_group=min_group,
-                               top=top, progress=progress)
+                               top=top, progress=progress, sources=sources,
+                               workers=self.fold_workers)
 
     def backtest_draft(self, draft_id: int, **options: Any) -> dict[str, Any]:
         draft = self.draft(draft_id)
         return self.backtest(load_rulebook(draft.source, f"draft {draft_id}"),
-                             f"draft {draft_id}", **options)
+                             f"draft {draft_id}", candidate_text=draft.source, **options)
 
     # -- ingest -------------------------------------------------------------------------
 

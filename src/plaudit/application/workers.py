@@ -25,10 +25,14 @@ import queue
 import signal
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from plaudit.application.ports import Store
 from plaudit.domain.errors import PlauditError
+
+if TYPE_CHECKING:
+    from plaudit.domain.rulebook import Rulebook
 
 Page = list[tuple[int, str]]
 """A page of members: (member_no, member id), in member order."""
@@ -36,6 +40,9 @@ R = TypeVar("R", covariant=True)
 
 IN_FLIGHT = 2
 """Pages handed to each worker ahead of the one the caller is waiting for."""
+MIN_PAGES_PER_WORKER = 4
+"""Below this many pages a worker each, folding in this process is faster than starting
+processes (about half a second each)."""
 _POLL_SECONDS = 1.0
 
 
@@ -49,6 +56,20 @@ class PageJob(Protocol[R]):
     def run(self, store: Store, page: Page) -> R: ...
 
 
+@dataclass(frozen=True)
+class RulebookText:
+    """A rulebook as a worker process gets it: its text, compiled there."""
+
+    text: str
+    name: str
+    version: int
+
+    def compile(self) -> Rulebook:
+        from plaudit.rulebook import load_rulebook  # the compiler only where it runs
+
+        return load_rulebook(self.text, self.name).with_version(self.version)
+
+
 class WorkerFailed(RuntimeError):
     """A fold worker stopped or failed with something other than a plaudit error."""
 
@@ -59,6 +80,26 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def workers_for(members: int, page: int, workers: int | None) -> int:
+    """How many processes to fold ``members`` with in pages of ``page``: ``workers``
+    (None: one per core), fewer when there are too few pages to keep them busy."""
+    wanted = default_workers() if workers is None else workers
+    return max(1, min(wanted, -(-members // page) // MIN_PAGES_PER_WORKER))
+
+
+def pages(store: Store, behind: int | None, size: int) -> Iterator[Page]:
+    """Members in pages, in member order, each page listed in its own short read (with
+    ``behind``, only members whose state is at another rulebook version)."""
+    after = 0
+    while True:
+        with store.read() as tx:
+            page = tx.member_ids(after, size, behind)
+        if not page:
+            return
+        yield page
+        after = page[-1][0]
 
 
 def run_pages(job: PageJob[R], pages: Iterable[Page], *, store: Store, workers: int
@@ -178,4 +219,5 @@ def _work(opener: Callable[[], Store], job: PageJob[Any],
             store.close()
 
 
-__all__ = ["IN_FLIGHT", "Page", "PageJob", "WorkerFailed", "default_workers", "run_pages"]
+__all__ = ["IN_FLIGHT", "Page", "PageJob", "RulebookText", "WorkerFailed", "default_workers",
+           "pages", "run_pages", "workers_for"]

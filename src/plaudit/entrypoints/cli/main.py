@@ -169,12 +169,20 @@ def rulebook_check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fa
         raise typer.Exit(1)
 
 
+Workers = Annotated[int | None, typer.Option(
+    "--workers", min=1, max=64,
+    help="Processes folding members [default: PLAUDIT_FOLD_WORKERS, else one per core; "
+         "small programs fold in-process].")]
+
+
 @rulebook_app.command("publish")
 @handles_errors
-def rulebook_publish(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]
-                     ) -> None:
+def rulebook_publish(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+                     workers: Workers = None) -> None:
     """Publish a rulebook as the next version and re-fold every member under it."""
     service = _service()
+    if workers is not None:
+        service.fold_workers = workers
     with _progress("re-folding members", count=True) as (progress, task):
         result = service.publish_rulebook(
             file.read_text(encoding="utf-8"), str(file), actor=_actor(),
@@ -217,7 +225,8 @@ def rulebook_backtest(
                         ] = False,
         html: Annotated[Path | None, typer.Option(
             "--html", dir_okay=False, help="Also write a self-contained HTML report here.")
-                        ] = None) -> None:
+                        ] = None,
+        workers: Workers = None) -> None:
     """Fold all history under a candidate rulebook and under the published one, at the
     same as-of time, and compare them, without publishing or writing anything."""
     from plaudit.application.cohorts import AUDIT_REMINDER, CohortError, load_cohorts
@@ -231,12 +240,13 @@ def rulebook_backtest(
             raise typer.BadParameter(f"`{candidate}`: give `draft:N` with a draft number",
                                      param_hint="CANDIDATE")
         draft = service.draft(int(number))
-        compiled, label = load_rulebook(draft.source, f"draft {draft.draft_id}"), candidate
+        text, label = draft.source, candidate
     else:
         path = Path(candidate)
         if not path.is_file():
             raise typer.BadParameter(f"no such file: {candidate}", param_hint="CANDIDATE")
-        compiled, label = load_rulebook(path.read_text(encoding="utf-8"), str(path)), str(path)
+        text, label = path.read_text(encoding="utf-8"), str(path)
+    compiled = load_rulebook(text, label)
     if html is not None and not html.parent.is_dir():
         raise typer.BadParameter(f"no such directory: {html.parent}", param_hint="--html")
     groups = None
@@ -248,10 +258,12 @@ def rulebook_backtest(
             raise typer.Exit(2) from None
         err.print(f"note: {AUDIT_REMINDER}", highlight=False)
     as_of_us = _parse_as_of(service, as_of) if as_of else None
+    if workers is not None:
+        service.fold_workers = workers
     with _progress("folding members under both rulebooks", count=True) as (progress, task):
         report = service.backtest(
             compiled, label, as_of_us=as_of_us, cohorts=groups, min_group=min_group,
-            top=top,
+            top=top, candidate_text=text,
             progress=lambda done, total: progress.update(task, completed=done, total=total))
     if html is not None:
         html.write_text(backtest_html.render(report), encoding="utf-8")
@@ -350,6 +362,31 @@ def ingest(files: Annotated[list[str], typer.Argument(
         failed = failed or not report.ok
     if failed:
         raise typer.Exit(4)
+
+
+@app.command()
+@handles_errors
+def replay(workers: Workers = None,
+           behind_only: Annotated[bool, typer.Option(
+               "--behind-only",
+               help="Only members whose stored state is not at the current version (finish "
+                    "an interrupted publish).")] = False) -> None:
+    """Re-fold every member's stored state from their events under the current rulebook.
+
+    States are derived: this rewrites them from the event log (after restoring a backup,
+    or to check that nothing drifted), one transaction per page of members, while ingest
+    goes on. Safe to stop and run again.
+    """
+    service = _service()
+    with _progress("re-folding members", count=True) as (progress, task):
+        report = service.replay(
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            behind_only=behind_only, workers=workers)
+    rate = report.events / report.seconds if report.seconds else 0.0
+    out.print(f"re-folded {report.members:,} member(s), {report.events:,} events in "
+              f"{report.seconds:.1f} s ({rate:,.0f} events/s) on {report.workers} "
+              f"process(es)" + (f"; {report.refolded} written meanwhile were folded again"
+                                if report.refolded else ""), highlight=False)
 
 
 def ingest_with_progress(service: Plaudit, file: Path, batch_size: int) -> IngestReport:
