@@ -17,11 +17,11 @@ import gzip
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, BinaryIO, Protocol, cast
 
 from plaudit.application.ports import EntryRow, EventRow, StateRow, StoredEvent, Transaction
 from plaudit.application.wire import canonical_attributes, stored_attributes
@@ -195,6 +195,12 @@ class BoardRows:
                          [x for x in self.renamed if x[0] not in member_nos],
                          [x for x in self.friends if x[0] not in member_nos])
 
+    def extend(self, other: BoardRows) -> None:
+        self.entries.extend(other.entries)
+        self.left.extend(other.left)
+        self.renamed.extend(other.renamed)
+        self.friends.extend(other.friends)
+
     def write(self, tx: Transaction) -> None:
         tx.drop_entries(self.left)
         tx.put_entries(self.entries)
@@ -229,9 +235,46 @@ def write_boards(tx: Transaction, folded: Sequence[tuple[int, MemberFold]]) -> N
     board_rows(folded).write(tx)
 
 
+class Folder(Protocol):
+    """Folds a batch's members somewhere else (fold worker processes that own them):
+    :func:`fold_batch`'s contract, given what the writer read in its transaction."""
+
+    def fold(self, rulebook: Rulebook, batch: FoldBatch) -> FoldOutcome: ...
+
+
+@dataclass
+class FoldBatch:
+    """One batch's new events by member, with what the writer read for them."""
+
+    by_member: dict[str, list[Event]]
+    nos: dict[str, int]
+    created: set[str]
+    label_of: dict[str, str]
+    """Batch label (``line 12``, ``item 3``) of every new event, by id."""
+    states: dict[int, StateRow]
+    canon: dict[str, str]
+    """Canonical attribute JSON of every new event, by id (what a worker rebuilds it from)."""
+
+
+@dataclass
+class FoldOutcome:
+    """What the writer stores for a folded batch, as plain rows."""
+
+    states: list[StateRow]
+    boards: BoardRows
+    cancelled: dict[str, str | None]
+    """For each redemption cancellation of the batch, the reward it gave back (None when it
+    cancelled nothing): the stock guard's input."""
+
+
+History = Callable[[int], Iterable[Event]]
+"""A member's stored events, this batch's included, in any order (a re-fold's input)."""
+
+
 def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: list[Event],
-                labels: list[str], now_us: int) -> BatchResult:
-    """Store one validated batch and re-fold its members inside ``tx``.
+                labels: list[str], now_us: int, folder: Folder | None = None) -> BatchResult:
+    """Store one validated batch and re-fold its members inside ``tx`` (here, or on
+    ``folder``'s processes).
 
     Raises :class:`EventConflict` (the caller's transaction then rolls back) when an id is
     reused with another body, :class:`InsufficientPoints` when a spend exceeds the
@@ -250,12 +293,21 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
         for i in fresh:
             by_member.setdefault(events[i].member, []).append(events[i])
         result.members = len(by_member)
-        label_of = {events[i].id: labels[i] for i in fresh}
-        folded = _fold_members(tx, rulebook, cache, by_member, nos, created, label_of, now_us)
+        batch = FoldBatch(by_member, nos, created, {events[i].id: labels[i] for i in fresh},
+                          tx.states([nos[m] for m in by_member]),
+                          {events[i].id: canon[i] for i in fresh})
+        if folder is None:
+            with cache.lock:
+                outcome = fold_batch(rulebook, cache, batch, lambda no: (
+                    to_event(rulebook, s) for s in tx.member_events(no)))
+        else:
+            outcome = folder.fold(rulebook, batch)
+        tx.put_states(outcome.states, now_us)
+        outcome.boards.write(tx)
         stock_events = [events[i] for i in fresh if events[i].type in COMMANDS]
         if stock_events:
             try:
-                _guard_stock(tx, rulebook, stock_events, folded, nos, label_of)
+                _guard_stock(tx, rulebook, stock_events, outcome.cancelled, batch.label_of)
             except BaseException:
                 cache.drop([nos[m] for m in by_member])
                 raise
@@ -263,8 +315,7 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
 
 
 def _guard_stock(tx: Transaction, rulebook: Rulebook, stock_events: list[Event],
-                 folded: dict[int, MemberFold], nos: dict[str, int],
-                 label_of: dict[str, str]) -> None:
+                 cancelled: dict[str, str | None], label_of: dict[str, str]) -> None:
     """Take (and give back) the shared stock of redeemed rewards in this transaction.
 
     The database decides, with a conditional update per reward (in reward order, so two
@@ -279,12 +330,8 @@ def _guard_stock(tx: Transaction, rulebook: Rulebook, stock_events: list[Event],
             redeemed = str(e.attributes["reward"])
             delta[redeemed] = delta.get(redeemed, 0) + 1
             first.setdefault(redeemed, e.id)
-        else:
-            part = folded[nos[e.member]].rewards
-            cancelled = part.cancelled_reward(e.attributes["redemption"], e.id) \
-                if part is not None else None
-            if cancelled is not None:
-                delta[cancelled] = delta.get(cancelled, 0) - 1
+        elif (gave_back := cancelled.get(e.id)) is not None:
+            delta[gave_back] = delta.get(gave_back, 0) - 1
     for reward_id in sorted(delta):
         if not delta[reward_id]:
             continue
@@ -383,28 +430,23 @@ def _insert_new(tx: Transaction, events: list[Event], canon: list[str], labels: 
     return fresh
 
 
-def _fold_members(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
-                  by_member: dict[str, list[Event]], nos: dict[str, int], created: set[str],
-                  label_of: dict[str, str], now_us: int) -> dict[int, MemberFold]:
-    """Apply each member's new events (incrementally, or by re-folding) and write states;
-    returns each member's accumulator by member number."""
-    states = tx.states([nos[m] for m in by_member])
-    with cache.lock:
-        return _fold_locked(tx, rulebook, cache, by_member, nos, created, label_of, now_us,
-                            states)
+def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: History
+               ) -> FoldOutcome:
+    """Apply each member's new events (incrementally, or by re-folding from ``history``),
+    keeping the accumulators in ``cache`` (the caller holds its lock); nothing is written.
 
-
-def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
-                 by_member: dict[str, list[Event]], nos: dict[str, int], created: set[str],
-                 label_of: dict[str, str], now_us: int, states: dict[int, StateRow]
-                 ) -> dict[int, MemberFold]:
+    Raises the batch's refusal, naming its item, and then forgets every accumulator of the
+    batch (they may hold part of it)."""
     out: list[StateRow] = []
-    folded: dict[int, MemberFold] = {}
+    folded: list[tuple[int, MemberFold]] = []
+    cancelled: dict[str, str | None] = {}
+    by_member, nos, label_of, states = batch.by_member, batch.nos, batch.label_of, batch.states
     try:
         for member, evs in by_member.items():
             no = nos[member]
             evs.sort(key=lambda e: (e.at_us, e.id))
-            acc = _accumulator(rulebook, cache, no, member, states.get(no), member in created)
+            acc = _accumulator(rulebook, cache, no, member, states.get(no),
+                               member in batch.created)
             if acc is not None and (acc.last_key is None or (evs[0].at_us, evs[0].id) >
                                     acc.last_key):
                 for e in evs:
@@ -417,15 +459,18 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
                 spends = any(e.type in SPENDING for e in evs)
                 acc = MemberFold(rulebook, member)
                 acc.revision = states[no].revision if no in states else 0
-                history = sorted((to_event(rulebook, s) for s in tx.member_events(no)),
-                                 key=lambda e: (e.at_us, e.id))
                 # Stored commands after the first new event are checked again too: a late
                 # redemption must not leave a later one over its limit or requirement.
                 first = (evs[0].at_us, evs[0].id)
-                for e in history:
+                for e in sorted(history(no), key=lambda e: (e.at_us, e.id)):
                     acc.apply(e, strict=spends, check=e.id in label_of or (
                         e.type in COMMANDS and (e.at_us, e.id) > first))
-            folded[no] = acc
+            for e in evs:
+                if e.type == REDEEM_CANCEL:
+                    part = acc.rewards
+                    cancelled[e.id] = None if part is None else part.cancelled_reward(
+                        e.attributes["redemption"], e.id)
+            folded.append((no, acc))
             out.append(state_row(no, acc))
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
@@ -447,11 +492,10 @@ def _fold_locked(tx: Transaction, rulebook: Rulebook, cache: FoldCache,
     except BaseException:
         cache.drop([nos[m] for m in by_member])
         raise
-    tx.put_states(out, now_us)
-    write_boards(tx, list(folded.items()))
-    for no, acc in folded.items():
+    boards = board_rows(folded)
+    for no, acc in folded:
         cache.put(no, acc)
-    return folded
+    return FoldOutcome(out, boards, cancelled)
 
 
 def _accumulator(rulebook: Rulebook, cache: FoldCache, no: int, member: str,
@@ -513,10 +557,15 @@ __all__ = [
     "DEFAULT_BATCH",
     "BatchResult",
     "BoardRows",
+    "FoldBatch",
     "FoldCache",
+    "FoldOutcome",
+    "Folder",
+    "History",
     "IngestReport",
     "RejectedBatch",
     "board_rows",
+    "fold_batch",
     "open_events_file",
     "read_batches",
     "sort_key",

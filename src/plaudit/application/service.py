@@ -28,10 +28,12 @@ from plaudit.application.access import Access
 from plaudit.application.cohorts import Cohorts
 from plaudit.application.disputes import Disputes
 from plaudit.application.erasure_requests import ErasureRequest
+from plaudit.application.fold_pool import FoldPool
 from plaudit.application.ingest import (
     DEFAULT_BATCH,
     BatchResult,
     FoldCache,
+    Folder,
     IngestReport,
     RejectedBatch,
     open_events_file,
@@ -50,9 +52,10 @@ from plaudit.application.ports import (
     Store,
     Transaction,
 )
+from plaudit.application.prefetch import prefetched
 from plaudit.application.replay import ReplayReport
 from plaudit.application.wire import EventDecoder
-from plaudit.application.workers import RulebookText
+from plaudit.application.workers import RulebookText, default_workers
 from plaudit.domain.calendar import from_us
 from plaudit.domain.errors import (
     Conflict,
@@ -92,6 +95,10 @@ from plaudit.domain.state import (
 from plaudit.rulebook import load_rulebook
 from plaudit.rulebook.compiler import digest
 from plaudit.rulebook.diff import RulebookDiff, diff_texts
+
+POOL_BYTES_PER_EVENT = 150
+"""About what one event takes in a JSON Lines file: a file of fewer than two batches of
+them is folded in-process."""
 
 
 @contextmanager
@@ -459,38 +466,70 @@ class Plaudit:
                 results.append(e)
         return results
 
-    def ingest_events(self, events: list[Event], labels: Sequence[str]) -> BatchResult:
+    def ingest_events(self, events: list[Event], labels: Sequence[str], *,
+                      folder: Folder | None = None) -> BatchResult:
         with self.store.write() as tx:
             rb = self._current(tx)
-            return store_batch(tx, rb, self.cache, events, list(labels), self.clock.now_us())
+            return store_batch(tx, rb, self.cache, events, list(labels), self.clock.now_us(),
+                               folder)
 
     def ingest_file(self, path: Path, *, batch_size: int = DEFAULT_BATCH,
-                    progress: Callable[[int, IngestReport], Any] | None = None
-                    ) -> IngestReport:
-        """Stream a JSONL file (optionally .gz) in atomic batches; see :meth:`ingest_stream`."""
+                    progress: Callable[[int, IngestReport], Any] | None = None,
+                    workers: int | None = None) -> IngestReport:
+        """Stream a JSONL file (optionally .gz) in atomic batches; see :meth:`ingest_stream`.
+
+        A file of more than two batches is folded on ``workers`` processes (default:
+        :attr:`fold_workers`); a smaller one in this process, where starting them would
+        cost more than they save."""
+        if workers is None:
+            workers = self.fold_workers
+        if path.suffix != ".gz" and path.stat().st_size < 2 * batch_size * POOL_BYTES_PER_EVENT:
+            workers = 1
         with open_events_file(path) as stream:
-            return self.ingest_stream(stream, batch_size=batch_size, progress=progress)
+            return self.ingest_stream(stream, batch_size=batch_size, progress=progress,
+                                      workers=workers)
 
     def ingest_stream(self, stream: BinaryIO, *, batch_size: int = DEFAULT_BATCH,
-                      progress: Callable[[int, IngestReport], Any] | None = None
-                      ) -> IngestReport:
+                      progress: Callable[[int, IngestReport], Any] | None = None,
+                      workers: int | None = 1) -> IngestReport:
         """Ingest JSON Lines from a byte stream in atomic batches.
 
         A bad batch is reported and skipped; the others are stored. Re-running the same
         input after fixing it stores only what is missing. ``progress`` gets the bytes read
-        so far and the report after each batch.
+        so far and the report after each batch. With ``workers`` > 1 (None: one per core)
+        the members are folded on that many processes (:mod:`plaudit.application.
+        fold_pool`), this one decoding and writing.
         """
+        n = default_workers() if workers is None else workers
+        opener = self.store.opener() if n > 1 else None
+        with contextlib.ExitStack() as stack:
+            folder = None if opener is None else stack.enter_context(FoldPool(
+                opener, self._source, n, cache_members=self.cache.capacity))
+            return self._ingest_batches(stream, batch_size, progress, folder)
+
+    def _ingest_batches(self, stream: BinaryIO, batch_size: int,
+                        progress: Callable[[int, IngestReport], Any] | None,
+                        folder: Folder | None) -> IngestReport:
         report = IngestReport()
-        rb = self.rulebook()
-        with _quiet_gc():
+        latest = [self.rulebook()]
+
+        def decoded() -> Iterator[tuple[list[bytes], list[int], int, Rulebook,
+                                        tuple[list[Event], list[Problem]]]]:
             for lines, numbers, done in read_batches(stream, batch_size):
+                rb = latest[0]
+                yield lines, numbers, done, rb, self.decoder(rb).decode_lines(lines, numbers)
+
+        with _quiet_gc():
+            for lines, numbers, done, used, (events, problems) in prefetched(decoded()):
                 report.lines += len(lines)
                 report.batches += 1
-                events, problems = self.decoder(rb).decode_lines(lines, numbers)
+                if used is not latest[0]:  # decoded ahead, before a publish was seen
+                    events, problems = self.decoder(latest[0]).decode_lines(lines, numbers)
                 try:
                     if problems:
                         raise EventRejected(problems)
-                    result = self.ingest_events(events, [f"line {n}" for n in numbers])
+                    result = self.ingest_events(events, [f"line {n}" for n in numbers],
+                                                folder=folder)
                 except EventRejected as e:
                     report.rejected.append(RejectedBatch(numbers[0], numbers[-1],
                                                          list(e.problems)))
@@ -499,7 +538,7 @@ class Plaudit:
                     report.duplicates += result.duplicates
                 if progress is not None:
                     progress(done, report)
-                rb = self._rulebook_if_changed(rb)
+                latest[0] = self._rulebook_if_changed(latest[0])
                 gc.freeze()
         return report
 

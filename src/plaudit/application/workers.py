@@ -40,7 +40,7 @@ R = TypeVar("R", covariant=True)
 
 IN_FLIGHT = 2
 """Pages handed to each worker ahead of the one the caller is waiting for."""
-MIN_PAGES_PER_WORKER = 4
+MIN_PAGES_PER_WORKER = 2
 """Below this many pages a worker each, folding in this process is faster than starting
 processes (about half a second each)."""
 _POLL_SECONDS = 1.0

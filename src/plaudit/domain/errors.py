@@ -37,6 +37,19 @@ class PlauditError(Exception):
 
     code = "error"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled as its message and attributes, never by calling __init__ again (whose
+        # arguments differ by subclass): a fold worker process raises it in the caller.
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[PlauditError], args: tuple[object, ...],
+             attributes: dict[str, object]) -> PlauditError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
+
 
 @dataclass(frozen=True)
 class Problem:
