@@ -344,8 +344,12 @@ def ingest(files: Annotated[list[str], typer.Argument(
                help="JSONL files (.gz accepted); `-` reads standard input.")],
            batch_size: Annotated[int, typer.Option(min=1, max=1_000_000,
                                                    help="Events per atomic batch.")
-                                 ] = DEFAULT_BATCH) -> None:
-    """Ingest events from JSON Lines files, one event per line, in atomic batches."""
+                                 ] = DEFAULT_BATCH,
+           workers: Workers = None) -> None:
+    """Ingest events from JSON Lines files, one event per line, in atomic batches.
+
+    Files of more than two batches are folded on worker processes that each own a share
+    of the members, this process decoding and writing (see docs/benchmarks.md)."""
     for name in files:
         if name != "-" and not Path(name).is_file():
             raise typer.BadParameter(f"no such file: {name}", param_hint="FILES")
@@ -353,11 +357,12 @@ def ingest(files: Annotated[list[str], typer.Argument(
     failed = False
     for name in files:
         if name == "-":
-            report = service.ingest_stream(sys.stdin.buffer, batch_size=batch_size)
+            report = service.ingest_stream(sys.stdin.buffer, batch_size=batch_size,
+                                           workers=workers or 1)
             label = Path("<stdin>")
         else:
             label = Path(name)
-            report = ingest_with_progress(service, label, batch_size)
+            report = ingest_with_progress(service, label, batch_size, workers)
         render.ingest_report(out, err, label, report)
         failed = failed or not report.ok
     if failed:
@@ -389,13 +394,14 @@ def replay(workers: Workers = None,
                                 if report.refolded else ""), highlight=False)
 
 
-def ingest_with_progress(service: Plaudit, file: Path, batch_size: int) -> IngestReport:
+def ingest_with_progress(service: Plaudit, file: Path, batch_size: int,
+                         workers: int | None = None) -> IngestReport:
     # a .gz file's size is not the size of what is read from it: no total then
     size = None if file.suffix == ".gz" else file.stat().st_size
     with _progress(f"ingesting {file.name}", count=False) as (progress, task):
         progress.update(task, total=size)
         return service.ingest_file(
-            file, batch_size=batch_size,
+            file, batch_size=batch_size, workers=workers,
             progress=lambda done, _report: progress.update(task, completed=done))
 
 
