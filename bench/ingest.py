@@ -3,7 +3,9 @@
     python bench/ingest.py --events 1000000
 
 1. writes N synthetic sesame-style events (time-ordered JSONL, ~100 events per member);
-2. (b) times ``Plaudit.ingest_file`` on a fresh SQLite database: JSON parsing, validation
+2. (b) times ``Plaudit.ingest_file`` on a fresh SQLite database, once per ``--workers``
+   count (1: everything in this process; N: N fold worker processes, this one decoding
+   and writing): JSON parsing, validation
    against the rulebook, idempotency, rule evaluation, the fold and the derived state of
    every touched member, all written in atomic batches;
 3. (a) times the baseline: the same rows (id, member, type, time, attributes) inserted with
@@ -61,14 +63,14 @@ def write_events(path: Path, n: int, members: int) -> int:
 
 
 def plaudit_ingest(path: Path, db: Path, batch: int, profile: bool,
-                   cache: int) -> tuple[float, int]:
+                   cache: int, workers: int = 1) -> tuple[float, int]:
     svc = Plaudit(SqlStore(f"sqlite:///{db}"), SystemClock(), cache_size=cache)
     svc.publish_rulebook((ROOT / "examples" / "sesame-style.yaml").read_text(), actor="bench")
     prof = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if prof:
         prof.enable()
-    report = svc.ingest_file(path, batch_size=batch)
+    report = svc.ingest_file(path, batch_size=batch, workers=workers)
     if prof:
         prof.disable()
     elapsed = time.perf_counter() - started
@@ -112,6 +114,8 @@ def main() -> None:
     parser.add_argument("--cache-members", type=int, default=20_000,
                         help="accumulators kept between batches (PLAUDIT_CACHE_MEMBERS)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="fold worker processes for (b), one run each (1: in-process)")
     parser.add_argument("--fold-events", type=int, default=100_000,
                         help="events for the in-memory fold comparison (c); 0 skips it")
     args = parser.parse_args()
@@ -123,19 +127,27 @@ def main() -> None:
         size = path.stat().st_size
         print(f"{n:,} events, {members:,} members, {size / 1e6:.0f} MB of JSONL, "
               f"batches of {args.batch_size:,}, cache {args.cache_members:,} members")
-        p_time, stored = plaudit_ingest(path, tmpdir / "plaudit.db", args.batch_size,
-                                        args.profile, args.cache_members)
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        runs = []
+        for w in args.workers:
+            db = tmpdir / f"plaudit-{w}.db"
+            p_time, stored = plaudit_ingest(path, db, args.batch_size, args.profile,
+                                            args.cache_members, w)
+            runs.append((w, p_time, stored,
+                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
+            db.unlink()
         r_time, raw = raw_sqlite(path, tmpdir / "raw.db")
         fold_costs = fold_comparison(tmpdir, args.fold_events, members) \
             if args.fold_events else {}
-    p_rate, r_rate = stored / p_time, raw / r_time
+    r_rate = raw / r_time
     print(f"(a) raw SQLite executemany, unique id : {r_rate:>10,.0f} rows/s "
           f"({r_time:.2f} s)")
-    print(f"(b) plaudit ingest, rules + state     : {p_rate:>10,.0f} events/s "
-          f"({p_time:.2f} s)")
-    print(f"ratio (b)/(a)                         : {p_rate / r_rate:>10.1%}")
-    print(f"peak RSS after (b)                    : {peak_mb:>10,.0f} MB")
+    for w, p_time, stored, peak_mb, child_mb in runs:
+        p_rate = stored / p_time
+        how = "in-process" if w == 1 else f"{w} fold workers"
+        print(f"(b) plaudit ingest, {how:<18}: {p_rate:>10,.0f} events/s "
+              f"({p_time:.2f} s), {p_rate / r_rate:.1%} of (a); peak RSS so far: "
+              f"this process {peak_mb:,.0f} MB, largest worker {child_mb:,.0f} MB")
     if fold_costs:
         before, after = fold_costs["before seam"], fold_costs["after seam"]
         full = fold_costs["every section"]
