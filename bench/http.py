@@ -278,6 +278,8 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--members", type=int, default=1000)
     p.add_argument("--workers", type=int, default=1, help="uvicorn workers for plaudit")
+    p.add_argument("--fold-workers", type=int, default=0,
+                   help="fold processes per plaudit worker (PLAUDIT_SERVE_FOLD_WORKERS)")
     p.add_argument("--profile", choices=["single", "batch", "read", "read1"],
                    help="sample the plaudit server with py-spy during this run")
     p.add_argument("--keep", type=Path, help="copy the plaudit database here afterwards")
@@ -298,7 +300,7 @@ def main() -> None:
         servers = {
             "plaudit": start([sys.executable, "-m", "plaudit", "serve", "--port",
                               str(plaudit_port), "--workers", str(args.workers), "--log-level",
-                              "warning"],
+                              "warning", "--fold-workers", str(args.fold_workers)],
                              env, plaudit_url + "/healthz"),
             "bare": start([sys.executable, "-m", "uvicorn", "--app-dir", str(work),
                            "bare_app:app", "--port", str(bare_port), "--workers", "1",
@@ -342,7 +344,8 @@ def report(results: dict[tuple[str, str], Result], args: argparse.Namespace) -> 
     labels = {"single": "event ×1", "batch": "events ×100", "read": "member read",
               "read1": "read, 1 client"}
     print(f"\nwrk: 1 thread, {args.connections} connections (reads also with 1), "
-          f"{args.duration} s per run; SQLite; uvicorn workers: plaudit {args.workers}, "
+          f"{args.duration} s per run; SQLite; uvicorn workers: plaudit {args.workers} "
+          f"(fold workers {args.fold_workers}), "
           f"bare 1; {os.cpu_count()} cores shared with wrk\n")
     print(f"{'run':<16}{'server':<9}{'req/s':>9}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'errors':>8}{'vs bare':>9}")

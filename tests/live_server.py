@@ -23,10 +23,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(database_url: str, home: Path, workers: int = 1) -> Iterator[str]:
-    """Serve ``database_url`` (already migrated) with ``workers`` uvicorn processes and
-    yield the base URL once every worker answers /healthz; the server's output goes to
-    ``home/server.log`` and into the failure."""
+def live_server(database_url: str, home: Path, workers: int = 1,
+                env: dict[str, str] | None = None) -> Iterator[str]:
+    """Serve ``database_url`` (already migrated) with ``workers`` uvicorn processes (and
+    ``env`` on top of this process's environment) and yield the base URL once every worker
+    answers /healthz; the server's output goes to ``home/server.log`` and into the
+    failure."""
     port = free_port()
     log_path = home / "server.log"
     with log_path.open("wb") as log:
@@ -34,7 +36,7 @@ def live_server(database_url: str, home: Path, workers: int = 1) -> Iterator[str
             [sys.executable, "-m", "plaudit", "serve", "--port", str(port),
              "--database-url", database_url, "--log-level", "warning",
              "--workers", str(workers)],
-            env={**os.environ, "PLAUDIT_HOME": str(home)}, stdout=log,
+            env={**os.environ, "PLAUDIT_HOME": str(home), **(env or {})}, stdout=log,
             stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
                     "(publish, `plaudit replay`, backtest); unset means one per core. "
                     "Small programs are folded in-process whatever this says.")
 
+    serve_fold_workers: int = Field(
+        default=0, ge=0, le=64,
+        description="Fold processes per API worker: its writes are folded there, each "
+                    "owning a share of the members, and present-state reads are answered "
+                    "from them; 0 folds in the API worker itself. See docs/benchmarks.md.")
+
     host: str = Field(default="127.0.0.1", description="Address `plaudit serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `plaudit serve` uses.")
     workers: int = Field(default=1, ge=1, le=64, description="API worker processes.")

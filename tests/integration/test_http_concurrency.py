@@ -3,7 +3,9 @@
 The server is `plaudit serve` (uvicorn) in its own process, as in production; the clients
 are 50 threads released together by a barrier. With one worker, group commit already
 merges requests that arrive together; with four worker processes, each with its own
-group commit and fold cache, the database alone decides who stores what.
+group commit and fold cache, the database alone decides who stores what; with one worker
+and two fold processes (PLAUDIT_SERVE_FOLD_WORKERS), the folds and the present-state reads
+happen in the processes that own the members.
 """
 
 from __future__ import annotations
@@ -35,19 +37,20 @@ class Server:
 
 @pytest.fixture
 def server(store_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
-    workers = getattr(request, "param", 1)
+    workers, fold_workers = getattr(request, "param", (1, 0))
     store = SqlStore(store_url)
     svc = Plaudit(store, SystemClock())
     svc.publish_rulebook((EXAMPLES / "sesame-style.yaml").read_text(), "sesame-style.yaml",
                          actor="test")
     token = svc.access.create_key("load", ["ingest", "read"], actor="test").token
     store.close()
-    with live_server(store_url, tmp_path, workers) as base:
+    with live_server(store_url, tmp_path, workers,
+                     env={"PLAUDIT_SERVE_FOLD_WORKERS": str(fold_workers)}) as base:
         yield Server(base, token)
 
 
-WORKERS = pytest.mark.parametrize("server", [1, 4], indirect=True,
-                                  ids=["1 worker", "4 workers"])
+WORKERS = pytest.mark.parametrize("server", [(1, 0), (4, 0), (1, 2)], indirect=True,
+                                  ids=["1 worker", "4 workers", "2 fold workers"])
 
 
 def _together(n: int, work: Any) -> list[Any]:
@@ -113,6 +116,7 @@ def test_fifty_clients_posting_different_events_for_one_member_lose_none(
     assert [a["event"] for a in state["awards"]] == [f"e-{i}" for i in range(3 * CLIENTS)]
 
 
+@WORKERS
 def test_bad_requests_among_good_ones_fail_alone(server: Server) -> None:
     """Requests arriving together are written in one transaction when they all succeed;
     a refused one (a reused id, an overspend) must fail alone, with its own item numbers,

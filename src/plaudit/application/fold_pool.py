@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
+import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -46,6 +47,7 @@ from plaudit.application.workers import RulebookText, WorkerFailed
 from plaudit.domain.errors import PlauditError
 from plaudit.domain.events import Event
 from plaudit.domain.rulebook import Rulebook
+from plaudit.domain.state import MemberState
 
 _POLL_SECONDS = 1.0
 Row = tuple[str, str, int, str, str, str]
@@ -67,6 +69,8 @@ class FoldPool:
         self.conns: list[Connection] = []
         self.procs: list[Any] = []
         self.known: list[set[int]] = []
+        self.lock = threading.Lock()
+        """One caller at a time talks to the workers (a server's threads share the pool)."""
         per_worker = max(1, cache_members // workers)
         for i in range(workers):
             mine, theirs = ctx.Pipe()
@@ -85,6 +89,28 @@ class FoldPool:
         self.close()
 
     def fold(self, rulebook: Rulebook, batch: FoldBatch) -> FoldOutcome:
+        with self.lock:
+            return self._fold(rulebook, batch)
+
+    def view(self, rulebook: Rulebook, state: StateRow, as_of_us: int) -> MemberState | None:
+        """The member's present state from its owner's accumulator, or None when the owner
+        holds none it trusts for ``state`` (the caller folds it then)."""
+        k = state.member_no % len(self.conns)
+        with self.lock:
+            self._know(k, rulebook)
+            self._send(k, ("view", rulebook.version, state, as_of_us))
+            kind, value = self._receive(k)
+        if kind != "ok":
+            raise WorkerFailed(f"fold worker {k} failed: {value}")
+        result: MemberState | None = value
+        return result
+
+    def _know(self, k: int, rulebook: Rulebook) -> None:
+        if rulebook.version not in self.known[k]:
+            self._send(k, ("rulebook", self.source_of(rulebook)))
+            self.known[k].add(rulebook.version)
+
+    def _fold(self, rulebook: Rulebook, batch: FoldBatch) -> FoldOutcome:
         n = len(self.conns)
         shares: list[Share] = [[] for _ in range(n)]
         for member, evs in batch.by_member.items():
@@ -97,9 +123,7 @@ class FoldPool:
         for k, share in enumerate(shares):
             if not share:
                 continue
-            if rulebook.version not in self.known[k]:
-                self._send(k, ("rulebook", self.source_of(rulebook)))
-                self.known[k].add(rulebook.version)
+            self._know(k, rulebook)
             self._send(k, ("fold", rulebook.version, share))
             asked.append(k)
         outcome = FoldOutcome([], BoardRows(), {})
@@ -170,6 +194,13 @@ def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int) ->
             if message[0] == "rulebook":
                 rb = message[1].compile()
                 rulebooks[rb.version] = rb
+                continue
+            if message[0] == "view":
+                _, version, state, as_of_us = message
+                try:
+                    conn.send(("ok", cache.view(state, rulebooks[version], as_of_us)))
+                except Exception:
+                    conn.send(("failed", traceback.format_exc(limit=8)))
                 continue
             _, version, share = message
             try:

@@ -188,6 +188,9 @@ class Plaudit:
         self.store = store
         self.clock = clock
         self.fold_workers = fold_workers
+        self.folder: FoldPool | None = None
+        """Fold processes this service's writes and present-state reads go to, while
+        serving with them (:meth:`start_folding`); None folds in this process."""
         """Processes that fold members when the whole program is folded (publish, replay,
         backtest); None means one per core. See :mod:`plaudit.application.workers`."""
         self.cache = FoldCache(cache_size)
@@ -394,6 +397,23 @@ class Plaudit:
 
     # -- ingest -------------------------------------------------------------------------
 
+    def start_folding(self, workers: int) -> bool:
+        """Fold this process's writes on ``workers`` processes that own the members (the
+        API server's ``PLAUDIT_SERVE_FOLD_WORKERS``): this one keeps HTTP, decoding and
+        the transactions, theirs the accumulators. False when the store cannot be opened
+        by another process (an in-memory database)."""
+        opener = self.store.opener()
+        if opener is None or workers < 1 or self.folder is not None:
+            return False
+        self.folder = FoldPool(opener, self._source, workers,
+                               cache_members=self.cache.capacity)
+        return True
+
+    def stop_folding(self) -> None:
+        if self.folder is not None:
+            self.folder.close()
+            self.folder = None
+
     def decoder(self, rulebook: Rulebook) -> EventDecoder:
         dec = self._decoders.get(rulebook.version)
         if dec is None:
@@ -422,7 +442,7 @@ class Plaudit:
                 if problems:
                     raise EventRejected(problems)
             result = store_batch(tx, current, self.cache, events, labels,
-                                 self.clock.now_us())
+                                 self.clock.now_us(), self.folder)
             if then is not None:
                 then(tx)
             return result
@@ -567,7 +587,7 @@ class Plaudit:
                 rb = self._current(tx)
                 if not history:
                     state = tx.states([no]).get(no)
-                    cached = self.cache.view(state, rb, as_of) if state is not None else None
+                    cached = self._cached_view(state, rb, as_of)
                     if cached is not None:
                         return cached
             else:
@@ -582,6 +602,15 @@ class Plaudit:
         if state is not None:
             self.cache.offer(state, rb, acc)
         return view
+
+    def _cached_view(self, state: StateRow | None, rb: Rulebook, as_of_us: int
+                     ) -> MemberState | None:
+        if state is None:
+            return None
+        cached = self.cache.view(state, rb, as_of_us)
+        if cached is None and self.folder is not None:
+            cached = self.folder.view(rb, state, as_of_us)
+        return cached
 
     def score_history(self, member_id: str, as_of_us: int | None = None,
                       days: int = 365) -> list[ScorePoint]:

@@ -700,6 +700,12 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address [default
           database_url: Annotated[str | None, typer.Option(
               help="Database URL [default: PLAUDIT_DATABASE_URL or SQLite in "
                    "PLAUDIT_HOME].")] = None,
+          fold_workers: Annotated[int | None, typer.Option(
+              min=0, max=64,
+              help="Fold processes per worker: writes are folded there, each owning a "
+                   "share of the members, and present-state reads answered from them "
+                   "[default: PLAUDIT_SERVE_FOLD_WORKERS or 0, folding in the worker]."
+          )] = None,
           log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
           forwarded_allow_ips: Annotated[str | None, typer.Option(
               help="Behind a TLS-terminating proxy: the proxy's addresses (comma-separated) "
@@ -712,6 +718,8 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address [default
 
     if database_url:
         os.environ["PLAUDIT_DATABASE_URL"] = database_url  # inherited by worker processes
+    if fold_workers is not None:
+        os.environ["PLAUDIT_SERVE_FOLD_WORKERS"] = str(fold_workers)
     settings = Settings()
     bootstrap(settings).store.close()  # create and migrate the database once, up front
     uvicorn.run("plaudit.entrypoints.http.app:app_factory", factory=True,

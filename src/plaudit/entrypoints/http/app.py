@@ -52,13 +52,19 @@ Every error is `application/problem+json` (RFC 9457) with `type`, `title`, `stat
 
 
 def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYTES,
-               threads: int | None = None, freeze_gc: bool = False) -> FastAPI:
+               threads: int | None = None, freeze_gc: bool = False,
+               fold_workers: int | None = None) -> FastAPI:
+    """``fold_workers`` (default ``PLAUDIT_SERVE_FOLD_WORKERS``): processes started with the
+    server that fold its writes and answer present-state reads (see
+    :meth:`Plaudit.start_folding`); stopped with it."""
+    settings = Settings()
     if svc is None:
         from plaudit.bootstrap import bootstrap
 
         svc = bootstrap()
+    if fold_workers is None:
+        fold_workers = settings.serve_fold_workers
     if threads is None:
-        settings = Settings()
         if settings.threads is not None:
             threads = settings.threads
         else:  # the service may not come from settings (tests): ask its store
@@ -70,7 +76,12 @@ def create_app(svc: Plaudit | None = None, *, max_body_bytes: int = MAX_BODY_BYT
         # on the GIL, a thread back from SQLite waiting a switch interval for it, and p99
         # grew to ~1 s under load (docs/benchmarks.md). See Settings.threads.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        yield
+        started = fold_workers > 0 and svc.start_folding(fold_workers)
+        try:
+            yield
+        finally:
+            if started:
+                svc.stop_folding()
 
     app = FastAPI(title="plaudit", version=plaudit.__version__, description=DESCRIPTION,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json",
