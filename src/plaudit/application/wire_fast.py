@@ -12,7 +12,8 @@ decoded again by the pydantic path, which stays the one authority on what is ref
 why (so error messages do not change). It therefore only has to be a *subset* of the
 pydantic path: everything it accepts, pydantic accepts with equal events (same values,
 same types, same key order), and anything unusual — an escape in a string, a decimal in
-exponent form, a time with a fraction, an int beyond 64 bits — is simply declined.
+exponent form or with more than 28 digits, an int beyond 64 bits, a line that starts with
+a space — is simply declined (a time with a fraction is accepted, but parsed whole).
 tests/unit/test_wire_fast.py checks that subset property on generated events.
 """
 
@@ -67,8 +68,8 @@ def _instant_us(text: str) -> int:
 
 
 def _naive_us(text: str) -> int:
-    """``text`` (a complete RFC 3339 time at offset zero) parsed as wire.py parses it, but
-    without the range check: a part of a time, not an event time."""
+    """``text`` (a complete RFC 3339 time) parsed as wire.py parses it, but without the
+    range check: it is built around one part of an event time, not an event time."""
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
