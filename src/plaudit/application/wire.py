@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import orjson
 from pydantic import (
@@ -36,6 +36,9 @@ from plaudit.domain.calendar import in_range, to_us
 from plaudit.domain.errors import Problem
 from plaudit.domain.events import CONSENT, Event
 from plaudit.domain.rulebook import BUILTIN_EVENTS, Attribute, Rulebook
+
+if TYPE_CHECKING:
+    from plaudit.application.wire_fast import FastDecoder
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -106,9 +109,15 @@ def _event_model(name: str, attributes: Mapping[str, Attribute]) -> Any:
 
 
 class EventDecoder:
-    """Validates wire events for one rulebook and builds domain :class:`Event` values."""
+    """Validates wire events for one rulebook and builds domain :class:`Event` values.
 
-    def __init__(self, rulebook: Rulebook) -> None:
+    A batch is first tried on the msgspec fast path (:mod:`plaudit.application.wire_fast`),
+    which accepts only what this pydantic path accepts, with equal events; a batch it
+    declines (a bad item, or only an unusual one) is validated here, so every refusal and
+    its wording come from pydantic. ``fast=False`` skips the fast path (tests, benchmarks).
+    """
+
+    def __init__(self, rulebook: Rulebook, *, fast: bool = True) -> None:
         self.rulebook = rulebook
         schemas = {**rulebook.events, **BUILTIN_EVENTS}
         models = [_event_model(name, et.attributes) for name, et in schemas.items()]
@@ -122,6 +131,14 @@ class EventDecoder:
         }
         self._types = list(schemas)
         self._partners = frozenset(rulebook.partners)
+        self._fast: FastDecoder | None = None
+        if fast:
+            from plaudit.application.wire_fast import FastDecoder  # it imports this module
+
+            try:
+                self._fast = FastDecoder(schemas, rulebook.partners)
+            except (TypeError, ValueError):  # a schema msgspec cannot express: no fast path
+                self._fast = None
 
     def _to_event(self, raw: Mapping[str, Any], original_at: str | None = None) -> Event:
         attrs = raw.get("attributes") or {}
@@ -135,6 +152,10 @@ class EventDecoder:
     def decode_lines(self, lines: list[bytes], numbers: list[int]
                      ) -> tuple[list[Event], list[Problem]]:
         """Decode JSON lines (``numbers`` are their line numbers in the file)."""
+        if self._fast is not None and len(lines) == len(numbers):
+            fast = self._fast.decode_lines(lines)
+            if fast is not None:
+                return fast, []
         items: list[Any] = []
         problems: list[Problem] = []
         for line, number in zip(lines, numbers, strict=True):
@@ -166,6 +187,11 @@ class EventDecoder:
 
         Items are named ``{label} {number}``; numbers default to 0-based positions.
         """
+        if self._fast is not None and not skip and \
+                (numbers is None or len(numbers) == len(items)):
+            fast = self._fast.decode_items(items)
+            if fast is not None:
+                return fast, []
         skipped = set(skip)
         problems: list[Problem] = []
         candidates = [it for i, it in enumerate(items) if i not in skipped]
