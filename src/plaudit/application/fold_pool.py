@@ -161,7 +161,7 @@ class FoldPool:
                                    f"(exit code {proc.exitcode})")
         try:
             message: tuple[str, Any] = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # closed, or reset by a worker killed mid-write
             proc.join(timeout=5)
             raise WorkerFailed(f"fold worker {proc.name} stopped "
                                f"(exit code {proc.exitcode})") from None
