@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 COMMANDS: list[list[str]] = [
     [], ["init"], ["rulebook"], ["rulebook", "check"], ["rulebook", "publish"],
-    ["rulebook", "list"], ["rulebook", "backtest"], ["ingest"], ["consume"], ["member"], ["explain"],
+    ["rulebook", "list"], ["rulebook", "backtest"], ["ingest"], ["consume"], ["member"],
+    ["explain"],
     ["rewards"], ["redeem"],
     ["cancel-redemption"], ["ledger"],
     ["export"], ["opt-out"], ["opt-in"], ["erase"],
