@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from plaudit.adapters.clock import SystemClock
 from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.ports import Clock
 from plaudit.application.service import Plaudit
 from plaudit.config import Settings
+
+if TYPE_CHECKING:
+    from plaudit.adapters.nats import NatsSource
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> Plaudit:
@@ -18,4 +23,12 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
                    fold_workers=settings.fold_workers)
 
 
-__all__ = ["bootstrap"]
+def nats_source(url: str, **options: Any) -> NatsSource:
+    """The NATS JetStream source ``plaudit consume`` reads (``adapters/nats.py``), imported
+    only by the command that uses it."""
+    from plaudit.adapters.nats import NatsSource
+
+    return NatsSource(url, **options)
+
+
+__all__ = ["bootstrap", "nats_source"]

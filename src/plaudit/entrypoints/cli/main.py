@@ -39,6 +39,7 @@ from rich.progress import (
 from plaudit.application import backtest as bt
 from plaudit.application.access import CONSOLE
 from plaudit.application.audit import ACTIONS, Head
+from plaudit.application.consume import BrokerError
 from plaudit.application.ingest import DEFAULT_BATCH, IngestReport
 from plaudit.application.service import Plaudit
 from plaudit.bootstrap import bootstrap
@@ -67,6 +68,7 @@ EXIT_CODES: dict[type[PlauditError], int] = {
     NotFound: 5,
     Conflict: 6,
     StoreError: 7,
+    BrokerError: 8,
 }
 """Exit codes by error; any other PlauditError exits with 1, a usage error with 2."""
 
@@ -872,6 +874,7 @@ def main() -> None:  # pragma: no cover - console script entry
 
 
 # Commands kept in modules of their own register themselves on `app` when imported.
+from plaudit.entrypoints.cli import consume as _consume  # noqa: E402, F401
 from plaudit.entrypoints.cli import rights as _rights  # noqa: E402, F401
 
 __all__ = ["app", "main"]

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 COMMANDS: list[list[str]] = [
     [], ["init"], ["rulebook"], ["rulebook", "check"], ["rulebook", "publish"],
-    ["rulebook", "list"], ["rulebook", "backtest"], ["ingest"], ["member"], ["explain"],
+    ["rulebook", "list"], ["rulebook", "backtest"], ["ingest"], ["consume"], ["member"],
+    ["explain"],
     ["rewards"], ["redeem"],
     ["cancel-redemption"], ["ledger"],
     ["export"], ["opt-out"], ["opt-in"], ["erase"],
@@ -31,11 +32,12 @@ Settings come from the environment: `PLAUDIT_HOME` (data directory, default `./.
 `postgresql+psycopg://user@host/db`), `PLAUDIT_CACHE_MEMBERS` (accumulators kept in memory
 between batches, default 20000); for `plaudit serve`: `PLAUDIT_HOST` (default 127.0.0.1),
 `PLAUDIT_PORT` (8000), `PLAUDIT_WORKERS` (worker processes, 1) and `PLAUDIT_THREADS`
-(threads per worker for database work and folds; default 1 on SQLite, 4 on PostgreSQL).
+(threads per worker for database work and folds; default 1 on SQLite, 4 on PostgreSQL);
+for `plaudit consume`: `PLAUDIT_NATS_URL` (the NATS server, default nats://127.0.0.1:4222).
 
 Exit codes: 0 success; 1 other plaudit error; 2 usage error; 3 rulebook refused; 4 events
 rejected (a file ingest exits 4 when any batch was rejected); 5 not found; 6 conflict;
-7 database error.
+7 database error; 8 broker error (`consume`: unreachable, no such stream, …).
 """
 
 
