@@ -199,8 +199,8 @@ def read_members(workdir: Path) -> Iterator[tuple[int, str, StateRow | None]]:
             for i, no in enumerate(cols["member_no"]):
                 row = None
                 if cols["has_state"][i]:
-                    row = StateRow(no, *(cols[name][i] for name in STATE_FIELDS),
-                                   revision=cols["revision"][i])
+                    row = StateRow._make(
+                        [no, *(cols[name][i] for name in (*STATE_FIELDS, "revision"))])
                 yield no, cols["member_id"][i], row
 
 

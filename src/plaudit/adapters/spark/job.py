@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -122,14 +123,15 @@ def fold_program(spark: SparkSession, events: Path | str, source: RulebookText,
 
 
 def _reason(e: BaseException) -> str:
-    """The Python error a Spark task raised, when the exception carries one."""
-    text = str(e)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if "Error" in ln.split(":", 1)[0] or "Exception" in ln.split(":", 1)[0]:
-            if not ln.startswith(("at ", "org.apache", "py4j")):
-                return ln[:500]
-    return (lines[0] if lines else repr(e))[:500]
+    """The Python error a Spark task raised (the last ``SomeError: message`` line of the
+    worker's traceback the exception carries), else the exception's first line."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    raised = [ln for ln in lines if _RAISED.match(ln)]
+    return (raised[-1] if raised else lines[0] if lines else repr(e))[:500]
+
+
+_RAISED = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Points|Event)"
+                     r"(?:\[\w-]+\])?: ")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,11 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     source.compile()  # a bad rulebook fails here, not in every task
     # under spark-submit the JVM is already there with its master; on its own: local
     master = args.master or (None if "PYSPARK_GATEWAY_PORT" in os.environ else "local[*]")
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
+    ours = SparkSession.getActiveSession() is None  # else the caller's: left running
     spark = session(master)
     try:
         fold_program(spark, events, source, out, args.partitions)
     finally:
-        spark.stop()
+        if ours:
+            spark.stop()
     print(f"folded {events} into {out}")
     return 0
 

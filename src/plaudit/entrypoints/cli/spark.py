@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from plaudit.adapters.spark import ENGINES
 from plaudit.application.replay import RulebookText
 from plaudit.application.service import Plaudit
 from plaudit.domain.errors import InvalidRequest, NotFound, Problem
 from plaudit.domain.expressions import closest
 
+ENGINES = ("local", "spark")
+"""``--engine``: fold worker processes of this machine, or Spark."""
 STEPS = ("all", "export", "fold", "write")
 
 EngineOption = Annotated[str, typer.Option(
@@ -129,8 +130,8 @@ def replay(service: Plaudit, *, master: str = "local[*]", workdir: Path | None =
 class _Bars:
     """One bar per step (export, fold, write), on ``console`` when it is a terminal."""
 
-    LABELS = {"export": "exporting members", "fold": "folding in Spark",
-              "write": "writing states"}
+    LABELS: ClassVar[dict[str, str]] = {"export": "exporting members", "fold": "folding in Spark",
+                                        "write": "writing states"}
 
     def __init__(self, console: Console | None) -> None:
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
