@@ -237,3 +237,18 @@ def test_steps_refuse_what_they_cannot_use(sqlite_program: Plaudit, tmp_path: Pa
     (work / "results" / "_SUCCESS").touch()
     with pytest.raises(ExportError, match="exported under rulebook version 2, not 3"):
         spark_cli.replay(program, step="write", workdir=work)
+
+
+def test_spark_backtest_reports_what_the_local_backtest_reports(sqlite_program: Plaudit,
+                                                                spark: Any) -> None:
+    from plaudit.rulebook import load_rulebook
+
+    program = sqlite_program
+    text = (EXAMPLES / "sesame-style.yaml").read_text(encoding="utf-8")  # v1 against v2
+    as_of = program.clock.now_us() - 40 * 86_400_000_000
+    local = program.backtest(load_rulebook(text, "candidate.yaml"), "candidate.yaml",
+                             as_of_us=as_of, top=5)
+    report = spark_cli.backtest(program, text, "candidate.yaml", as_of_us=as_of, top=5)
+    assert report == local  # (the module's session, found running and left so)
+    assert spark.sparkContext._jsc is not None
+    assert local["changed"] > 0 and local["members"] > 0

@@ -53,8 +53,8 @@ def run_spark_replay(store: Store, rulebook: Rulebook, source: RulebookText, *,
 
     ``workdir`` (default: a temporary directory, deleted after) must be empty or new, and
     readable by Spark's executors under the same path (local mode: any directory; a
-    cluster: a shared file system). ``keep`` keeps it. ``spark``: a session to use (and
-    not stop), else one is started for ``master`` and stopped after.
+    cluster: a shared file system). ``keep`` keeps it. ``spark``: a session to use (else
+    the running one, else one started for ``master`` and stopped after).
     """
     from plaudit.adapters.spark import export, job, writeback
 
@@ -65,21 +65,20 @@ def run_spark_replay(store: Store, rulebook: Rulebook, source: RulebookText, *,
     temporary = workdir is None
     work = Path(tempfile.mkdtemp(prefix="plaudit-spark-")) if workdir is None else workdir
     step = progress or (lambda *_: None)
-    session = spark
+    session, ours = None, False
     try:
         manifest = export.export(store, source, work, now_us=now_us(),
                                  behind_only=behind_only,
                                  progress=lambda d, t: step("export", d, t))
         step("fold", 0, 1)
-        if session is None:
-            session = job.session(master)
+        session, ours = job.started(master, spark)
         parallel = partitions or 2 * session.sparkContext.defaultParallelism
         job.fold_program(session, work / "events", source, work / "results", parallel)
         step("fold", 1, 1)
         members, events, refolded = writeback.write_back(
             store, rulebook, work, now_us=now_us, progress=lambda d, t: step("write", d, t))
     finally:
-        if spark is None and session is not None:
+        if ours and session is not None:
             session.stop()
         if temporary or not keep:
             export.clear(work, remove=temporary)

@@ -21,6 +21,7 @@ import orjson
 from plaudit.application.ingest import BoardRows, board_rows, state_row, to_event
 from plaudit.application.ports import EntryRow, StateRow, StoredEvent
 from plaudit.application.replay import RulebookText
+from plaudit.domain.backtest import Standing, standing
 from plaudit.domain.events import Event
 from plaudit.domain.fold import fold_events
 from plaudit.domain.rulebook import Rulebook
@@ -32,36 +33,74 @@ RESULT_COLUMNS = ("member_no", "rulebook_version", "position", "last_at_us", "la
 """One folded member: its state row, how many events it folded, its leaderboard rows as
 JSON (None: nothing to write), see :func:`encode_boards`."""
 
+STANDING_COLUMNS = ("member_no", "member_id", "before_score", "before_band", "before_tier",
+                    "before_perks", "after_score", "after_band", "after_tier", "after_perks")
+"""One member's backtest standings (score, band, tier, perks held) under both rulebooks."""
+
 _compiled: dict[RulebookText, Rulebook] = {}
 
 
 def compiled(source: RulebookText) -> Rulebook:
-    """``source`` compiled, once per process."""
+    """``source`` compiled, once per process (a backtest's two rulebooks stay cached)."""
     rb = _compiled.get(source)
     if rb is None:
-        _compiled.clear()
+        if len(_compiled) >= 4:
+            _compiled.clear()
         rb = _compiled[source] = source.compile()
     return rb
 
 
-def fold_rows(source: RulebookText, rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
-    """Result rows (:data:`RESULT_COLUMNS`) of event rows (:data:`EVENT_COLUMNS`) sorted
-    by member: one per member, in the order they come."""
-    rulebook = compiled(source)
+def members(rows: Iterable[Sequence[Any]]
+            ) -> Iterator[tuple[int, str, list[StoredEvent]]]:
+    """(member_no, member id, stored events) of event rows (:data:`EVENT_COLUMNS`) sorted
+    by member, one member at a time."""
     current: int | None = None
     member = ""
-    events: list[Event] = []
+    stored: list[StoredEvent] = []
     for r in rows:
         no = r[0]
         if no != current:
             if current is not None:
                 if current > no:
                     raise ValueError(f"event rows not sorted by member: {no} after {current}")
-                yield fold_member(rulebook, current, member, events)
-            current, member, events = no, r[2], []
-        events.append(to_event(rulebook, StoredEvent(r[1], r[2], r[3], r[4], r[5], r[6])))
+                yield current, member, stored
+            current, member, stored = no, r[2], []
+        stored.append(StoredEvent(r[1], r[2], r[3], r[4], r[5], r[6]))
     if current is not None:
-        yield fold_member(rulebook, current, member, events)
+        yield current, member, stored
+
+
+def fold_rows(source: RulebookText, rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    """Result rows (:data:`RESULT_COLUMNS`) of event rows (:data:`EVENT_COLUMNS`) sorted
+    by member: one per member, in the order they come."""
+    rulebook = compiled(source)
+    for no, member, stored in members(rows):
+        yield fold_member(rulebook, no, member, [to_event(rulebook, e) for e in stored])
+
+
+def standing_rows(before: RulebookText, after: RulebookText, as_of_us: int,
+                  rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    """Backtest rows (:data:`STANDING_COLUMNS`) of event rows sorted by member: each member
+    folded fresh under both rulebooks at ``as_of_us``, as
+    :func:`plaudit.application.backtest.backtest` folds them; members with no event at or
+    before ``as_of_us`` give no row (they were not members then)."""
+    sides = (compiled(before), compiled(after))
+    for no, member, stored in members(rows):
+        kept = [e for e in stored if e.at_us <= as_of_us]
+        if not kept:
+            continue
+        out: list[Any] = [no, member]
+        for rb in sides:
+            s = standing(fold_events(rb, member, [to_event(rb, e) for e in kept], as_of_us),
+                         as_of_us)
+            out += [s.score, s.band, s.tier, sorted(s.perks)]
+        yield tuple(out)
+
+
+def row_standings(row: Sequence[Any]) -> tuple[Standing, Standing]:
+    """The (before, after) standings of a backtest row."""
+    return (Standing(row[2], row[3], row[4], frozenset(row[5])),
+            Standing(row[6], row[7], row[8], frozenset(row[9])))
 
 
 def fold_member(rulebook: Rulebook, member_no: int, member: str, events: list[Event]
@@ -102,5 +141,6 @@ def result_state(row: Sequence[Any]) -> StateRow:
     return StateRow(*row[:10])
 
 
-__all__ = ["EVENT_COLUMNS", "RESULT_COLUMNS", "compiled", "decode_boards", "encode_boards",
-             "fold_member", "fold_rows", "result_state"]
+__all__ = ["EVENT_COLUMNS", "RESULT_COLUMNS", "STANDING_COLUMNS", "compiled", "decode_boards",
+           "encode_boards", "fold_member", "fold_rows", "members", "result_state",
+           "row_standings", "standing_rows"]

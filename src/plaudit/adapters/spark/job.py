@@ -25,28 +25,32 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plaudit.adapters.spark.errors import SparkError
-from plaudit.adapters.spark.fold import EVENT_COLUMNS, fold_rows
+from plaudit.adapters.spark.fold import EVENT_COLUMNS, fold_rows, standing_rows
 from plaudit.application.replay import RulebookText
 
 if TYPE_CHECKING:
     from pyspark import Broadcast
     from pyspark.sql import SparkSession
-    from pyspark.sql.types import StructType
+    from pyspark.sql.types import StructField, StructType
 
 APP_NAME = "plaudit-replay"
 
 
+def _field(name: str, kind: Any, nullable: bool = False) -> StructField:
+    from pyspark.sql.types import StructField
+
+    return StructField(name, kind, nullable)
+
+
 def _result_schema() -> StructType:
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
+    from pyspark.sql.types import LongType, StringType, StructType
 
-    def f(name: str, kind: Any, nullable: bool = False) -> StructField:
-        return StructField(name, kind, nullable)
-
+    f = _field
     return StructType([
         f("member_no", LongType()), f("rulebook_version", LongType()),
         f("position", LongType()), f("last_at_us", LongType()),
@@ -54,6 +58,18 @@ def _result_schema() -> StructType:
         f("score", LongType(), True), f("band", StringType(), True),
         f("tier", StringType(), True), f("consents", StringType(), True),
         f("events", LongType()), f("boards", StringType(), True)])
+
+
+def _standing_schema() -> StructType:
+    from pyspark.sql.types import ArrayType, LongType, StringType, StructType
+
+    fields = [_field("member_no", LongType()), _field("member_id", StringType())]
+    for side in ("before", "after"):
+        fields += [_field(f"{side}_score", LongType(), True),
+                   _field(f"{side}_band", StringType(), True),
+                   _field(f"{side}_tier", StringType(), True),
+                   _field(f"{side}_perks", ArrayType(StringType(), False))]
+    return StructType(fields)
 
 
 def require_pyspark() -> None:
@@ -95,9 +111,28 @@ def session(master: str | None = "local[2]", conf: dict[str, str] | None = None
     return spark
 
 
+def started(master: str | None, spark: SparkSession | None = None) -> tuple[SparkSession, bool]:
+    """``spark``, else the running session, else a new one for ``master``; and whether it
+    is new (then the caller stops it: never a session someone else is using)."""
+    if spark is not None:
+        return spark, False
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
+    if (active := SparkSession.getActiveSession()) is not None:
+        return active, False
+    return session(master), True
+
+
 def _fold_partition(source: Broadcast[RulebookText], rows: Iterable[Sequence[Any]]
                     ) -> Iterator[tuple[Any, ...]]:
     return fold_rows(source.value, rows)
+
+
+def _standings_partition(sources: Broadcast[tuple[RulebookText, RulebookText]], as_of_us: int,
+                         rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    before, after = sources.value
+    return standing_rows(before, after, as_of_us, rows)
 
 
 def fold_program(spark: SparkSession, events: Path | str, source: RulebookText,
@@ -105,21 +140,43 @@ def fold_program(spark: SparkSession, events: Path | str, source: RulebookText,
     """Fold every member of the Parquet ``events`` under ``source``; write one result row
     per member (see :data:`plaudit.adapters.spark.fold.RESULT_COLUMNS`) to ``out``,
     replacing what is there. ``partitions``: default twice Spark's parallelism."""
-    n = partitions or 2 * spark.sparkContext.defaultParallelism
     text = spark.sparkContext.broadcast(source)
+    try:
+        _run(spark, events, functools.partial(_fold_partition, text), _result_schema(), out,
+             partitions)
+    finally:
+        text.unpersist()
+
+
+def standings_program(spark: SparkSession, events: Path | str, before: RulebookText,
+                      after: RulebookText, as_of_us: int, out: Path | str,
+                      partitions: int | None = None) -> None:
+    """A backtest's fold: every member of ``events`` with an event at or before
+    ``as_of_us``, folded under both rulebooks; one row of standings each (see
+    :data:`plaudit.adapters.spark.fold.STANDING_COLUMNS`) written to ``out``."""
+    texts = spark.sparkContext.broadcast((before, after))
+    try:
+        _run(spark, events, functools.partial(_standings_partition, texts, as_of_us),
+             _standing_schema(), out, partitions)
+    finally:
+        texts.unpersist()
+
+
+def _run(spark: SparkSession, events: Path | str,
+         task: Callable[[Iterable[Sequence[Any]]], Iterator[tuple[Any, ...]]],
+         schema: StructType, out: Path | str, partitions: int | None) -> None:
+    """``task`` over each range of members' events, sorted; its rows written to ``out``
+    in member order (part files in name order)."""
+    n = partitions or 2 * spark.sparkContext.defaultParallelism
     rows = (spark.read.parquet(str(events))
             .select(*EVENT_COLUMNS)
             .repartitionByRange(n, "member_no")
             .sortWithinPartitions("member_no", "at_us", "event_id"))
-    folded = rows.rdd.mapPartitions(functools.partial(_fold_partition, text),
-                                    preservesPartitioning=True)
+    folded = rows.rdd.mapPartitions(task, preservesPartitioning=True)
     try:
-        spark.createDataFrame(folded, _result_schema()).write.mode("overwrite").parquet(
-            str(out))
+        spark.createDataFrame(folded, schema).write.mode("overwrite").parquet(str(out))
     except Exception as e:
         raise SparkError(f"the Spark fold failed: {_reason(e)}") from e
-    finally:
-        text.unpersist()
 
 
 def _reason(e: BaseException) -> str:
@@ -166,11 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     source.compile()  # a bad rulebook fails here, not in every task
     # under spark-submit the JVM is already there with its master; on its own: local
     master = args.master or (None if "PYSPARK_GATEWAY_PORT" in os.environ else "local[*]")
-    require_pyspark()
-    from pyspark.sql import SparkSession
-
-    ours = SparkSession.getActiveSession() is None  # else the caller's: left running
-    spark = session(master)
+    spark, ours = started(master)
     try:
         fold_program(spark, events, source, out, args.partitions)
     finally:

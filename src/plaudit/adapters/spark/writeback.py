@@ -13,7 +13,7 @@ member's events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,25 @@ from plaudit.domain.rulebook import Rulebook
 
 
 def read_results(workdir: Path) -> Iterator[tuple[Any, ...]]:
-    """The result rows (:data:`~plaudit.adapters.spark.fold.RESULT_COLUMNS`), part file by
-    part file in name order: member order (see :mod:`plaudit.adapters.spark.job`)."""
-    directory = workdir / "results"
+    """The result rows (:data:`~plaudit.adapters.spark.fold.RESULT_COLUMNS`) in member
+    order (see :func:`read_parts`)."""
+    return read_parts(workdir / "results", RESULT_COLUMNS)
+
+
+def read_parts(directory: Path, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """Rows of a Spark job's output, part file by part file in name order: member order
+    (see :mod:`plaudit.adapters.spark.job`). Refused unless the job completed."""
     if not (directory / "_SUCCESS").exists():
         raise ExportError(f"{directory}: no complete results (run the Spark job first)")
-    for path in sorted(directory.glob("part-*.parquet")):
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=PAGE,
-                                                       columns=list(RESULT_COLUMNS)):
-            cols = [batch.column(name).to_pylist() for name in RESULT_COLUMNS]
-            yield from zip(*cols, strict=True)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for path in sorted(directory.glob("part-*.parquet")):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=PAGE,
+                                                           columns=list(columns)):
+                cols = [batch.column(name).to_pylist() for name in columns]
+                yield from zip(*cols, strict=True)
+
+    return rows()
 
 
 def _pages(workdir: Path) -> Iterator[tuple[Page, dict[int, StateRow], list[tuple[Any, ...]]]]:
@@ -106,4 +115,4 @@ def write_back(store: Store, rulebook: Rulebook, workdir: Path, *,
     return done, events, refolded
 
 
-__all__ = ["read_results", "write_back"]
+__all__ = ["read_parts", "read_results", "write_back"]

@@ -8,7 +8,8 @@ engine checks it is installed before it exports anything (``pip install 'plaudit
 Steps (``--step``): ``all`` (default) exports, folds in Spark and writes back in this
 process; on a cluster, ``export`` writes the work directory, ``spark-submit`` runs the job
 on it (docs/spark.md), and ``write`` writes its results back; ``fold`` runs the job from
-here (the ``--master`` given) on an existing export.
+here (the ``--master`` given) on an existing export. :func:`backtest` is the same for
+``plaudit rulebook backtest --engine spark`` (nothing written; the work directory cleared).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from plaudit.application.backtest import DEFAULT_MIN_GROUP, DEFAULT_TOP
+from plaudit.application.cohorts import Cohorts
 from plaudit.application.replay import RulebookText
 from plaudit.application.service import Plaudit
 from plaudit.domain.errors import InvalidRequest, NotFound, Problem
@@ -79,11 +82,7 @@ def replay(service: Plaudit, *, master: str = "local[*]", workdir: Path | None =
     check_step(step, workdir)
     job.require_pyspark()
     rulebook = service.rulebook()
-    with service.store.read() as tx:
-        row = tx.rulebook(rulebook.version)
-    if row is None:
-        raise NotFound(f"no rulebook version {rulebook.version}")
-    source = RulebookText(row.source, f"rulebook v{row.version}", row.version)
+    source = _source(service, rulebook.version)
     started = time.perf_counter()
     with _Bars(console) as bars:
         if step == "all":
@@ -108,12 +107,13 @@ def replay(service: Plaudit, *, master: str = "local[*]", workdir: Path | None =
         if step == "fold":
             manifest = export.Manifest.read(workdir)
             bars.update("fold", 0, 1)
-            spark = job.session(master)
+            spark, ours = job.started(master)
             try:
                 job.fold_program(spark, workdir / "events", manifest.source(workdir),
                                  workdir / "results", partitions)
             finally:
-                spark.stop()
+                if ours:
+                    spark.stop()
             bars.update("fold", 1, 1)
             return (f"folded {manifest.members} member(s) with Spark ({master}) into "
                     f"{workdir / 'results'} in {time.perf_counter() - started:.1f} s")
@@ -125,6 +125,35 @@ def replay(service: Plaudit, *, master: str = "local[*]", workdir: Path | None =
         return (f"wrote {members} member(s) ({events} event(s)) from {workdir} in "
                 f"{time.perf_counter() - started:.1f} s; {refolded} written meanwhile and "
                 "folded again")
+
+
+def backtest(service: Plaudit, candidate: str, label: str, *, as_of_us: int | None = None,
+             cohorts: Cohorts | None = None, min_group: int = DEFAULT_MIN_GROUP,
+             top: int = DEFAULT_TOP, master: str = "local[*]", workdir: Path | None = None,
+             partitions: int | None = None, console: Console | None = None
+             ) -> dict[str, Any]:
+    """``plaudit rulebook backtest --engine spark``: the report of ``service.backtest``
+    for the candidate's text, folded by Spark (see
+    :mod:`plaudit.adapters.spark.backtest`)."""
+    from plaudit.adapters.spark.backtest import run_spark_backtest
+
+    published = service.rulebook()
+    source = _source(service, published.version)
+    with _Bars(console) as bars:
+        return run_spark_backtest(
+            service.store, source, RulebookText(candidate, label, 0),
+            as_of_us if as_of_us is not None else service.clock.now_us(),
+            before_label=f"published v{published.version}", after_label=label,
+            cohorts=cohorts, min_group=min_group, top=top, master=master, workdir=workdir,
+            partitions=partitions, progress=bars.update)
+
+
+def _source(service: Plaudit, version: int) -> RulebookText:
+    with service.store.read() as tx:
+        row = tx.rulebook(version)
+    if row is None:
+        raise NotFound(f"no rulebook version {version}")
+    return RulebookText(row.source, f"rulebook v{row.version}", row.version)
 
 
 class _Bars:
@@ -154,5 +183,15 @@ class _Bars:
         self.progress.update(task, completed=done, total=total)
 
 
-__all__ = ["EngineOption", "KeepOption", "MasterOption", "PartitionsOption", "StepOption",
-           "WorkdirOption", "check_engine", "check_step", "replay"]
+__all__ = [
+    "EngineOption",
+    "KeepOption",
+    "MasterOption",
+    "PartitionsOption",
+    "StepOption",
+    "WorkdirOption",
+    "backtest",
+    "check_engine",
+    "check_step",
+    "replay",
+]
