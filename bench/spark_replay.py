@@ -30,8 +30,9 @@ from ingest import write_events
 from plaudit.adapters.clock import SystemClock
 from plaudit.adapters.spark import job, run_spark_replay
 from plaudit.adapters.sql.store import SqlStore
-from plaudit.application.replay import ReplayReport, RulebookText
+from plaudit.application.replay import ReplayReport
 from plaudit.application.service import Plaudit
+from plaudit.application.workers import RulebookText
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("member_no, rulebook_version, position, last_at_us, last_event_id, balance, score, "

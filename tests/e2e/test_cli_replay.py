@@ -47,3 +47,11 @@ def test_ingest_and_replay_on_two_workers_match_one_process(tmp_path: Path) -> N
     assert states(home) == results["1"]  # every member back to what its events say
     again = run(home, "replay", "--behind-only").stdout
     assert "re-folded 0 member(s)" in again
+
+
+def test_an_unknown_engine_is_refused_with_the_closest_name(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run(home, "init")
+    result = run(home, "replay", "--engine", "sprak", check=False)
+    assert result.returncode != 0
+    assert "unknown engine 'sprak'" in result.stderr and "spark" in result.stderr

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 from plaudit.adapters.clock import SystemClock
 from plaudit.adapters.sql.store import SqlStore
-from plaudit.application.replay import RulebookText
 from plaudit.application.service import Plaudit
+from plaudit.application.workers import RulebookText
 from plaudit.demo import build
 from plaudit.domain.errors import InvalidRequest, RulebookError
 from plaudit.synthetic import member_id

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from plaudit.adapters.spark.errors import ExportError, SparkError
 from plaudit.application.ports import Store
-from plaudit.application.replay import ReplayReport, RulebookText
+from plaudit.application.replay import ReplayReport
+from plaudit.application.workers import RulebookText
 from plaudit.domain.rulebook import Rulebook
 
 if TYPE_CHECKING:

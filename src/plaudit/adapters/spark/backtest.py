@@ -20,7 +20,7 @@ from plaudit.adapters.spark.errors import ExportError
 from plaudit.application.backtest import DEFAULT_MIN_GROUP, DEFAULT_TOP, MAX_TOP
 from plaudit.application.cohorts import FAIRNESS_CAVEAT, Cohorts
 from plaudit.application.ports import Store
-from plaudit.application.replay import RulebookText
+from plaudit.application.workers import RulebookText
 from plaudit.domain.backtest import Comparison, Side
 
 if TYPE_CHECKING:

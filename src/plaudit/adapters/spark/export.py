@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from plaudit.adapters.spark.errors import ExportError
 from plaudit.application.ports import StateRow, Store
-from plaudit.application.replay import RulebookText, pages
+from plaudit.application.workers import RulebookText, pages
 
 FORMAT = 1
 MANIFEST = "manifest.json"

@@ -20,7 +20,7 @@ import orjson
 
 from plaudit.application.ingest import BoardRows, board_rows, state_row, to_event
 from plaudit.application.ports import EntryRow, StateRow, StoredEvent
-from plaudit.application.replay import RulebookText
+from plaudit.application.workers import RulebookText
 from plaudit.domain.backtest import Standing, standing
 from plaudit.domain.events import Event
 from plaudit.domain.fold import fold_events

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from plaudit.adapters.spark.errors import SparkError
 from plaudit.adapters.spark.fold import EVENT_COLUMNS, fold_rows, standing_rows
-from plaudit.application.replay import RulebookText
+from plaudit.application.workers import RulebookText
 
 if TYPE_CHECKING:
     from pyspark import Broadcast

@@ -56,6 +56,7 @@ from plaudit.domain.errors import (
 from plaudit.domain.expressions import closest
 from plaudit.domain.state import to_dict
 from plaudit.entrypoints.cli import render
+from plaudit.entrypoints.cli import spark as spark_cli
 from plaudit.entrypoints.cli.explanation import explanation
 
 if TYPE_CHECKING:
@@ -228,7 +229,9 @@ def rulebook_backtest(
         html: Annotated[Path | None, typer.Option(
             "--html", dir_okay=False, help="Also write a self-contained HTML report here.")
                         ] = None,
-        workers: Workers = None) -> None:
+        workers: Workers = None,
+        engine: spark_cli.EngineOption = "local",
+        master: spark_cli.MasterOption = "local[*]") -> None:
     """Fold all history under a candidate rulebook and under the published one, at the
     same as-of time, and compare them, without publishing or writing anything."""
     from plaudit.application.cohorts import AUDIT_REMINDER, CohortError, load_cohorts
@@ -262,11 +265,17 @@ def rulebook_backtest(
     as_of_us = _parse_as_of(service, as_of) if as_of else None
     if workers is not None:
         service.fold_workers = workers
-    with _progress("folding members under both rulebooks", count=True) as (progress, task):
-        report = service.backtest(
-            compiled, label, as_of_us=as_of_us, cohorts=groups, min_group=min_group,
-            top=top, candidate_text=text,
-            progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if spark_cli.check_engine(engine) == "spark":
+        report = spark_cli.backtest(service, text, label, as_of_us=as_of_us, cohorts=groups,
+                                    min_group=min_group, top=top, master=master, console=err)
+    else:
+        with _progress("folding members under both rulebooks", count=True) as (progress,
+                                                                                task):
+            report = service.backtest(
+                compiled, label, as_of_us=as_of_us, cohorts=groups, min_group=min_group,
+                top=top, candidate_text=text,
+                progress=lambda done, total: progress.update(task, completed=done,
+                                                             total=total))
     if html is not None:
         html.write_text(backtest_html.render(report), encoding="utf-8")
         err.print(f"wrote {html}", highlight=False)
@@ -377,14 +386,26 @@ def replay(workers: Workers = None,
            behind_only: Annotated[bool, typer.Option(
                "--behind-only",
                help="Only members whose stored state is not at the current version (finish "
-                    "an interrupted publish).")] = False) -> None:
+                    "an interrupted publish).")] = False,
+           engine: spark_cli.EngineOption = "local",
+           master: spark_cli.MasterOption = "local[*]",
+           workdir: spark_cli.WorkdirOption = None,
+           partitions: spark_cli.PartitionsOption = None,
+           step: spark_cli.StepOption = "all",
+           keep: spark_cli.KeepOption = False) -> None:
     """Re-fold every member's stored state from their events under the current rulebook.
 
     States are derived: this rewrites them from the event log (after restoring a backup,
     or to check that nothing drifted), one transaction per page of members, while ingest
-    goes on. Safe to stop and run again.
+    goes on. Safe to stop and run again. ``--engine spark`` folds with PySpark over the
+    events exported as Parquet (docs/spark.md); the results are written back here.
     """
     service = _service()
+    if spark_cli.check_engine(engine) == "spark":
+        out.print(spark_cli.replay(service, master=master, workdir=workdir,
+                                   partitions=partitions, step=step, keep=keep,
+                                   behind_only=behind_only, console=err), highlight=False)
+        return
     with _progress("re-folding members", count=True) as (progress, task):
         report = service.replay(
             progress=lambda done, total: progress.update(task, completed=done, total=total),

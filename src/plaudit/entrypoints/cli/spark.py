@@ -24,8 +24,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from plaudit.application.backtest import DEFAULT_MIN_GROUP, DEFAULT_TOP
 from plaudit.application.cohorts import Cohorts
-from plaudit.application.replay import RulebookText
 from plaudit.application.service import Plaudit
+from plaudit.application.workers import RulebookText
 from plaudit.domain.errors import InvalidRequest, NotFound, Problem
 from plaudit.domain.expressions import closest
 
