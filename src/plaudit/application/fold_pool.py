@@ -88,9 +88,10 @@ class FoldPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def fold(self, rulebook: Rulebook, batch: FoldBatch) -> FoldOutcome:
+    def fold(self, rulebook: Rulebook, batch: FoldBatch, *,
+             meanwhile: Callable[[], None] = lambda: None) -> FoldOutcome:
         with self.lock:
-            return self._fold(rulebook, batch)
+            return self._fold(rulebook, batch, meanwhile)
 
     def view(self, rulebook: Rulebook, state: StateRow, as_of_us: int) -> MemberState | None:
         """The member's present state from its owner's accumulator, or None when the owner
@@ -110,7 +111,8 @@ class FoldPool:
             self._send(k, ("rulebook", self.source_of(rulebook)))
             self.known[k].add(rulebook.version)
 
-    def _fold(self, rulebook: Rulebook, batch: FoldBatch) -> FoldOutcome:
+    def _fold(self, rulebook: Rulebook, batch: FoldBatch, meanwhile: Callable[[], None]
+              ) -> FoldOutcome:
         n = len(self.conns)
         shares: list[Share] = [[] for _ in range(n)]
         for member, evs in batch.by_member.items():
@@ -126,6 +128,12 @@ class FoldPool:
             self._know(k, rulebook)
             self._send(k, ("fold", rulebook.version, share))
             asked.append(k)
+        try:
+            meanwhile()
+        except BaseException:
+            for k in asked:  # every asked worker answers before the pipes are used again
+                self._receive(k)
+            raise
         outcome = FoldOutcome([], BoardRows(), {})
         refusals: list[PlauditError] = []
         for k in asked:

@@ -239,7 +239,11 @@ class Folder(Protocol):
     """Folds a batch's members somewhere else (fold worker processes that own them):
     :func:`fold_batch`'s contract, given what the writer read in its transaction."""
 
-    def fold(self, rulebook: Rulebook, batch: FoldBatch) -> FoldOutcome: ...
+    def fold(self, rulebook: Rulebook, batch: FoldBatch, *,
+             meanwhile: Callable[[], None]) -> FoldOutcome:
+        """The batch folded; ``meanwhile`` (the insert of its events) is run while it is
+        (its failure fails the fold)."""
+        ...
 
 
 @dataclass
@@ -286,7 +290,7 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
     nos, created = tx.ensure_members([events[i].member for i in unique], now_us)
     if rulebook.member_attributes:  # after the member locks: an erasure is seen (erasure.py)
         _check_referred(tx, rulebook, events, unique, labels)
-    fresh = _insert_new(tx, events, canon, labels, unique, nos, result)
+    fresh = _fresh(tx, events, canon, labels, unique, result)
     result.stored = len(fresh)
     if fresh:
         by_member: dict[str, list[Event]] = {}
@@ -296,12 +300,16 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
         batch = FoldBatch(by_member, nos, created, {events[i].id: labels[i] for i in fresh},
                           tx.states([nos[m] for m in by_member]),
                           {events[i].id: canon[i] for i in fresh})
+        def insert() -> None:
+            _insert(tx, events, canon, labels, fresh, nos)
+
         if folder is None:
+            insert()  # first: a re-fold reads the member's events back, these included
             with cache.lock:
                 outcome = fold_batch(rulebook, cache, batch, lambda no: (
                     to_event(rulebook, s) for s in tx.member_events(no)))
-        else:
-            outcome = folder.fold(rulebook, batch)
+        else:  # the owners fold while the events are inserted
+            outcome = folder.fold(rulebook, batch, meanwhile=insert)
         tx.put_states(outcome.states, now_us)
         outcome.boards.write(tx)
         stock_events = [events[i] for i in fresh if events[i].type in COMMANDS]
@@ -392,19 +400,17 @@ def _unique_in_batch(events: list[Event], canon: list[str], labels: list[str],
     return unique
 
 
-def _insert_new(tx: Transaction, events: list[Event], canon: list[str], labels: list[str],
-                unique: list[int], nos: dict[str, int], result: BatchResult) -> list[int]:
-    """Insert the events not stored yet; return their positions.
+def _fresh(tx: Transaction, events: list[Event], canon: list[str], labels: list[str],
+           unique: list[int], result: BatchResult) -> list[int]:
+    """The positions of the events not stored yet (refusing an id stored with another body).
 
-    One indexed look-up of the batch's ids first (far cheaper than the savepoint an
-    optimistic insert needs to undo itself), then a plain insert of the new ones. The
-    look-up cannot go stale on SQLite (the write lock is held) nor for this batch's members
-    on PostgreSQL (their rows are locked); the ``ON CONFLICT`` guard is for the one race
-    left: another member's event stored under the same id meanwhile, which is a conflict.
+    One indexed look-up of the batch's ids (far cheaper than the savepoint an optimistic
+    insert needs to undo itself). It cannot go stale on SQLite (the write lock is held) nor
+    for this batch's members on PostgreSQL (their rows are locked); :func:`_insert`'s
+    ``ON CONFLICT`` guard is for the one race left: another member's event stored under the
+    same id meanwhile, which is a conflict.
     """
-    rows = {i: EventRow(events[i].id, nos[events[i].member], events[i].type,
-                        events[i].at_us, events[i].at, canon[i]) for i in unique}
-    stored = tx.stored_events([r.event_id for r in rows.values()])
+    stored = tx.stored_events([events[i].id for i in unique])
     fresh: list[int] = []
     problems: list[Problem] = []
     for i in unique:
@@ -420,14 +426,20 @@ def _insert_new(tx: Transaction, events: list[Event], canon: list[str], labels: 
                                                      "with a different body"))
     if problems:
         raise EventConflict(problems)
-    if tx.insert_events([rows[i] for i in fresh]) != len(fresh):
+    return fresh
+
+
+def _insert(tx: Transaction, events: list[Event], canon: list[str], labels: list[str],
+            fresh: list[int], nos: dict[str, int]) -> None:
+    rows = [EventRow(events[i].id, nos[events[i].member], events[i].type, events[i].at_us,
+                     events[i].at, canon[i]) for i in fresh]
+    if tx.insert_events(rows) != len(fresh):
         now = tx.stored_events([events[i].id for i in fresh])
         raise EventConflict([
             Problem(labels[i], "id", f"event id `{events[i].id}` was just stored by another "
                                      "request with a different body")
             for i in fresh if not _same_stored(now[events[i].id], events[i], canon[i])]
             or [Problem("body", "id", "an event id was stored concurrently; send again")])
-    return fresh
 
 
 def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: History
