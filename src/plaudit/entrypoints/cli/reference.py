@@ -30,9 +30,13 @@ Generated from each command's `--help` by `python -m plaudit.entrypoints.cli.ref
 Settings come from the environment: `PLAUDIT_HOME` (data directory, default `./.plaudit`),
 `PLAUDIT_DATABASE_URL` (unset: SQLite in the data directory; PostgreSQL:
 `postgresql+psycopg://user@host/db`), `PLAUDIT_CACHE_MEMBERS` (accumulators kept in memory
-between batches, default 20000); for `plaudit serve`: `PLAUDIT_HOST` (default 127.0.0.1),
-`PLAUDIT_PORT` (8000), `PLAUDIT_WORKERS` (worker processes, 1) and `PLAUDIT_THREADS`
-(threads per worker for database work and folds; default 1 on SQLite, 4 on PostgreSQL);
+between batches, default 20000), `PLAUDIT_FOLD_WORKERS` (processes folding members for
+`ingest` of a large file, `replay`, `rulebook publish` and `backtest`; default one per core,
+in-process for small programs); for `plaudit serve`: `PLAUDIT_HOST` (default 127.0.0.1),
+`PLAUDIT_PORT` (8000), `PLAUDIT_WORKERS` (worker processes, 1), `PLAUDIT_THREADS`
+(threads per worker for database work and folds; default 1 on SQLite, 4 on PostgreSQL) and
+`PLAUDIT_SERVE_FOLD_WORKERS` (fold processes per worker that own the members' accumulators,
+fold its writes and answer present-state reads; default 0: fold in the worker);
 for `plaudit consume`: `PLAUDIT_NATS_URL` (the NATS server, default nats://127.0.0.1:4222).
 
 Exit codes: 0 success; 1 other plaudit error; 2 usage error; 3 rulebook refused; 4 events
