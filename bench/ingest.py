@@ -26,9 +26,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import json
 import pstats
 import resource
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -105,7 +107,19 @@ def raw_sqlite(path: Path, db: Path) -> tuple[float, int]:
     return elapsed, len(rows)
 
 
+def one(argv: list[str]) -> None:
+    """``--one FILE DB BATCH CACHE WORKERS``: one plaudit run, its figures as JSON."""
+    path, db, batch, cache, workers = Path(argv[0]), Path(argv[1]), *map(int, argv[2:5])
+    p_time, stored = plaudit_ingest(path, db, batch, "--profile" in argv, cache, workers)
+    print(json.dumps([workers, p_time, stored,
+                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--one"]:
+        one(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--members", type=int, default=0,
@@ -128,13 +142,14 @@ def main() -> None:
         print(f"{n:,} events, {members:,} members, {size / 1e6:.0f} MB of JSONL, "
               f"batches of {args.batch_size:,}, cache {args.cache_members:,} members")
         runs = []
-        for w in args.workers:
+        for w in args.workers:  # each in a process of its own: its own peak memory
             db = tmpdir / f"plaudit-{w}.db"
-            p_time, stored = plaudit_ingest(path, db, args.batch_size, args.profile,
-                                            args.cache_members, w)
-            runs.append((w, p_time, stored,
-                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", str(path), str(db), str(args.batch_size),
+                 str(args.cache_members), str(w)] + (["--profile"] if args.profile else []),
+                check=True, capture_output=True, text=True)
+            sys.stderr.write(out.stderr)
+            runs.append(tuple(json.loads(out.stdout.splitlines()[-1])))
             db.unlink()
         r_time, raw = raw_sqlite(path, tmpdir / "raw.db")
         fold_costs = fold_comparison(tmpdir, args.fold_events, members) \
@@ -146,8 +161,8 @@ def main() -> None:
         p_rate = stored / p_time
         how = "in-process" if w == 1 else f"{w} fold workers"
         print(f"(b) plaudit ingest, {how:<18}: {p_rate:>10,.0f} events/s "
-              f"({p_time:.2f} s), {p_rate / r_rate:.1%} of (a); peak RSS so far: "
-              f"this process {peak_mb:,.0f} MB, largest worker {child_mb:,.0f} MB")
+              f"({p_time:.2f} s), {p_rate / r_rate:.1%} of (a); peak RSS: "
+              f"writer {peak_mb:,.0f} MB, largest fold worker {child_mb:,.0f} MB")
     if fold_costs:
         before, after = fold_costs["before seam"], fold_costs["after seam"]
         full = fold_costs["every section"]

@@ -276,16 +276,19 @@ History = Callable[[int], Iterable[Event]]
 
 
 def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: list[Event],
-                labels: list[str], now_us: int, folder: Folder | None = None) -> BatchResult:
+                labels: list[str], now_us: int, folder: Folder | None = None,
+                canon: list[str] | None = None) -> BatchResult:
     """Store one validated batch and re-fold its members inside ``tx`` (here, or on
-    ``folder``'s processes).
+    ``folder``'s processes). ``canon``: the events' canonical attribute JSON, when the
+    caller computed it already (bulk ingest does, on its decoding thread).
 
     Raises :class:`EventConflict` (the caller's transaction then rolls back) when an id is
     reused with another body, :class:`InsufficientPoints` when a spend exceeds the
     balance (both name the batch item).
     """
     result = BatchResult(received=len(events))
-    canon = [canonical_attributes(e.attributes) for e in events]
+    if canon is None:
+        canon = [canonical_attributes(e.attributes) for e in events]
     unique = _unique_in_batch(events, canon, labels, result)
     nos, created = tx.ensure_members([events[i].member for i in unique], now_us)
     if rulebook.member_attributes:  # after the member locks: an erasure is seen (erasure.py)

@@ -54,7 +54,7 @@ from plaudit.application.ports import (
 )
 from plaudit.application.prefetch import prefetched
 from plaudit.application.replay import ReplayReport
-from plaudit.application.wire import EventDecoder
+from plaudit.application.wire import EventDecoder, canonical_attributes
 from plaudit.application.workers import RulebookText, default_workers
 from plaudit.domain.calendar import from_us
 from plaudit.domain.errors import (
@@ -487,11 +487,12 @@ class Plaudit:
         return results
 
     def ingest_events(self, events: list[Event], labels: Sequence[str], *,
-                      folder: Folder | None = None) -> BatchResult:
+                      folder: Folder | None = None, canon: list[str] | None = None
+                      ) -> BatchResult:
         with self.store.write() as tx:
             rb = self._current(tx)
             return store_batch(tx, rb, self.cache, events, list(labels), self.clock.now_us(),
-                               folder)
+                               folder, canon)
 
     def ingest_file(self, path: Path, *, batch_size: int = DEFAULT_BATCH,
                     progress: Callable[[int, IngestReport], Any] | None = None,
@@ -534,22 +535,26 @@ class Plaudit:
         latest = [self.rulebook()]
 
         def decoded() -> Iterator[tuple[list[bytes], list[int], int, Rulebook,
-                                        tuple[list[Event], list[Problem]]]]:
+                                        list[Event], list[Problem], list[str] | None]]:
             for lines, numbers, done in read_batches(stream, batch_size):
                 rb = latest[0]
-                yield lines, numbers, done, rb, self.decoder(rb).decode_lines(lines, numbers)
+                events, problems = self.decoder(rb).decode_lines(lines, numbers)
+                canon = None if problems else [canonical_attributes(e.attributes)
+                                               for e in events]
+                yield lines, numbers, done, rb, events, problems, canon
 
         with _quiet_gc():
-            for lines, numbers, done, used, (events, problems) in prefetched(decoded()):
+            for lines, numbers, done, used, events, problems, canon in prefetched(decoded()):
                 report.lines += len(lines)
                 report.batches += 1
                 if used is not latest[0]:  # decoded ahead, before a publish was seen
                     events, problems = self.decoder(latest[0]).decode_lines(lines, numbers)
+                    canon = None
                 try:
                     if problems:
                         raise EventRejected(problems)
                     result = self.ingest_events(events, [f"line {n}" for n in numbers],
-                                                folder=folder)
+                                                folder=folder, canon=canon)
                 except EventRejected as e:
                     report.rejected.append(RejectedBatch(numbers[0], numbers[-1],
                                                          list(e.problems)))
