@@ -10,6 +10,7 @@ that a failure.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -84,7 +85,10 @@ class Broker:
                 return await work(nc.jetstream())
             finally:
                 await nc.close()
-        return asyncio.run(go())
+        # on a thread of its own: an earlier test's library (Playwright's sync API) may
+        # leave an event loop running in this one
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, go()).result()
 
     def create(self) -> None:
         async def work(js: Any) -> None:
