@@ -12,6 +12,7 @@ cover.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 class PointsPart(Mechanic):
     """The member's wallet: lots, caps used, ``once`` marks and the reversal index."""
 
-    __slots__ = ("caps", "history", "history_us", "ledger", "matches", "once", "once_per")
+    __slots__ = ("caps", "history", "history_us", "ledger", "matches", "once", "once_per",
+                 "pending")
     name = "points"
 
     @classmethod
@@ -44,6 +46,13 @@ class PointsPart(Mechanic):
         self.once_per: dict[str, set[Any]] = {}
         self.matches: dict[str, dict[Any, list[Lot]]] = {
             rule: {} for rule in rulebook.match_targets}
+        self.pending: deque[tuple[str, Any, Lot]] | None = (
+            deque() if rulebook.match_targets and rulebook.expire_after_days is not None
+            and not history else None)
+        """Reversal-index entries in award order (which is expiry order), each forgotten
+        once its lots all expired unspent (see :meth:`_forget`); None when nothing
+        expires, or when the fold keeps history (a read that lists every note keeps every
+        entry, so a late refund's note says the points expired)."""
         self.history: list[Award] | None = [] if history else None
         self.history_us: list[int] = []
         """Each history entry's instant (to merge expiries in), when history is kept."""
@@ -51,6 +60,9 @@ class PointsPart(Mechanic):
     def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
         if self.ledger.lots:
             self.ledger.expire_until(event.at_us)
+        pending = self.pending
+        if pending and pending[0][2].expires_us <= event.at_us:  # type: ignore[operator]
+            self._forget(event.at_us)
         if event.type == SPEND:
             self._spend(fold, event, strict)
             return
@@ -112,9 +124,33 @@ class PointsPart(Mechanic):
         match_attr = fold.rulebook.match_targets.get(rule.id)
         if match_attr is not None:
             index = self.matches[rule.id]
-            index.setdefault(attrs[match_attr], []).append(lot)
-            if len(index) % 512 == 0:
-                _forget_expired(index)
+            key = attrs[match_attr]
+            lots = index.get(key)
+            if lots is None or _all_expired_unspent(lots):
+                # an entry whose lots all expired unspent reverses nothing: it is as if
+                # forgotten, so whether it was (see _forget) never changes the state
+                index[key] = [lot]
+            else:
+                lots.append(lot)
+            if self.pending is not None:
+                self.pending.append((rule.id, key, lot))
+
+    def _forget(self, now_us: int) -> None:
+        """Drop the reversal entries whose lots all expired unspent by ``now_us``: they can
+        never claw anything back (a clawback takes neither remaining nor spent points
+        then), and a new award under their match value starts afresh. Lots share one
+        expiry period and are indexed in award order, so only the oldest pending entries
+        can have expired: amortised O(1) per award, and the index stays bounded by the
+        expiry period instead of by all history. An entry with a spent lot stays (a refund
+        still takes back what was spent of it)."""
+        pending = self.pending
+        assert pending is not None
+        while pending and pending[0][2].expires_us <= now_us:  # type: ignore[operator]
+            rule, key, _ = pending.popleft()
+            index = self.matches[rule]
+            lots = index.get(key)
+            if lots is not None and _all_expired_unspent(lots):
+                del index[key]
 
     def award(self, fold: MemberFold, source: str, event: Event, day: int, points: int,
               note: str | None = None) -> Lot:
@@ -245,14 +281,6 @@ class PointsPart(Mechanic):
 
 _KINDS = {"award": "earned", "reversal": "clawed_back", "spend": "spent",
           "redeem": "redeemed", "redeem-cancel": "returned"}
-
-
-def _forget_expired(index: dict[Any, list[Lot]]) -> None:
-    """Drop reversal entries that can no longer claw anything back: every lot behind them
-    expired without a point spent (a clawback takes neither remaining nor spent points
-    then). Keeps the index bounded by the expiry period instead of by all history."""
-    for key in [key for key, lots in index.items() if _all_expired_unspent(lots)]:
-        del index[key]
 
 
 def _all_expired_unspent(lots: list[Lot]) -> bool:
