@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from plaudit.domain.calendar import US_PER_DAY
 from plaudit.domain.errors import EvaluationError, InsufficientPoints
 from plaudit.domain.events import SPEND, Event
-from plaudit.domain.ledger import Ledger, Lot
+from plaudit.domain.ledger import Ledger, Lot, LotTable
 from plaudit.domain.mechanics.base import Mechanic, ViewContext
 from plaudit.domain.rulebook import PointRule, Rulebook
 from plaudit.domain.state import Award, Expiry, LedgerEntry, LotView, Points
@@ -205,6 +205,31 @@ class PointsPart(Mechanic):
                                       fold.rulebook.calendar.iso(event.at_us), points, kind,
                                       note))
             self.history_us.append(event.at_us)
+
+    def dump(self, lots: LotTable) -> Any:
+        if self.history is not None:
+            raise ValueError("a fold that keeps history is not snapshotted")
+        return [self.ledger.dump(lots),
+                [[rule, *used] for rule, used in self.caps.items()],
+                self.once,
+                [[rule, keys] for rule, keys in self.once_per.items()],
+                [[rule, [[key, [lots.ref(lot) for lot in held]] for key, held in index.items()]]
+                 for rule, index in self.matches.items()],
+                None if self.pending is None
+                else [[rule, key, lots.ref(lot)] for rule, key, lot in self.pending]]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        ledger, caps, once, once_per, matches, pending = data
+        self.ledger.load(ledger, lots)
+        self.caps = {rule: [period, used] for rule, period, used in caps}
+        self.once = set(once)
+        self.once_per = {rule: set(keys) for rule, keys in once_per}
+        for rule, index in matches:
+            self.matches[rule] = {key: [lots.lot(seq) for seq in held] for key, held in index}
+        if (pending is None) != (self.pending is None):
+            raise ValueError("the reversal index does not match the rulebook")
+        if pending is not None:
+            self.pending = deque((rule, key, lots.lot(seq)) for rule, key, seq in pending)
 
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
         ctx.out["points"] = self.points(fold.rulebook, ctx.as_of_us)
