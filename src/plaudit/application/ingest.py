@@ -69,6 +69,9 @@ class FoldCache:
         self.snapshot_every = snapshot_every
         """Write a member's fold snapshot every this many events (0: no snapshots); see
         :mod:`plaudit.application.snapshots`."""
+        self.resumed = 0
+        """Members re-folded from a snapshot rather than from all their events (a count
+        for tests and benchmarks)."""
         self._items: OrderedDict[int, MemberFold] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -485,6 +488,7 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
                 rest: Iterable[Event]
                 if resumed is not None:
                     acc, rest = resumed
+                    cache.resumed += 1
                 else:
                     acc = MemberFold(rulebook, member)
                     acc.revision = states[no].revision if no in states else 0
