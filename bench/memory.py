@@ -133,7 +133,7 @@ def ingest_child(path: Path, db: Path) -> None:
 
     settings = Settings()
     svc = bootstrap(settings.model_copy(update={"database_url": f"sqlite:///{db}"}))
-    svc.publish(SESAME.read_text(), actor="bench")
+    svc.publish_rulebook(SESAME.read_text(), actor="bench")
     started = time.perf_counter()
     report = svc.ingest_file(path)
     seconds = time.perf_counter() - started
@@ -145,8 +145,10 @@ def ingest_child(path: Path, db: Path) -> None:
                         "snapshots": snapshots}).decode())
 
 
-def ingest(events: int, members: int, cache: int, every: int, workers: int) -> None:
-    days = max(1, round(events / members / 100 * 365))  # ~100 events per member a year
+def ingest(events: int, members: int, cache: int, every: int, workers: int,
+           days: int | None) -> None:
+    # ~100 events per member a year, unless told how many days the file spans
+    days = days or max(1, round(events / members / 100 * 365))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         written = 0
@@ -163,7 +165,9 @@ def ingest(events: int, members: int, cache: int, every: int, workers: int) -> N
                        PLAUDIT_SNAPSHOT_EVERY=str(snap), PLAUDIT_FOLD_WORKERS=str(workers))
             db = Path(tmp) / f"{snap}.db"
             out = subprocess.run([sys.executable, __file__, "_child", str(path), str(db)],
-                                 env=env, check=True, capture_output=True, text=True)
+                                 env=env, capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(out.stderr)
             r = orjson.loads(out.stdout.strip().splitlines()[-1])
             print(f"{label:<22} {r['events_per_s']:>9,.0f} events/s  {r['seconds']:7.1f} s  "
                   f"peak RSS {r['peak_rss_mb']:6.0f} MB  snapshots {r['snapshots']:,}")
@@ -182,11 +186,13 @@ def main() -> None:
     ing.add_argument("--cache", type=int, default=2_000)
     ing.add_argument("--every", type=int, default=64)
     ing.add_argument("--workers", type=int, default=1)
+    ing.add_argument("--days", type=int, default=None,
+                     help="days the file spans (default: ~100 events per member a year)")
     args = parser.parse_args()
     if args.what == "accumulators":
         accumulators()
     else:
-        ingest(args.events, args.members, args.cache, args.every, args.workers)
+        ingest(args.events, args.members, args.cache, args.every, args.workers, args.days)
 
 
 if __name__ == "__main__":
