@@ -460,7 +460,8 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
     Raises the batch's refusal, naming its item, and then forgets every accumulator of the
     batch (they may hold part of it)."""
     out: list[StateRow] = []
-    folded: list[tuple[int, MemberFold]] = []
+    boards = BoardRows()
+    due: list[SnapshotRow] = []
     cancelled: dict[str, str | None] = {}
     by_member, nos, label_of, states = batch.by_member, batch.nos, batch.label_of, batch.states
     try:
@@ -501,8 +502,14 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
                     part = acc.rewards
                     cancelled[e.id] = None if part is None else part.cancelled_reward(
                         e.attributes["redemption"], e.id)
-            folded.append((no, acc))
             out.append(state_row(no, acc))
+            # Each member's rows now, and into the cache (which may evict it at once):
+            # holding every accumulator of a batch until its end made a batch's members,
+            # not the cache, the bound on memory. On a refusal below, the cache forgets
+            # every member of the batch anyway.
+            boards.extend(board_rows([(no, acc)]))  # before its snapshot: nothing pending
+            due.extend(snapshots.due_rows([(no, acc)], cache.snapshot_every))
+            cache.put(no, acc)
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
         where = label_of.get(e.event_id or "")
@@ -523,10 +530,6 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
     except BaseException:
         cache.drop([nos[m] for m in by_member])
         raise
-    boards = board_rows(folded)  # before snapshots: those hold nothing still to write
-    due = snapshots.due_rows(folded, cache.snapshot_every)
-    for no, acc in folded:
-        cache.put(no, acc)
     return FoldOutcome(out, boards, cancelled, due)
 
 
