@@ -20,7 +20,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         settings.home.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.url)
     return Plaudit(store, clock or SystemClock(), cache_size=settings.cache_members,
-                   fold_workers=settings.fold_workers)
+                   fold_workers=settings.fold_workers,
+                   snapshot_every=settings.snapshot_every)
 
 
 def nats_source(url: str, **options: Any) -> NatsSource:

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
                     "PostgreSQL: postgresql+psycopg://user@host/db")
     cache_members: int = Field(default=20_000, ge=0,
                                description="Accumulators kept in memory between batches.")
+    snapshot_every: int = Field(
+        default=64, ge=0,
+        description="Write a member's fold snapshot after this many new events, so a cache "
+                    "miss folds only the events after it; 0 turns snapshots off.")
 
     fold_workers: int | None = Field(
         default=None, ge=1, le=64,

@@ -2,8 +2,8 @@
 transaction, leaving a tombstone with nothing that identifies them.
 
 What goes (``ERASURE_STEPS`` in the SQL store, one line per table): the member's events,
-state, leaderboard entries, friend rows (theirs, and other members' rows naming them),
-member tokens and the ``members`` row. What stays: aggregates across members (reward
+state, fold snapshot, leaderboard entries, friend rows (theirs, and other members' rows
+naming them), member tokens and the ``members`` row. What stays: aggregates across members (reward
 stock), and other members' facts, with every reference to the erased member rewritten to
 the tombstone's random id:
 
@@ -139,6 +139,7 @@ def _refold(tx: Transaction, rb: Rulebook, member_nos: list[int], now_us: int) -
     :data:`STALE`), leaderboard entries and friend rows."""
     if not member_nos:
         return
+    tx.drop_snapshots(member_nos)  # they hold the old references
     by_no: dict[int, list[Event]] = {no: [] for no in member_nos}
     names: dict[int, str] = {}
     for no, row in tx.events_of_members(member_nos):

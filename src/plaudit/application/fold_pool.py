@@ -34,6 +34,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from plaudit.application import snapshots
 from plaudit.application.ingest import (
     BoardRows,
     FoldBatch,
@@ -63,7 +64,7 @@ class FoldPool:
 
     def __init__(self, opener: Callable[[], Store],
                  source_of: Callable[[Rulebook], RulebookText], workers: int, *,
-                 cache_members: int) -> None:
+                 cache_members: int, snapshot_every: int = 0) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.source_of = source_of
         self.conns: list[Connection] = []
@@ -74,7 +75,7 @@ class FoldPool:
         per_worker = max(1, cache_members // workers)
         for i in range(workers):
             mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(opener, theirs, per_worker),
+            proc = ctx.Process(target=_serve, args=(opener, theirs, per_worker, snapshot_every),
                                name=f"plaudit-fold-{i}", daemon=True)
             proc.start()
             theirs.close()
@@ -142,6 +143,7 @@ class FoldPool:
                 outcome.states.extend(value.states)
                 outcome.boards.extend(value.boards)
                 outcome.cancelled.update(value.cancelled)
+                outcome.snapshots.extend(value.snapshots)
             elif kind == "refused":
                 refusals.append(value)
             else:
@@ -188,14 +190,15 @@ class FoldPool:
             conn.close()
 
 
-def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int) -> None:
+def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int,
+           snapshot_every: int = 0) -> None:
     """A worker: fold the shares it is sent, with its own cache and connection."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer stops its workers
     gc.set_threshold(max(gc.get_threshold()[0], 50_000))  # see service._quiet_gc
     store = opener()
-    cache = FoldCache(cache_members)
+    cache = FoldCache(cache_members, snapshot_every)
     rulebooks: dict[int, Rulebook] = {}
     try:
         while (message := conn.recv()) is not None:
@@ -249,8 +252,11 @@ def _fold_share(store: Store, rulebook: Rulebook, cache: FoldCache, share: Share
             stored = [to_event(rulebook, s) for s in tx.member_events(no)]
         return stored + new_of[no]
 
+    resume = snapshots.resumer(store.read, rulebook, states,
+                               lambda s: to_event(rulebook, s),
+                               lambda no: new_of[no]) if cache.snapshot_every else None
     return fold_batch(rulebook, cache, FoldBatch(by_member, nos, created, label_of, states,
-                                                 {}), history)
+                                                 {}), history, resume)
 
 
 __all__ = ["FoldPool"]

@@ -18,12 +18,21 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol, cast
 
-from plaudit.application.ports import EntryRow, EventRow, StateRow, StoredEvent, Transaction
+from plaudit.application import snapshots
+from plaudit.application.ports import (
+    EntryRow,
+    EventRow,
+    SnapshotRow,
+    StateRow,
+    StoredEvent,
+    Transaction,
+)
 from plaudit.application.wire import canonical_attributes, stored_attributes
 from plaudit.domain.errors import (
     EventConflict,
@@ -55,8 +64,14 @@ class FoldCache:
     it only if free (it would rather re-fold than wait behind a large batch).
     """
 
-    def __init__(self, capacity: int = 20_000) -> None:
+    def __init__(self, capacity: int = 20_000, snapshot_every: int = 0) -> None:
         self.capacity = capacity
+        self.snapshot_every = snapshot_every
+        """Write a member's fold snapshot every this many events (0: no snapshots); see
+        :mod:`plaudit.application.snapshots`."""
+        self.resumed = 0
+        """Members re-folded from a snapshot rather than from all their events (a count
+        for tests and benchmarks)."""
         self._items: OrderedDict[int, MemberFold] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -269,6 +284,8 @@ class FoldOutcome:
     cancelled: dict[str, str | None]
     """For each redemption cancellation of the batch, the reward it gave back (None when it
     cancelled nothing): the stock guard's input."""
+    snapshots: list[SnapshotRow] = field(default_factory=list)
+    """Fold snapshots due (see :mod:`plaudit.application.snapshots`)."""
 
 
 History = Callable[[int], Iterable[Event]]
@@ -308,12 +325,16 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
 
         if folder is None:
             insert()  # first: a re-fold reads the member's events back, these included
+            resume = snapshots.resumer(
+                lambda: nullcontext(tx), rulebook, batch.states,
+                lambda s: to_event(rulebook, s)) if cache.snapshot_every else None
             with cache.lock:
                 outcome = fold_batch(rulebook, cache, batch, lambda no: (
-                    to_event(rulebook, s) for s in tx.member_events(no)))
+                    to_event(rulebook, s) for s in tx.member_events(no)), resume)
         else:  # the owners fold while the events are inserted
             outcome = folder.fold(rulebook, batch, meanwhile=insert)
         tx.put_states(outcome.states, now_us)
+        tx.put_snapshots(outcome.snapshots)
         outcome.boards.write(tx)
         stock_events = [events[i] for i in fresh if events[i].type in COMMANDS]
         if stock_events:
@@ -445,15 +466,17 @@ def _insert(tx: Transaction, events: list[Event], canon: list[str], labels: list
             or [Problem("body", "id", "an event id was stored concurrently; send again")])
 
 
-def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: History
-               ) -> FoldOutcome:
-    """Apply each member's new events (incrementally, or by re-folding from ``history``),
-    keeping the accumulators in ``cache`` (the caller holds its lock); nothing is written.
+def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: History,
+               resume: snapshots.Resume | None = None) -> FoldOutcome:
+    """Apply each member's new events (incrementally, or by re-folding from ``history``, or
+    from a trusted snapshot and the events after it when ``resume`` finds one), keeping
+    the accumulators in ``cache`` (the caller holds its lock); nothing is written.
 
     Raises the batch's refusal, naming its item, and then forgets every accumulator of the
     batch (they may hold part of it)."""
     out: list[StateRow] = []
-    folded: list[tuple[int, MemberFold]] = []
+    boards = BoardRows()
+    due: list[SnapshotRow] = []
     cancelled: dict[str, str | None] = {}
     by_member, nos, label_of, states = batch.by_member, batch.nos, batch.label_of, batch.states
     try:
@@ -472,12 +495,21 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
                 # arriving late must not leave an acknowledged later one short); only this
                 # batch's commands have their conditions checked (stored ones are facts).
                 spends = any(e.type in SPENDING for e in evs)
-                acc = MemberFold(rulebook, member)
-                acc.revision = states[no].revision if no in states else 0
                 # Stored commands after the first new event are checked again too: a late
                 # redemption must not leave a later one over its limit or requirement.
                 first = (evs[0].at_us, evs[0].id)
-                for e in sorted(history(no), key=lambda e: (e.at_us, e.id)):
+                # A snapshot is used only if every new event sorts after it, so nothing
+                # before it can change (and its spends stay covered).
+                resumed = resume(no, member, states.get(no), first) if resume else None
+                rest: Iterable[Event]
+                if resumed is not None:
+                    acc, rest = resumed
+                    cache.resumed += 1
+                else:
+                    acc = MemberFold(rulebook, member)
+                    acc.revision = states[no].revision if no in states else 0
+                    rest = history(no)
+                for e in sorted(rest, key=lambda e: (e.at_us, e.id)):
                     acc.apply(e, strict=spends, check=e.id in label_of or (
                         e.type in COMMANDS and (e.at_us, e.id) > first))
             for e in evs:
@@ -485,8 +517,14 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
                     part = acc.rewards
                     cancelled[e.id] = None if part is None else part.cancelled_reward(
                         e.attributes["redemption"], e.id)
-            folded.append((no, acc))
             out.append(state_row(no, acc))
+            # Each member's rows now, and into the cache (which may evict it at once):
+            # holding every accumulator of a batch until its end made a batch's members,
+            # not the cache, the bound on memory. On a refusal below, the cache forgets
+            # every member of the batch anyway.
+            boards.extend(board_rows([(no, acc)]))  # before its snapshot: nothing pending
+            due.extend(snapshots.due_rows([(no, acc)], cache.snapshot_every))
+            cache.put(no, acc)
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
         where = label_of.get(e.event_id or "")
@@ -507,10 +545,7 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
     except BaseException:
         cache.drop([nos[m] for m in by_member])
         raise
-    boards = board_rows(folded)
-    for no, acc in folded:
-        cache.put(no, acc)
-    return FoldOutcome(out, boards, cancelled)
+    return FoldOutcome(out, boards, cancelled, due)
 
 
 def _accumulator(rulebook: Rulebook, cache: FoldCache, no: int, member: str,

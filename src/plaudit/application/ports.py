@@ -51,6 +51,20 @@ class StateRow(NamedTuple):
     :meth:`Transaction.put_states` (only :meth:`Transaction.bump_revisions` changes it)."""
 
 
+class SnapshotRow(NamedTuple):
+    """A persisted fold snapshot (see :mod:`plaudit.domain.snapshot`): the member's
+    accumulator after ``position`` events, the last ``(last_at_us, last_event_id)``, under
+    ``rulebook_version``, at the state row's ``revision``. Derived, like the state row."""
+
+    member_no: int
+    rulebook_version: int
+    position: int
+    last_at_us: int
+    last_event_id: str
+    revision: int
+    body: bytes
+
+
 class RulebookRow(NamedTuple):
     version: int
     program_id: str
@@ -205,6 +219,23 @@ class Transaction(Protocol):
         ...
 
     def states(self, member_nos: Sequence[int]) -> dict[int, StateRow]: ...
+
+    def member_tail(self, member_no: int, from_us: int, until_us: int | None = None
+                    ) -> tuple[int, list[StoredEvent]]:
+        """What resuming a fold from a snapshot needs, the fold's filter applied (no
+        excluded event): how many of the member's events are before ``from_us``, and
+        the events at or after it (up to ``until_us``). Ties at ``from_us`` are the
+        caller's to sort by event id (never by the database's collation)."""
+        ...
+
+    def snapshots(self, member_nos: Sequence[int]) -> dict[int, SnapshotRow]: ...
+
+    def put_snapshots(self, rows: Sequence[SnapshotRow]) -> None:
+        """Insert or replace each member's one snapshot."""
+
+    def drop_snapshots(self, member_nos: Sequence[int]) -> None: ...
+
+    def count_snapshots(self) -> int: ...
 
     def put_states(self, rows: Sequence[StateRow], now_us: int) -> None: ...
 
@@ -493,5 +524,5 @@ class Clock(Protocol):
 
 
 __all__ = ["AuditRow", "CheckRow", "Clock", "DisputeRow", "DraftRow", "EntryRow", "EventRow",
-           "JobRow", "KeyRow", "RulebookRow", "StateRow", "Store", "StoredEvent",
+           "JobRow", "KeyRow", "RulebookRow", "SnapshotRow", "StateRow", "Store", "StoredEvent",
            "TombstoneRow", "Transaction"]

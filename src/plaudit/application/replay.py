@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from plaudit.application import snapshots
 from plaudit.application.ingest import BoardRows, board_rows, state_row, to_event
-from plaudit.application.ports import StateRow, Store, Transaction
+from plaudit.application.ports import SnapshotRow, StateRow, Store, Transaction
 from plaudit.application.workers import Page, RulebookText, pages, run_pages, workers_for
 from plaudit.domain.events import Event
 from plaudit.domain.fold import MemberFold, fold_events
@@ -40,6 +41,8 @@ class PageFold:
     states: list[StateRow]
     boards: BoardRows
     events: int
+    snapshots: list[SnapshotRow] = field(default_factory=list)
+    """Fresh snapshots of the members with enough events (see application/snapshots.py)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ class ReplayReport:
     seconds: float
 
 
-def fold_page(tx: Transaction, rulebook: Rulebook, page: Page) -> PageFold:
+def fold_page(tx: Transaction, rulebook: Rulebook, page: Page, snapshot_every: int = 0
+              ) -> PageFold:
     """Fold every member of ``page`` from its stored events read in ``tx``."""
     nos = [no for no, _ in page]
     seen = tx.states(nos)
@@ -71,18 +75,21 @@ def fold_page(tx: Transaction, rulebook: Rulebook, page: Page) -> PageFold:
             acc = fold_events(rulebook, member, evs)
             states.append(state_row(no, acc))
             folded.append((no, acc))
-    return PageFold(page, seen, states, board_rows(folded), events)
+    return PageFold(page, seen, states, board_rows(folded), events,
+                    snapshots.due_rows(folded, snapshot_every))
 
 
 class ReplayJob:
     """Fold pages under one rulebook: compiled once per process, never pickled."""
 
-    def __init__(self, source: RulebookText, compiled: Rulebook | None = None) -> None:
+    def __init__(self, source: RulebookText, compiled: Rulebook | None = None,
+                 snapshot_every: int = 0) -> None:
         self.source = source
         self.rulebook = compiled
+        self.snapshot_every = snapshot_every
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"source": self.source, "rulebook": None}
+        return {"source": self.source, "rulebook": None, "snapshot_every": self.snapshot_every}
 
     def prepare(self) -> None:
         if self.rulebook is None:
@@ -91,30 +98,38 @@ class ReplayJob:
     def run(self, store: Store, page: Page) -> PageFold:
         assert self.rulebook is not None
         with store.snapshot() as tx:
-            return fold_page(tx, self.rulebook, page)
+            return fold_page(tx, self.rulebook, page, self.snapshot_every)
 
 
-def write_page(tx: Transaction, rulebook: Rulebook, fold: PageFold, now_us: int) -> int:
+def write_page(tx: Transaction, rulebook: Rulebook, fold: PageFold, now_us: int,
+               snapshot_every: int = 0) -> int:
     """Write a folded page under its members' locks; returns how many members had been
-    written meanwhile and were folded again here."""
+    written meanwhile and were folded again here. The page's older snapshots go (a new
+    version cannot use them), replaced by the fresh ones."""
     nos = [no for no, _ in fold.page]
     tx.lock_members(nos)
     current = tx.states(nos)
     stale = {no for no in nos if current.get(no) != fold.seen.get(no)}
     states = [s for s in fold.states if s.member_no not in stale]
     boards = fold.boards.without(stale)
+    fresh = [s for s in fold.snapshots if s.member_no not in stale]
     if stale:
-        again = fold_page(tx, rulebook, [(no, m) for no, m in fold.page if no in stale])
+        again = fold_page(tx, rulebook, [(no, m) for no, m in fold.page if no in stale],
+                          snapshot_every)
         states.extend(again.states)
         again.boards.write(tx)
+        fresh.extend(again.snapshots)
     tx.put_states(states, now_us)
     boards.write(tx)
+    tx.drop_snapshots(nos)
+    tx.put_snapshots(fresh)
     return len(stale)
 
 
 def replay(store: Store, rulebook: Rulebook, source: RulebookText, *,
            now_us: Callable[[], int], workers: int | None = 1, behind_only: bool = False,
-           progress: Callable[[int, int], Any] | None = None) -> ReplayReport:
+           progress: Callable[[int, int], Any] | None = None,
+           snapshot_every: int = 0) -> ReplayReport:
     """Recompute every member's stored state under ``rulebook`` (whose text is ``source``);
     with ``behind_only``, only members whose state is at another version. Each page is one
     write transaction: a replay cut off anywhere leaves every member either done or behind,
@@ -126,10 +141,10 @@ def replay(store: Store, rulebook: Rulebook, source: RulebookText, *,
         total = tx.count_members(behind)
     n = workers_for(total, PAGE, workers)
     done = events = refolded = 0
-    job = ReplayJob(source, rulebook)
+    job = ReplayJob(source, rulebook, snapshot_every)
     for fold in run_pages(job, pages(store, behind, PAGE), store=store, workers=n):
         with store.write() as tx:
-            refolded += write_page(tx, rulebook, fold, now_us())
+            refolded += write_page(tx, rulebook, fold, now_us(), snapshot_every)
         done += len(fold.page)
         events += fold.events
         if progress is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from plaudit.application import audit, erasure, erasure_requests, export
+from plaudit.application import audit, erasure, erasure_requests, export, snapshots
 from plaudit.application import backtest as bt
 from plaudit.application import leaderboards as lb
 from plaudit.application import overview as ov
@@ -184,7 +184,8 @@ class PublishResult:
 
 class Plaudit:
     def __init__(self, store: Store, clock: Clock, *, cache_size: int = 20_000,
-                 fold_workers: int | None = 1) -> None:
+                 fold_workers: int | None = 1,
+                 snapshot_every: int = snapshots.DEFAULT_EVERY) -> None:
         self.store = store
         self.clock = clock
         self.fold_workers = fold_workers
@@ -193,7 +194,7 @@ class Plaudit:
         serving with them (:meth:`start_folding`); None folds in this process."""
         """Processes that fold members when the whole program is folded (publish, replay,
         backtest); None means one per core. See :mod:`plaudit.application.workers`."""
-        self.cache = FoldCache(cache_size)
+        self.cache = FoldCache(cache_size, snapshot_every)
         self._compiled: dict[int, Rulebook] = {}
         self._decoders: dict[int, EventDecoder] = {}
         self._latest: Rulebook | None = None
@@ -359,7 +360,8 @@ class Plaudit:
         rb = rulebook or self.rulebook()
         return rp.replay(self.store, rb, self._source(rb), now_us=self.clock.now_us,
                          workers=self.fold_workers if workers is None else workers,
-                         behind_only=behind_only, progress=progress)
+                         behind_only=behind_only, progress=progress,
+                         snapshot_every=self.cache.snapshot_every)
 
     def _source(self, rb: Rulebook) -> RulebookText:
         with self.store.read() as tx:
@@ -406,7 +408,8 @@ class Plaudit:
         if opener is None or workers < 1 or self.folder is not None:
             return False
         self.folder = FoldPool(opener, self._source, workers,
-                               cache_members=self.cache.capacity)
+                               cache_members=self.cache.capacity,
+                               snapshot_every=self.cache.snapshot_every)
         return True
 
     def stop_folding(self) -> None:
@@ -525,7 +528,8 @@ class Plaudit:
         opener = self.store.opener() if n > 1 else None
         with contextlib.ExitStack() as stack:
             folder = None if opener is None else stack.enter_context(FoldPool(
-                opener, self._source, n, cache_members=self.cache.capacity))
+                opener, self._source, n, cache_members=self.cache.capacity,
+                snapshot_every=self.cache.snapshot_every))
             return self._ingest_batches(stream, batch_size, progress, folder)
 
     def _ingest_batches(self, stream: BinaryIO, batch_size: int,
@@ -584,6 +588,7 @@ class Plaudit:
         when another process wrote the member, only the first read pays the fold."""
         as_of = as_of_us if as_of_us is not None else self.clock.now_us()
         state: StateRow | None = None
+        resumed = None
         with self.store.read() as tx:
             no = tx.member_no(member_id)
             if no is None:
@@ -595,14 +600,18 @@ class Plaudit:
                     cached = self._cached_view(state, rb, as_of)
                     if cached is not None:
                         return cached
+                    resumed = self._resume(tx, rb, no, member_id, state, as_of)
             else:
                 row = tx.rulebook(version)
                 if row is None:
                     raise NotFound(f"no rulebook version {version}")
                 rb = self._compiled_row(row)
-            stored = tx.member_events(no, until_us=as_of)
-        acc = fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of,
-                          history=history)
+            stored = tx.member_events(no, until_us=as_of) if resumed is None else []
+        if resumed is not None:
+            acc = fold_events(rb, member_id, resumed[1], as_of, start=resumed[0])
+        else:
+            acc = fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of,
+                              history=history)
         view = acc.view(as_of)  # before offering: once kept, ingest may change acc
         if state is not None:
             self.cache.offer(state, rb, acc)
@@ -779,9 +788,22 @@ class Plaudit:
             no = tx.member_no(member_id)
             if no is None:
                 raise NotFound(f"member `{member_id}` not found")
+            if not history and (resumed := self._resume(
+                    tx, rb, no, member_id, tx.states([no]).get(no), as_of_us)) is not None:
+                return fold_events(rb, member_id, resumed[1], as_of_us, start=resumed[0])
             stored = tx.member_events(no, until_us=as_of_us)
         return fold_events(rb, member_id, (to_event(rb, s) for s in stored), as_of_us,
                            history=history)
+
+    def _resume(self, tx: Transaction, rb: Rulebook, no: int, member_id: str,
+                state: StateRow | None, as_of_us: int) -> tuple[MemberFold, list[Event]] | None:
+        """The member's trusted fold snapshot and the events after it up to ``as_of_us``
+        (None: fold every event); see :mod:`plaudit.application.snapshots`."""
+        if not self.cache.snapshot_every or state is None:
+            return None
+        snap = tx.snapshots([no]).get(no)
+        return snapshots.resume_in(tx, rb, no, member_id, state, snap, until_us=as_of_us,
+                                   to_event=lambda s: to_event(rb, s))
 
     def redeem(self, member_id: str, reward_id: str, key: str) -> RedemptionView:
         """See :meth:`redeem_once`; only the redemption."""

@@ -35,6 +35,13 @@ class AggregateState(ABC):
         keeps what it saw)."""
         return True
 
+    @abstractmethod
+    def dump(self) -> Any:
+        """The running state as plain data (the window and kind come from the rulebook)."""
+
+    @abstractmethod
+    def load(self, data: Any) -> None: ...
+
 
 class _Total(AggregateState):
     """count or sum, all time."""
@@ -49,6 +56,12 @@ class _Total(AggregateState):
 
     def value(self, day: int) -> Any:
         return self.total
+
+    def dump(self) -> Any:
+        return self.total
+
+    def load(self, data: Any) -> None:
+        self.total = data
 
 
 class _WindowTotal(AggregateState):
@@ -82,6 +95,13 @@ class _WindowTotal(AggregateState):
     def present(self, day: int) -> bool:
         return bool(self.days) and self.days[-1] > day - self.window
 
+    def dump(self) -> Any:
+        return [list(self.days), list(self.amounts), self.total]
+
+    def load(self, data: Any) -> None:
+        days, amounts, self.total = data
+        self.days, self.amounts = deque(days), deque(amounts)
+
     def value(self, day: int) -> Any:
         lo = day - self.window + 1
         days = self.days
@@ -110,6 +130,12 @@ class _Extreme(AggregateState):
     def value(self, day: int) -> Any:
         return self.best
 
+    def dump(self) -> Any:
+        return self.best
+
+    def load(self, data: Any) -> None:
+        self.best = data
+
 
 class _WindowExtreme(AggregateState):
     __slots__ = ("entries", "largest", "window")
@@ -134,6 +160,12 @@ class _WindowExtreme(AggregateState):
     def present(self, day: int) -> bool:
         return bool(self.entries) and self.entries[-1][0] > day - self.window
 
+    def dump(self) -> Any:
+        return [list(entry) for entry in self.entries]
+
+    def load(self, data: Any) -> None:
+        self.entries = deque([day, value] for day, value in data)
+
     def value(self, day: int) -> Any:
         lo = day - self.window + 1
         values = [v for d, v in self.entries if d >= lo]
@@ -153,6 +185,12 @@ class _Distinct(AggregateState):
 
     def value(self, day: int) -> int:
         return len(self.seen)
+
+    def dump(self) -> Any:
+        return self.seen
+
+    def load(self, data: Any) -> None:
+        self.seen = set(data)
 
 
 class _WindowDistinct(AggregateState):
@@ -174,6 +212,12 @@ class _WindowDistinct(AggregateState):
 
     def present(self, day: int) -> bool:
         return bool(self.entries) and self.entries[-1][0] > day - self.window
+
+    def dump(self) -> Any:
+        return [[day, values] for day, values in self.entries]
+
+    def load(self, data: Any) -> None:
+        self.entries = deque((day, set(values)) for day, values in data)
 
     def value(self, day: int) -> int:
         lo = day - self.window + 1
@@ -201,6 +245,12 @@ class DayMarks(AggregateState):
 
     def present(self, day: int) -> bool:
         return self.value(day) is not None
+
+    def dump(self) -> Any:
+        return [self.first, self.last]
+
+    def load(self, data: Any) -> None:
+        self.first, self.last = data
 
     def value(self, day: int) -> Any:
         if self.last is None:

@@ -49,7 +49,8 @@ class MemberFold:
     __slots__ = ("badges", "checking", "consents", "features", "first_day", "last_key",
                  "leaderboards",
                  "member", "participation", "parts", "perks", "plan", "points", "position",
-                 "quests", "revision", "rewards", "rulebook", "score", "streaks", "tiers",
+                 "quests", "revision", "rewards", "rulebook", "score", "snapshot_at", "streaks",
+                 "tiers",
                  "warnings")
 
     # One attribute per mechanic (its ``name``), None when the rulebook does not use it:
@@ -77,6 +78,10 @@ class MemberFold:
         """Never read by the fold: the stored state's revision the accumulator was folded
         for (see the application's cache), since position alone no longer tells which
         events it holds once a dispute can leave one out."""
+        self.snapshot_at = 0
+        """Never read by the fold either: the position of the last snapshot of this
+        accumulator the application wrote or restored (it writes the next one after
+        enough events, see :mod:`plaudit.application.snapshots`)."""
         self.last_key: tuple[int, str] | None = None
         self.first_day: int | None = None
         self.warnings: list[str] = []
@@ -191,9 +196,10 @@ def fold(rulebook: Rulebook, member: str, events: Iterable[Event], as_of_us: int
 
 def fold_events(rulebook: Rulebook, member: str, events: Iterable[Event],
                 as_of_us: int | None = None, *, history: bool = False,
-                strict: bool = False) -> MemberFold:
-    """An accumulator with every event at or before ``as_of_us`` applied in order."""
-    acc = MemberFold(rulebook, member, history=history)
+                strict: bool = False, start: MemberFold | None = None) -> MemberFold:
+    """An accumulator with every event at or before ``as_of_us`` applied in order (to
+    ``start``, a restored snapshot, when given: then ``events`` are those after it)."""
+    acc = start if start is not None else MemberFold(rulebook, member, history=history)
     ordered = sorted(events, key=lambda e: (e.at_us, e.id))
     for event in ordered:
         if as_of_us is not None and event.at_us > as_of_us:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from plaudit.domain.state import LotView
@@ -57,6 +57,41 @@ def _seq(lot: Lot) -> int:
     return lot.seq
 
 
+class LotTable:
+    """The lots a snapshot holds, by ``seq``: a lot is shared by the ledger's deque, the
+    reversal index and redemptions, so each is written once and named by its number."""
+
+    __slots__ = ("by_seq",)
+
+    def __init__(self, by_seq: dict[int, Lot] | None = None) -> None:
+        self.by_seq: dict[int, Lot] = {} if by_seq is None else by_seq
+
+    def ref(self, lot: Lot) -> int:
+        self.by_seq[lot.seq] = lot
+        return lot.seq
+
+    def lot(self, seq: int) -> Lot:
+        return self.by_seq[seq]
+
+    def dump(self) -> list[list[Any]]:
+        """Every referenced lot, in award order (``held`` and ``shown`` are left out: the
+        first follows from the ledger's deque, the second is a read's cache)."""
+        return [[lot.seq, lot.at_us, lot.expires_us, lot.points, lot.remaining, lot.spent,
+                 lot.expired, lot.reversed, lot.clawed, lot.rule, lot.event_id, lot.version]
+                for _, lot in sorted(self.by_seq.items())]
+
+    @classmethod
+    def load(cls, rows: list[list[Any]]) -> LotTable:
+        by_seq: dict[int, Lot] = {}
+        for (seq, at_us, expires_us, points, remaining, spent, expired, reversed_, clawed,
+             rule, event_id, version) in rows:
+            lot = Lot(at_us, expires_us, points, rule, event_id, version)
+            lot.seq, lot.remaining, lot.spent, lot.expired = seq, remaining, spent, expired
+            lot.reversed, lot.clawed = reversed_, clawed
+            by_seq[seq] = lot
+        return cls(by_seq)
+
+
 @dataclass(frozen=True)
 class Clawback:
     taken: int
@@ -96,6 +131,19 @@ class Ledger:
         self.expired = 0
         self.reversed = 0
         self.unrecovered = 0
+
+    def dump(self, lots: LotTable) -> list[Any]:
+        if self.expiries is not None:
+            raise ValueError("a ledger that logs expiries (history) is not snapshotted")
+        return [[lots.ref(lot) for lot in self.lots], self.awarded, self.available,
+                self.earned, self.spent, self.expired, self.reversed, self.unrecovered]
+
+    def load(self, data: list[Any], lots: LotTable) -> None:
+        (held, self.awarded, self.available, self.earned, self.spent, self.expired,
+         self.reversed, self.unrecovered) = data
+        self.lots = deque(lots.lot(seq) for seq in held)
+        for lot in self.lots:
+            lot.held = True
 
     def expire_until(self, at_us: int) -> None:
         """Expire every lot whose expiry is at or before ``at_us``; drop empty lots."""
@@ -235,4 +283,4 @@ class Ledger:
         return Clawback(taken=taken, unrecovered=owed - recovered)
 
 
-__all__ = ["Clawback", "Ledger", "Lot", "Restored"]
+__all__ = ["Clawback", "Ledger", "Lot", "LotTable", "Restored"]

@@ -14,6 +14,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from plaudit.domain.rulebook import Level
 
@@ -52,6 +53,26 @@ class QualifyingPoints:
         self.recent: deque[list[int]] | None = deque() if grace_days else None
         self._ws_day = -1
         self._ws_value = 0
+
+    def dump(self) -> list[Any]:
+        """The per-day entries (the window is their newest ``len(window)``), window start,
+        total and the grace levels; the window-start cache is left out."""
+        entries, window = self.entries, self.window
+        n = len(window)
+        if n and (n > len(entries) or window[0] is not entries[len(entries) - n]):
+            raise ValueError("the tier window is not the newest entries")
+        return [self.first_day, [list(e) for e in entries], n, self.window_start, self.total,
+                None if self.recent is None else [list(r) for r in self.recent]]
+
+    def load(self, data: list[Any]) -> None:
+        first_day, entries, n, self.window_start, self.total, recent = data
+        self.first_day = first_day
+        self.entries = deque([day, points] for day, points in entries)
+        self.window = deque(list(self.entries)[len(self.entries) - n:] if n else ())
+        if (recent is None) != (self.recent is None):
+            raise ValueError("the tier grace does not match the rulebook")
+        if recent is not None:
+            self.recent = deque([day, level] for day, level in recent)
 
     def _start(self, day: int) -> int:
         if day != self._ws_day:

@@ -49,6 +49,7 @@ from plaudit.application.ports import (
     JobRow,
     KeyRow,
     RulebookRow,
+    SnapshotRow,
     StateRow,
     StoredEvent,
     TombstoneRow,
@@ -63,6 +64,7 @@ ERASURE_STEPS: tuple[tuple[str, str], ...] = (
     # the member's own grants, and other members' grants naming them (re-folded after)
     ("friendships", "DELETE FROM friendships WHERE member_no = :no OR friend_id = :id"),
     ("member_states", "DELETE FROM member_states WHERE member_no = :no"),
+    ("fold_snapshots", "DELETE FROM fold_snapshots WHERE member_no = :no"),
     ("partner_checks", "DELETE FROM partner_checks WHERE member_no = :no"),
     # before events: a dispute names its event (operators' decision texts go with it)
     ("disputes", "DELETE FROM disputes WHERE member_no = :no"),
@@ -275,6 +277,56 @@ class SqlTransaction:
             "score = excluded.score, band = excluded.band, tier = excluded.tier, "
             "consents = excluded.consents, updated_us = excluded.updated_us",
             [(*r[:10], now_us) for r in rows])  # not the revision: bump_revisions
+
+    def member_tail(self, member_no: int, from_us: int, until_us: int | None = None
+                    ) -> tuple[int, list[StoredEvent]]:
+        e, m = t.events, t.members
+        before = self.conn.execute(
+            select(func.count()).select_from(e)
+            .where(e.c.member_no == member_no, e.c.excluded == false(), e.c.at_us < from_us)
+        ).scalar_one()
+        query = (select(e.c.event_id, m.c.member_id, e.c.type, e.c.at_us, e.c.at,
+                        e.c.attributes)
+                 .join(m, m.c.member_no == e.c.member_no)
+                 .where(e.c.member_no == member_no, e.c.excluded == false(),
+                        e.c.at_us >= from_us))
+        if until_us is not None:
+            query = query.where(e.c.at_us <= until_us)
+        return int(before), [StoredEvent(*r) for r in self.conn.execute(
+            query.order_by(e.c.at_us))]
+
+    def snapshots(self, member_nos: Sequence[int]) -> dict[int, SnapshotRow]:
+        found: dict[int, SnapshotRow] = {}
+        for chunk in _chunks(list(member_nos)):
+            rows = self.conn.exec_driver_sql(
+                "SELECT member_no, rulebook_version, position, last_at_us, last_event_id, "
+                "revision, body FROM fold_snapshots WHERE member_no IN "
+                f"({', '.join([self.p] * len(chunk))})", tuple(chunk))
+            found.update({r[0]: SnapshotRow(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]))
+                          for r in rows})
+        return found
+
+    def put_snapshots(self, rows: Sequence[SnapshotRow]) -> None:
+        if not rows:
+            return
+        p = self.p
+        self.conn.exec_driver_sql(
+            "INSERT INTO fold_snapshots (member_no, rulebook_version, position, last_at_us, "
+            f"last_event_id, revision, body) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+            "ON CONFLICT (member_no) DO UPDATE SET "
+            "rulebook_version = excluded.rulebook_version, position = excluded.position, "
+            "last_at_us = excluded.last_at_us, last_event_id = excluded.last_event_id, "
+            "revision = excluded.revision, body = excluded.body",
+            [tuple(r) for r in sorted(rows)])  # member order: writers cannot deadlock
+
+    def drop_snapshots(self, member_nos: Sequence[int]) -> None:
+        s = t.fold_snapshots
+        for chunk in _chunks(sorted(set(member_nos))):
+            self.conn.execute(s.delete().where(s.c.member_no.in_(chunk)))
+
+    def count_snapshots(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(t.fold_snapshots))
+                   .scalar_one())
 
     def state_summary(self) -> dict[str, object]:
         s = t.member_states

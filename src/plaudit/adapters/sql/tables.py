@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -76,6 +77,23 @@ member_states = Table(
     # than by a new event (a dispute excludes or restores one), so a fold cached by another
     # process is told apart from the stored one; put_states leaves it as it is
     Column("revision", Integer, nullable=False, server_default="0"),
+)
+
+fold_snapshots = Table(
+    "fold_snapshots",
+    metadata,
+    # derived (migration 0012): one compact snapshot of the member's accumulator, so a
+    # cache miss folds only the events after it; trusted only at the state row's rulebook
+    # version and revision, and while exactly `position` stored events sort up to
+    # (last_at_us, last_event_id) — see application/snapshots.py
+    Column("member_no", Key, ForeignKey("members.member_no"), primary_key=True,
+           autoincrement=False),
+    Column("rulebook_version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("last_at_us", BigInteger, nullable=False),
+    Column("last_event_id", String(128), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("body", LargeBinary, nullable=False),
 )
 
 rulebooks = Table(
@@ -261,6 +279,7 @@ audit_head = Table(
     CheckConstraint("id = 1", name="ck_audit_head_one_row"),
 )
 
-__all__ = ["api_keys", "audit_head", "audit_log", "disputes", "events", "friendships", "jobs",
+__all__ = ["api_keys", "audit_head", "audit_log", "disputes", "events", "fold_snapshots",
+           "friendships", "jobs",
            "leaderboard_entries", "member_states", "members", "metadata", "partner_checks",
            "reward_stock", "rulebook_drafts", "rulebooks", "tombstones"]

@@ -29,6 +29,7 @@ from plaudit.domain.state import BadgeLevel, BadgeProgress, BadgeView
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
 
 
 class BadgeChange(NamedTuple):
@@ -123,6 +124,15 @@ class BadgesPart(Mechanic):
             elif revoking and met < n:
                 for level in range(n, met, -1):
                     self._revoke(fold, badge.id, level, event)
+
+    def dump(self, lots: LotTable) -> Any:
+        if self.history is not None:
+            raise ValueError("a fold that keeps history is not snapshotted")
+        return [[badge, [[b.level, b.awarded_at, b.event, b.rulebook_version] for b in held]]
+                for badge, held in self.held.items()]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        self.held = {badge: [BadgeLevel(*b) for b in held] for badge, held in data}
 
     def grant(self, fold: MemberFold, badge_id: str, event: Event) -> None:
         """Award a quest badge for ``event`` unless it is held already."""

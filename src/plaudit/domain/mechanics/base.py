@@ -20,6 +20,7 @@ from plaudit.domain.events import Event
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
     from plaudit.domain.rulebook import Rulebook
     from plaudit.domain.state import ScoreView, TierView
 
@@ -104,6 +105,16 @@ class Mechanic:
 
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
         """Add this mechanic's part of the member's state at ``ctx.as_of_us``."""
+
+    def dump(self, lots: LotTable) -> Any:
+        """This mechanic's state as plain data for a snapshot (lists, strings, numbers,
+        booleans, None, decimals, sets; lots by :meth:`LotTable.ref`), in a fixed order so
+        the same state always gives the same bytes (see :mod:`plaudit.domain.snapshot`).
+        Nothing the rulebook already says (windows, levels, ids in rulebook order)."""
+        return None
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        """Take back what :meth:`dump` gave, into a fresh instance for the same rulebook."""
 
 
 __all__ = ["EVERY_BEHAVIOUR_EVENT", "Mechanic", "ViewContext", "condition_names"]

@@ -7,7 +7,7 @@ first day of the member's tier window.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plaudit.domain.events import CONSENT, Event
 from plaudit.domain.mechanics.base import Mechanic, ViewContext
@@ -16,6 +16,7 @@ from plaudit.domain.state import ConsentView
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
 
 
 class ConsentsPart(Mechanic):
@@ -39,6 +40,12 @@ class ConsentsPart(Mechanic):
         for partner, (granted, _) in list(self.latest.items()):
             if granted:
                 self.latest[partner] = (False, at)
+
+    def dump(self, lots: LotTable) -> Any:
+        return [[partner, granted, at] for partner, (granted, at) in self.latest.items()]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        self.latest = {partner: (granted, at) for partner, granted, at in data}
 
     def granted(self) -> tuple[str, ...]:
         return tuple(sorted(p for p, (granted, _) in self.latest.items() if granted))

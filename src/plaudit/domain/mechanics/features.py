@@ -19,6 +19,7 @@ from plaudit.domain.rulebook import Feature, Rulebook
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
 
 _RATIO_PLACES = Decimal("0.000001")
 
@@ -97,6 +98,17 @@ class FeaturesPart(Mechanic):
             i for i in factors
             if (behind := rulebook.factor_sources[i])
             and not any(stamps[a] >= 0 and states[a].present(day) for a in behind))
+
+    def dump(self, lots: LotTable) -> Any:
+        return [[a.dump() for a in self.aggregates], self.stamps]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        aggregates, stamps = data
+        if len(aggregates) != len(self.aggregates) or len(stamps) != len(self.stamps):
+            raise ValueError("the aggregates do not match the rulebook")
+        for state, dumped in zip(self.aggregates, aggregates, strict=True):
+            state.load(dumped)
+        self.stamps = list(stamps)
 
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
         ctx.features = self.values(fold.rulebook, ctx.day)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plaudit.domain.errors import EvaluationError
 from plaudit.domain.events import FRIEND, LEADERBOARD, PSEUDONYM, Event
@@ -34,6 +34,7 @@ from plaudit.domain.state import LeaderboardView
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
 
 PERIOD_KINDS = ("week", "month", "all_time")
 ALL_TIME = "all"
@@ -288,6 +289,25 @@ class LeaderboardsPart(Mechanic):
             self.values[board.index] = _Running(period, _zero(board), at_us, day)
         else:
             run.day = day
+
+    def dump(self, lots: LotTable) -> Any:
+        """Also what is still to be written (``left``, ``renamed``, ``words_changed``): a
+        snapshot taken after the member's rows were written restores none of it, like a
+        cached accumulator."""
+        return [[None if v is None else [v.period, v.value, v.reached_at_us, v.day]
+                 for v in self.values],
+                [[board, joined] for board, joined in self.joined.items()], self.seed,
+                [[friend, granted] for friend, granted in self.friends.items()],
+                self.left, self.renamed, self.words_changed]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        values, joined, self.seed, friends, left, self.renamed, self.words_changed = data
+        if len(values) != len(self.values):
+            raise ValueError("the leaderboards do not match the rulebook")
+        self.values = [None if v is None else _Running(*v) for v in values]
+        self.joined = {board: flag for board, flag in joined}
+        self.friends = {friend: flag for friend, flag in friends}
+        self.left = set(left)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ that moved on meanwhile count as time without events.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plaudit.domain.errors import MemberOptedOut, Problem
 from plaudit.domain.events import CONSENT, FRIEND, LEADERBOARD, OPT_OUT, Event
@@ -39,6 +39,7 @@ from plaudit.domain.rulebook import Rulebook
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
 
 WITHDRAWALS = {CONSENT: "granted", LEADERBOARD: "joined", FRIEND: "granted"}
 """Event types accepted while out when this attribute is false (the member withdraws)."""
@@ -96,6 +97,12 @@ class ParticipationPart(Mechanic):
         else:
             self.since = None
             fold.plan = rb.plan
+
+    def dump(self, lots: LotTable) -> Any:
+        return self.since
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        self.since = data
 
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
         """Last in fold order: while out, clears what the score mechanics just built."""

@@ -12,13 +12,14 @@ cover.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from plaudit.domain.calendar import US_PER_DAY
 from plaudit.domain.errors import EvaluationError, InsufficientPoints
 from plaudit.domain.events import SPEND, Event
-from plaudit.domain.ledger import Ledger, Lot
+from plaudit.domain.ledger import Ledger, Lot, LotTable
 from plaudit.domain.mechanics.base import Mechanic, ViewContext
 from plaudit.domain.rulebook import PointRule, Rulebook
 from plaudit.domain.state import Award, Expiry, LedgerEntry, LotView, Points
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 class PointsPart(Mechanic):
     """The member's wallet: lots, caps used, ``once`` marks and the reversal index."""
 
-    __slots__ = ("caps", "history", "history_us", "ledger", "matches", "once", "once_per")
+    __slots__ = ("caps", "history", "history_us", "ledger", "matches", "once", "once_per",
+                 "pending")
     name = "points"
 
     @classmethod
@@ -44,6 +46,13 @@ class PointsPart(Mechanic):
         self.once_per: dict[str, set[Any]] = {}
         self.matches: dict[str, dict[Any, list[Lot]]] = {
             rule: {} for rule in rulebook.match_targets}
+        self.pending: deque[tuple[str, Any, Lot]] | None = (
+            deque() if rulebook.match_targets and rulebook.expire_after_days is not None
+            and not history else None)
+        """Reversal-index entries in award order (which is expiry order), each forgotten
+        once its lots all expired unspent (see :meth:`_forget`); None when nothing
+        expires, or when the fold keeps history (a read that lists every note keeps every
+        entry, so a late refund's note says the points expired)."""
         self.history: list[Award] | None = [] if history else None
         self.history_us: list[int] = []
         """Each history entry's instant (to merge expiries in), when history is kept."""
@@ -51,6 +60,9 @@ class PointsPart(Mechanic):
     def apply(self, fold: MemberFold, event: Event, day: int, strict: bool) -> None:
         if self.ledger.lots:
             self.ledger.expire_until(event.at_us)
+        pending = self.pending
+        if pending and pending[0][2].expires_us <= event.at_us:  # type: ignore[operator]
+            self._forget(event.at_us)
         if event.type == SPEND:
             self._spend(fold, event, strict)
             return
@@ -112,9 +124,33 @@ class PointsPart(Mechanic):
         match_attr = fold.rulebook.match_targets.get(rule.id)
         if match_attr is not None:
             index = self.matches[rule.id]
-            index.setdefault(attrs[match_attr], []).append(lot)
-            if len(index) % 512 == 0:
-                _forget_expired(index)
+            key = attrs[match_attr]
+            lots = index.get(key)
+            if lots is None or _all_expired_unspent(lots):
+                # an entry whose lots all expired unspent reverses nothing: it is as if
+                # forgotten, so whether it was (see _forget) never changes the state
+                index[key] = [lot]
+            else:
+                lots.append(lot)
+            if self.pending is not None:
+                self.pending.append((rule.id, key, lot))
+
+    def _forget(self, now_us: int) -> None:
+        """Drop the reversal entries whose lots all expired unspent by ``now_us``: they can
+        never claw anything back (a clawback takes neither remaining nor spent points
+        then), and a new award under their match value starts afresh. Lots share one
+        expiry period and are indexed in award order, so only the oldest pending entries
+        can have expired: amortised O(1) per award, and the index stays bounded by the
+        expiry period instead of by all history. An entry with a spent lot stays (a refund
+        still takes back what was spent of it)."""
+        pending = self.pending
+        assert pending is not None
+        while pending and pending[0][2].expires_us <= now_us:  # type: ignore[operator]
+            rule, key, _ = pending.popleft()
+            index = self.matches[rule]
+            lots = index.get(key)
+            if lots is not None and _all_expired_unspent(lots):
+                del index[key]
 
     def award(self, fold: MemberFold, source: str, event: Event, day: int, points: int,
               note: str | None = None) -> Lot:
@@ -169,6 +205,31 @@ class PointsPart(Mechanic):
                                       fold.rulebook.calendar.iso(event.at_us), points, kind,
                                       note))
             self.history_us.append(event.at_us)
+
+    def dump(self, lots: LotTable) -> Any:
+        if self.history is not None:
+            raise ValueError("a fold that keeps history is not snapshotted")
+        return [self.ledger.dump(lots),
+                [[rule, *used] for rule, used in self.caps.items()],
+                self.once,
+                [[rule, keys] for rule, keys in self.once_per.items()],
+                [[rule, [[key, [lots.ref(lot) for lot in held]] for key, held in index.items()]]
+                 for rule, index in self.matches.items()],
+                None if self.pending is None
+                else [[rule, key, lots.ref(lot)] for rule, key, lot in self.pending]]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        ledger, caps, once, once_per, matches, pending = data
+        self.ledger.load(ledger, lots)
+        self.caps = {rule: [period, used] for rule, period, used in caps}
+        self.once = set(once)
+        self.once_per = {rule: set(keys) for rule, keys in once_per}
+        for rule, index in matches:
+            self.matches[rule] = {key: [lots.lot(seq) for seq in held] for key, held in index}
+        if (pending is None) != (self.pending is None):
+            raise ValueError("the reversal index does not match the rulebook")
+        if pending is not None:
+            self.pending = deque((rule, key, lots.lot(seq)) for rule, key, seq in pending)
 
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
         ctx.out["points"] = self.points(fold.rulebook, ctx.as_of_us)
@@ -245,14 +306,6 @@ class PointsPart(Mechanic):
 
 _KINDS = {"award": "earned", "reversal": "clawed_back", "spend": "spent",
           "redeem": "redeemed", "redeem-cancel": "returned"}
-
-
-def _forget_expired(index: dict[Any, list[Lot]]) -> None:
-    """Drop reversal entries that can no longer claw anything back: every lot behind them
-    expired without a point spent (a clawback takes neither remaining nor spent points
-    then). Keeps the index bounded by the expiry period instead of by all history."""
-    for key in [key for key, lots in index.items() if _all_expired_unspent(lots)]:
-        del index[key]
 
 
 def _all_expired_unspent(lots: list[Lot]) -> bool:

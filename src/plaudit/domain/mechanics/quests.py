@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plaudit.domain.errors import EvaluationError
 from plaudit.domain.events import Event
@@ -23,6 +23,7 @@ from plaudit.domain.state import QuestGoal, QuestView
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
 
 
 class QuestsPart(Mechanic):
@@ -66,6 +67,16 @@ class QuestsPart(Mechanic):
             if self.progress[i] >= quest.at_least:
                 self.done[i] = (event.id, rb.calendar.iso(event.at_us))
                 self._reward(fold, quest, event, day)
+
+    def dump(self, lots: LotTable) -> Any:
+        return [self.progress, [None if d is None else list(d) for d in self.done]]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        progress, done = data
+        if len(progress) != len(self.progress) or len(done) != len(self.done):
+            raise ValueError("the quests do not match the rulebook")
+        self.progress = list(progress)
+        self.done = [None if d is None else (d[0], d[1]) for d in done]
 
     @staticmethod
     def _reward(fold: MemberFold, quest: Quest, event: Event, day: int) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
 
 
 class Redemption:
@@ -173,6 +174,24 @@ class RewardsPart(Mechanic):
             notes.append(f"{restored.settled} paid a clawback's shortfall")
         fold.points.note(fold, f"reward:{r.reward}", event, restored.returned, "redeem-cancel",
                          "; ".join(notes) or None)
+
+    def dump(self, lots: LotTable) -> Any:
+        return [[[r.id, r.reward, r.key, r.points, r.at_us,
+                  [[lots.ref(lot), part] for lot, part in r.parts], r.period, r.cancelled_us,
+                  r.cancel_event, r.returned, r.expired] for r in self.redemptions.values()],
+                [[reward, *count] for reward, count in self.counts.items()]]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        redemptions, counts = data
+        for (rid, reward, key, points, at_us, parts, period, cancelled_us, cancel_event,
+             returned, expired) in redemptions:
+            r = Redemption.__new__(Redemption)
+            r.id, r.reward, r.key, r.points, r.at_us = rid, reward, key, points, at_us
+            r.parts = [(lots.lot(seq), part) for seq, part in parts]
+            r.period, r.cancelled_us, r.cancel_event = period, cancelled_us, cancel_event
+            r.returned, r.expired = returned, expired
+            self.redemptions[rid] = r
+        self.counts = {reward: [period, n] for reward, period, n in counts}
 
     def cancelled_reward(self, redemption_id: str, event_id: str) -> str | None:
         """The reward whose redemption ``event_id`` cancelled, if it did (the stock guard

@@ -21,7 +21,7 @@ latest event's period (at most two entries): blocks before it can never be charg
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plaudit.domain.calendar import Calendar
 from plaudit.domain.errors import EvaluationError
@@ -32,6 +32,7 @@ from plaudit.domain.state import StreakView
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
 
 
 class Run:
@@ -145,6 +146,20 @@ class StreaksPart(Mechanic):
                     fold.warn(f"event {event.id}: streak {streak.id}: {e}; not counted")
                     continue
             _count(run, streak, calendar, calendar.period_index(day, streak.period))
+
+    def dump(self, lots: LotTable) -> Any:
+        return [[r.open_period, r.open_count, r.alive, r.current, r.frozen, r.started, r.last,
+                 r.longest, [[block, n] for block, n in r.used.items()]] for r in self.runs]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        if len(data) != len(self.runs):
+            raise ValueError("the streaks do not match the rulebook")
+        for run, (open_period, open_count, alive, current, frozen, started, last, longest,
+                  used) in zip(self.runs, data, strict=True):
+            run.open_period, run.open_count, run.alive = open_period, open_count, alive
+            run.current, run.frozen, run.started, run.last = current, frozen, started, last
+            run.longest = longest
+            run.used = {block: n for block, n in used}
 
     def view(self, fold: MemberFold, ctx: ViewContext) -> None:
         rb = fold.rulebook

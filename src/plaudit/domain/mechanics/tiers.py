@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plaudit.domain.events import Event
 from plaudit.domain.mechanics.base import EVERY_BEHAVIOUR_EVENT, Mechanic, ViewContext
@@ -21,6 +21,7 @@ from plaudit.domain.tiers import QualifyingPoints, level_index
 
 if TYPE_CHECKING:
     from plaudit.domain.fold import MemberFold
+    from plaudit.domain.ledger import LotTable
 
 _ZERO = Decimal(0)
 
@@ -65,6 +66,20 @@ class TiersPart(Mechanic):
                 (tiers.window_days or 367) + tiers.grace_days + 1, tiers.grace_days)
         self.score_levels: deque[tuple[int, int]] | None = (
             deque() if tiers.basis == "score" and tiers.grace_days else None)
+
+    def dump(self, lots: LotTable) -> Any:
+        return [None if self.qualifying is None else self.qualifying.dump(),
+                None if self.score_levels is None else [list(x) for x in self.score_levels]]
+
+    def load(self, rulebook: Rulebook, data: Any, lots: LotTable) -> None:
+        qualifying, score_levels = data
+        if (qualifying is None) != (self.qualifying is None) or (
+                (score_levels is None) != (self.score_levels is None)):
+            raise ValueError("the tier state does not match the rulebook")
+        if self.qualifying is not None:
+            self.qualifying.load(qualifying)
+        if score_levels is not None:
+            self.score_levels = deque((day, level) for day, level in score_levels)
 
     def started(self, day: int) -> None:
         """The member's first behaviour event is on ``day``."""

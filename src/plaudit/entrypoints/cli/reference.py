@@ -30,7 +30,9 @@ Generated from each command's `--help` by `python -m plaudit.entrypoints.cli.ref
 Settings come from the environment: `PLAUDIT_HOME` (data directory, default `./.plaudit`),
 `PLAUDIT_DATABASE_URL` (unset: SQLite in the data directory; PostgreSQL:
 `postgresql+psycopg://user@host/db`), `PLAUDIT_CACHE_MEMBERS` (accumulators kept in memory
-between batches, default 20000), `PLAUDIT_FOLD_WORKERS` (processes folding members for
+between batches, default 20000), `PLAUDIT_SNAPSHOT_EVERY` (write a member's fold snapshot
+after this many new events, so a cache miss folds only the events after it; default 64, 0
+turns snapshots off), `PLAUDIT_FOLD_WORKERS` (processes folding members for
 `ingest` of a large file, `replay`, `rulebook publish` and `backtest`; default one per core,
 in-process for small programs); for `plaudit serve`: `PLAUDIT_HOST` (default 127.0.0.1),
 `PLAUDIT_PORT` (8000), `PLAUDIT_WORKERS` (worker processes, 1), `PLAUDIT_THREADS`
