@@ -124,3 +124,33 @@ def test_a_killed_fold_worker_stops_the_ingest_and_a_rerun_finishes_it(
     rerun = ingest(service, program_file, workers=2)
     assert rerun.duplicates >= acknowledged[0]
     assert derived(store) == derived(alone.store)  # type: ignore[arg-type]
+
+
+def test_a_server_whose_fold_processes_die_goes_on_folding_in_process(
+        service: Plaudit, store: SqlStore) -> None:
+    """Serving with fold processes (PLAUDIT_SERVE_FOLD_WORKERS): when they die, the write
+    in flight is stored again, folded in the API process, and so is every later one."""
+    assert service.start_folding(2) and service.folder is not None
+    try:
+        first = [{"id": f"p-{i}", "member": member_id(i % 4 + 1), "type": "purchase",
+                  "at": "2026-06-01T10:00:00+08:00",
+                  "attributes": {"amount": "100", "category": "books", "order_id": f"p-{i}"}}
+                 for i in range(8)]
+        assert service.ingest_items(first).stored == 8
+        assert service.member_state(member_id(1), history=False).points.balance > 0
+        for child in multiprocessing.active_children():
+            assert child.pid is not None
+            os.kill(child.pid, signal.SIGKILL)
+        later = [{**e, "id": f"q-{i}", "at": "2026-06-02T10:00:00+08:00",
+                  "attributes": {**e["attributes"], "order_id": f"q-{i}"}}
+                 for i, e in enumerate(first)]
+        assert service.ingest_items(later).stored == 8
+        assert service.folder is None and not multiprocessing.active_children()
+        with store.read() as tx:
+            assert tx.count_events() == 16
+        fresh = Plaudit(store, FixedClock(NOW))  # folds everything from the database
+        for i in range(1, 5):
+            assert service.member_state(member_id(i), history=False) == \
+                fresh.member_state(member_id(i), history=False)
+    finally:
+        service.stop_folding()

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -55,7 +56,7 @@ from plaudit.application.ports import (
 from plaudit.application.prefetch import prefetched
 from plaudit.application.replay import ReplayReport
 from plaudit.application.wire import EventDecoder, canonical_attributes
-from plaudit.application.workers import RulebookText, default_workers
+from plaudit.application.workers import RulebookText, WorkerFailed, default_workers
 from plaudit.domain.calendar import from_us
 from plaudit.domain.errors import (
     Conflict,
@@ -438,17 +439,22 @@ class Plaudit:
                 return self.ingest_items(items, then=then)
             raise EventRejected(problems)
         labels = [f"item {i}" for i in range(len(events))]
-        with self.store.write() as tx:
-            current = self._current(tx)
-            if current.version != rb.version:  # published meanwhile: validate again
-                events, problems = self.decoder(current).decode_items(items)
-                if problems:
-                    raise EventRejected(problems)
-            result = store_batch(tx, current, self.cache, events, labels,
-                                 self.clock.now_us(), self.folder)
-            if then is not None:
-                then(tx)
-            return result
+        folder = self.folder
+        try:
+            with self.store.write() as tx:
+                current = self._current(tx)
+                if current.version != rb.version:  # published meanwhile: validate again
+                    events, problems = self.decoder(current).decode_items(items)
+                    if problems:
+                        raise EventRejected(problems)
+                result = store_batch(tx, current, self.cache, events, labels,
+                                     self.clock.now_us(), folder)
+                if then is not None:
+                    then(tx)
+                return result
+        except WorkerFailed as e:  # rolled back: store it again, folding here
+            self._lost_folder(folder, e)
+            return self.ingest_items(items, then=then)
 
     def ingest_requests(self, requests: list[list[Any]]
                         ) -> list[BatchResult | Exception]:
@@ -622,9 +628,22 @@ class Plaudit:
         if state is None:
             return None
         cached = self.cache.view(state, rb, as_of_us)
-        if cached is None and self.folder is not None:
-            cached = self.folder.view(rb, state, as_of_us)
+        folder = self.folder
+        if cached is None and folder is not None:
+            try:
+                cached = folder.view(rb, state, as_of_us)
+            except WorkerFailed as e:
+                self._lost_folder(folder, e)
         return cached
+
+    def _lost_folder(self, folder: FoldPool | None, error: WorkerFailed) -> None:
+        """A serving fold process died: stop the pool and fold in this process from now
+        on (slower, never wrong: accumulators are re-folded from the database)."""
+        logging.getLogger("plaudit").warning("fold workers stopped (%s): folding in the "
+                                             "API process from now on", error)
+        if folder is not None and self.folder is folder:
+            self.folder = None
+            folder.close()
 
     def score_history(self, member_id: str, as_of_us: int | None = None,
                       days: int = 365) -> list[ScorePoint]:
