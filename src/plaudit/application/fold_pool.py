@@ -28,10 +28,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
+import signal
 import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from plaudit.application import snapshots
@@ -68,7 +70,7 @@ class FoldPool:
         ctx = multiprocessing.get_context("spawn")
         self.source_of = source_of
         self.conns: list[Connection] = []
-        self.procs: list[Any] = []
+        self.procs: list[BaseProcess] = []
         self.known: list[set[int]] = []
         self.lock = threading.Lock()
         """One caller at a time talks to the workers (a server's threads share the pool)."""
@@ -160,21 +162,18 @@ class FoldPool:
             self.conns[k].send(message)
         except OSError:  # the pipe broke: the worker is gone
             self.procs[k].join(timeout=5)
-            raise WorkerFailed(f"fold worker {self.procs[k].name} stopped "
-                               f"(exit code {self.procs[k].exitcode})") from None
+            raise WorkerFailed.stopped(self.procs[k]) from None
 
     def _receive(self, k: int) -> tuple[str, Any]:
         conn, proc = self.conns[k], self.procs[k]
         while not conn.poll(_POLL_SECONDS):
             if proc.exitcode is not None:
-                raise WorkerFailed(f"fold worker {proc.name} stopped "
-                                   f"(exit code {proc.exitcode})")
+                raise WorkerFailed.stopped(proc)
         try:
             message: tuple[str, Any] = conn.recv()
         except (EOFError, OSError):  # closed, or reset by a worker killed mid-write
             proc.join(timeout=5)
-            raise WorkerFailed(f"fold worker {proc.name} stopped "
-                               f"(exit code {proc.exitcode})") from None
+            raise WorkerFailed.stopped(proc) from None
         return message
 
     def close(self) -> None:
@@ -193,8 +192,6 @@ class FoldPool:
 def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int,
            snapshot_every: int = 0) -> None:
     """A worker: fold the shares it is sent, with its own cache and connection."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer stops its workers
     gc.set_threshold(max(gc.get_threshold()[0], 50_000))  # see service._quiet_gc
     store = opener()

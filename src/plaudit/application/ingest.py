@@ -272,7 +272,8 @@ class FoldBatch:
     """Batch label (``line 12``, ``item 3``) of every new event, by id."""
     states: dict[int, StateRow]
     canon: dict[str, str]
-    """Canonical attribute JSON of every new event, by id (what a worker rebuilds it from)."""
+    """Canonical attribute JSON of every new event, by id (what a worker rebuilds it from);
+    empty when the batch is folded in the writer's process."""
 
 
 @dataclass
@@ -319,7 +320,7 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
         result.members = len(by_member)
         batch = FoldBatch(by_member, nos, created, {events[i].id: labels[i] for i in fresh},
                           tx.states([nos[m] for m in by_member]),
-                          {events[i].id: canon[i] for i in fresh})
+                          {} if folder is None else {events[i].id: canon[i] for i in fresh})
         def insert() -> None:
             _insert(tx, events, canon, labels, fresh, nos)
 

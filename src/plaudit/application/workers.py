@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 import queue
 import signal
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from plaudit.application.ports import Store
@@ -72,6 +72,10 @@ class RulebookText:
 
 class WorkerFailed(RuntimeError):
     """A fold worker stopped or failed with something other than a plaudit error."""
+
+    @classmethod
+    def stopped(cls, proc: BaseProcess) -> WorkerFailed:
+        return cls(f"fold worker {proc.name} stopped (exit code {proc.exitcode})")
 
 
 def default_workers() -> int:
@@ -149,7 +153,8 @@ class _Pool:
                 while taken not in done:
                     index, ok, value = self._next_result()
                     if not ok:
-                        raise _failure(value)
+                        raise value if isinstance(value, PlauditError) else WorkerFailed(
+                            f"a fold worker failed: {value}")
                     done[index] = value
                 yield done.pop(taken)
                 taken += 1
@@ -164,8 +169,7 @@ class _Pool:
             except queue.Empty:
                 dead = [p for p in self.procs if p.exitcode is not None]
                 if dead:
-                    raise WorkerFailed(f"fold worker {dead[0].name} stopped "
-                                       f"(exit code {dead[0].exitcode})") from None
+                    raise WorkerFailed.stopped(dead[0]) from None
 
     def _stop(self, clean: bool) -> None:
         if clean:
@@ -183,13 +187,6 @@ class _Pool:
         self.results.cancel_join_thread()
 
 
-def _failure(payload: bytes | str) -> BaseException:
-    if isinstance(payload, bytes):
-        error = pickle.loads(payload)
-        return error if isinstance(error, PlauditError) else WorkerFailed(repr(error))
-    return WorkerFailed(f"a fold worker failed: {payload}")
-
-
 def _work(opener: Callable[[], Store], job: PageJob[Any],
           tasks: multiprocessing.Queue[tuple[int, Page] | None],
           results: multiprocessing.Queue[tuple[int, bool, Any]]) -> None:
@@ -202,14 +199,8 @@ def _work(opener: Callable[[], Store], job: PageJob[Any],
             index, page = task
             try:
                 results.put((index, True, job.run(store, page)))
-            except PlauditError as e:
-                try:  # sent as itself when it survives the trip, else as its message
-                    blob = pickle.dumps(e)
-                    pickle.loads(blob)
-                except Exception:
-                    results.put((index, False, f"{type(e).__name__}: {e}"))
-                else:
-                    results.put((index, False, blob))
+            except PlauditError as e:  # raised in the caller as itself (errors pickle)
+                results.put((index, False, e))
             except Exception:
                 results.put((index, False, traceback.format_exc(limit=8)))
     except Exception:  # opening the store or preparing the job
