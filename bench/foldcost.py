@@ -19,7 +19,11 @@ from plaudit.domain.rulebook import Rulebook
 
 
 def load_events(path: Path, rulebook: Rulebook) -> dict[str, list[Event]]:
-    lines = path.read_bytes().splitlines()
+    return decode_by_member(path.read_bytes().splitlines(), rulebook)
+
+
+def decode_by_member(lines: list[bytes], rulebook: Rulebook) -> dict[str, list[Event]]:
+    """JSON lines decoded, by member, each member's in fold order."""
     events, problems = EventDecoder(rulebook).decode_lines(lines, list(range(1, len(lines) + 1)))
     assert not problems, problems[:1]
     by_member: dict[str, list[Event]] = {}

@@ -52,11 +52,14 @@ from plaudit.synthetic import generate
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_events(path: Path, n: int, members: int) -> int:
-    days = max(30, int(n / members / 100 * 365) + 30)
+def write_events(path: Path, n: int, members: int, *, days: int | None = None,
+                 start: date = date(2025, 1, 1), seed: int = 42) -> int:
+    """At most ``n`` synthetic events of ``members`` as JSON lines (``days`` by default:
+    enough for ~100 events a member a year); how many were written."""
+    days = days or max(30, int(n / members / 100 * 365) + 30)
     written = 0
     with path.open("wb") as f:
-        for event in generate(members, days, start=date(2025, 1, 1), seed=42):
+        for event in generate(members, days, start=start, seed=seed):
             f.write(orjson.dumps(event) + b"\n")
             written += 1
             if written >= n:

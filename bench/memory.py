@@ -32,8 +32,9 @@ from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 import orjson
+from foldcost import decode_by_member
+from ingest import write_events
 
-from plaudit.application.wire import EventDecoder
 from plaudit.domain.events import Event
 from plaudit.domain.fold import MemberFold
 from plaudit.domain.rulebook import Rulebook
@@ -77,14 +78,7 @@ def deep_size(obj: Any, seen: set[int]) -> int:
 
 def members_events(rb: Rulebook, days: int, members: int) -> dict[str, list[Event]]:
     lines = [orjson.dumps(e) for e in generate(members, days, start=date(2024, 1, 1), seed=11)]
-    events, problems = EventDecoder(rb).decode_lines(lines, list(range(1, len(lines) + 1)))
-    assert not problems, problems[:1]
-    by: dict[str, list[Event]] = {}
-    for e in events:
-        by.setdefault(e.member, []).append(e)
-    for evs in by.values():
-        evs.sort(key=lambda e: (e.at_us, e.id))
-    return by
+    return decode_by_member(lines, rb)
 
 
 def measure(rb: Rulebook, years: int, members: int = 300) -> dict[str, float]:
@@ -151,13 +145,8 @@ def ingest(events: int, members: int, cache: int, every: int, workers: int,
     days = days or max(1, round(events / members / 100 * 365))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
-        written = 0
-        with path.open("wb") as f:
-            for e in generate(members, days, start=date(2024, 1, 1), seed=3):
-                f.write(orjson.dumps(e) + b"\n")
-                written += 1
-                if written >= events:
-                    break
+        written = write_events(path, events, members, days=days, start=date(2024, 1, 1),
+                               seed=3)
         print(f"{written:,} events, {members:,} members, {days} days, cache {cache:,}, "
               f"fold workers {workers}")
         for label, snap in (("snapshots off", 0), (f"snapshots every {every}", every)):
