@@ -13,15 +13,18 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
+import orjson
 import pytest
 
 from plaudit.adapters.clock import FixedClock
 from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.service import Plaudit
 from plaudit.domain.calendar import to_us
+from plaudit.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -29,12 +32,20 @@ PG_ENV = "PLAUDIT_TEST_DATABASE_URL"
 T = TypeVar("T")
 
 
+def unavailable(reason: str, required_by: str) -> NoReturn:
+    """Skip the test for a missing service, with ``reason`` — or fail it when the
+    environment variable ``required_by`` is ``1`` (CI sets them: a skip there would hide
+    that a backend went untested)."""
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{reason}, but {required_by}=1")
+    pytest.skip(reason)
+
+
 def _pg_base_url() -> str | None:
     url = os.environ.get(PG_ENV)
     if not url:
-        if os.environ.get("PLAUDIT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{PG_ENV} is not set but PLAUDIT_REQUIRE_POSTGRES=1")
-        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} to run this test")
+        unavailable(f"PostgreSQL not configured: set {PG_ENV} to run this test",
+                    "PLAUDIT_REQUIRE_POSTGRES")
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return url
@@ -54,9 +65,7 @@ def pg_url() -> Iterator[str]:
         with psycopg.connect(plain, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
     except psycopg.OperationalError as e:
-        if os.environ.get("PLAUDIT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL at {PG_ENV} is unreachable: {e}")
-        pytest.skip(f"PostgreSQL at {PG_ENV} is unreachable: {e}")
+        unavailable(f"PostgreSQL at {PG_ENV} is unreachable: {e}", "PLAUDIT_REQUIRE_POSTGRES")
     sep = "&" if "?" in base else "?"
     yield f"{base}{sep}options=-csearch_path%3D{schema}"
     with psycopg.connect(plain, autocommit=True) as conn:
@@ -111,6 +120,14 @@ def within(seconds: float, fn: Callable[[], T]) -> T:
     if failure:
         raise failure[0]
     return result[0]
+
+
+def synthetic_file(path: Path, members: int, days: int, *, start: date, seed: int) -> Path:
+    """A seeded synthetic program (``plaudit.synthetic``) as a JSON Lines file at ``path``."""
+    with path.open("wb") as f:
+        for e in generate(members, days, start=start, seed=seed):
+            f.write(orjson.dumps(e) + b"\n")
+    return path
 
 
 NOW = to_us(__import__("datetime").datetime.fromisoformat("2026-11-22T12:00:00+00:00"))

@@ -27,7 +27,7 @@ from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.service import Plaudit
 from plaudit.demo import PlayReport, build, serving
 
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, unavailable
 
 CHROMIUM = os.environ.get("PLAUDIT_CHROMIUM", "/usr/bin/chromium")
 VENDOR = Path(__file__).parent / "vendor"
@@ -37,12 +37,6 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-dev-shm-usage"]
 MEMBERS = 60
 DAYS = 150
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("PLAUDIT_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}, but PLAUDIT_REQUIRE_BROWSER=1")
-    pytest.skip(reason)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -89,11 +83,13 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Program]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        _unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+        unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)",
+                    "PLAUDIT_REQUIRE_BROWSER")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[test]')")
+        unavailable("playwright is not installed (pip install -e '.[test]')",
+                    "PLAUDIT_REQUIRE_BROWSER")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         yield browser

@@ -9,11 +9,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-import orjson
-
-from plaudit.synthetic import generate
-
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, synthetic_file
 from .test_cli import run
 
 
@@ -25,10 +21,7 @@ def states(home: Path) -> list[tuple[object, ...]]:
 
 
 def test_ingest_and_replay_on_two_workers_match_one_process(tmp_path: Path) -> None:
-    events = tmp_path / "events.jsonl"
-    with events.open("wb") as f:
-        for e in generate(120, 120, start=date(2026, 5, 1), seed=9):
-            f.write(orjson.dumps(e) + b"\n")
+    events = synthetic_file(tmp_path / "events.jsonl", 120, 120, start=date(2026, 5, 1), seed=9)
     results = {}
     for workers in ("1", "2"):
         home = tmp_path / f"home-{workers}"

@@ -8,7 +8,6 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
-import orjson
 import pytest
 from sqlalchemy import select
 
@@ -21,19 +20,17 @@ from plaudit.domain.backtest import Standing, standing
 from plaudit.domain.calendar import to_us
 from plaudit.domain.fold import fold_events
 from plaudit.rulebook import load_rulebook
-from plaudit.synthetic import generate, member_id
+from plaudit.synthetic import member_id
 
-from ..conftest import NOW
+from ..conftest import NOW, synthetic_file
 
 MEMBERS = 60
 
 
 @pytest.fixture
 def seeded(service: Plaudit, tmp_path: Path) -> Plaudit:
-    path = tmp_path / "events.jsonl"
-    with path.open("wb") as f:
-        for e in generate(MEMBERS, 200, start=date(2026, 5, 1), seed=5):
-            f.write(orjson.dumps(e) + b"\n")
+    path = synthetic_file(tmp_path / "events.jsonl", MEMBERS, 200, start=date(2026, 5, 1),
+                          seed=5)
     assert service.ingest_file(path).ok
     return service
 

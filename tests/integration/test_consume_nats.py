@@ -41,7 +41,7 @@ from plaudit.domain.state import to_dict
 from plaudit.entrypoints.http.limits import MAX_STRING, check_items
 from plaudit.synthetic import generate
 
-from ..conftest import EXAMPLES, HANG, NOW, within
+from ..conftest import EXAMPLES, HANG, NOW, unavailable, within
 
 HOST, PORT = "127.0.0.1", 4222
 URL = f"nats://{HOST}:{PORT}"
@@ -60,9 +60,7 @@ def _reachable() -> str | None:
 def nats_url() -> str:
     problem = _reachable()
     if problem:
-        if os.environ.get("PLAUDIT_REQUIRE_NATS") == "1":
-            pytest.fail(f"{problem} but PLAUDIT_REQUIRE_NATS=1")
-        pytest.skip(problem)
+        unavailable(problem, "PLAUDIT_REQUIRE_NATS")
     return URL
 
 

@@ -22,10 +22,10 @@ from plaudit.application.ingest import IngestReport
 from plaudit.application.service import Plaudit
 from plaudit.application.workers import WorkerFailed
 from plaudit.demo import play
-from plaudit.synthetic import generate, member_id
+from plaudit.synthetic import member_id
 
-from ..conftest import NOW
-from .test_replay import derived
+from ..conftest import NOW, synthetic_file
+from .test_replay import derived, purchase
 
 MEMBERS = 40
 BATCH = 400
@@ -40,10 +40,8 @@ def program_file(tmp_path_factory: pytest.TempPathFactory, sesame_text_module: s
     store = SqlStore(f"sqlite:///{tmp / 'source.db'}")
     svc = Plaudit(store, FixedClock(NOW))
     svc.publish_rulebook(sesame_text_module, actor="test")
-    source = tmp / "source.jsonl"
-    with source.open("wb") as f:
-        for e in generate(MEMBERS, 120, start=date(2026, 6, 1), seed=21):
-            f.write(orjson.dumps(e) + b"\n")
+    source = synthetic_file(tmp / "source.jsonl", MEMBERS, 120, start=date(2026, 6, 1),
+                            seed=21)
     assert svc.ingest_file(source).ok
     play(svc, MEMBERS, seed=4)
     out = tmp / "program.jsonl"
@@ -132,18 +130,15 @@ def test_a_server_whose_fold_processes_die_goes_on_folding_in_process(
     in flight is stored again, folded in the API process, and so is every later one."""
     assert service.start_folding(2) and service.folder is not None
     try:
-        first = [{"id": f"p-{i}", "member": member_id(i % 4 + 1), "type": "purchase",
-                  "at": "2026-06-01T10:00:00+08:00",
-                  "attributes": {"amount": "100", "category": "books", "order_id": f"p-{i}"}}
+        first = [purchase(f"p-{i}", member_id(i % 4 + 1), "100", "2026-06-01T10:00:00+08:00")
                  for i in range(8)]
         assert service.ingest_items(first).stored == 8
         assert service.member_state(member_id(1), history=False).points.balance > 0
         for child in multiprocessing.active_children():
             assert child.pid is not None
             os.kill(child.pid, signal.SIGKILL)
-        later = [{**e, "id": f"q-{i}", "at": "2026-06-02T10:00:00+08:00",
-                  "attributes": {**e["attributes"], "order_id": f"q-{i}"}}
-                 for i, e in enumerate(first)]
+        later = [purchase(f"q-{i}", member_id(i % 4 + 1), "100", "2026-06-02T10:00:00+08:00")
+                 for i in range(8)]
         assert service.ingest_items(later).stored == 8
         assert service.folder is None and not multiprocessing.active_children()
         with store.read() as tx:

@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from sqlalchemy import select
 
@@ -24,7 +23,9 @@ from plaudit.application.service import Plaudit
 from plaudit.application.workers import WorkerFailed
 from plaudit.demo import play
 from plaudit.rulebook import load_rulebook
-from plaudit.synthetic import generate, member_id
+from plaudit.synthetic import member_id
+
+from ..conftest import synthetic_file
 
 MEMBERS = 48
 
@@ -33,10 +34,8 @@ MEMBERS = 48
 def program(service: Plaudit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Plaudit:
     """A seeded program with redemptions, leaderboards and friends; pages of 4 members,
     so 12 pages: enough for two workers."""
-    path = tmp_path / "events.jsonl"
-    with path.open("wb") as f:
-        for e in generate(MEMBERS, 150, start=date(2026, 5, 1), seed=11):
-            f.write(orjson.dumps(e) + b"\n")
+    path = synthetic_file(tmp_path / "events.jsonl", MEMBERS, 150, start=date(2026, 5, 1),
+                          seed=11)
     assert service.ingest_file(path).ok
     play(service, MEMBERS, seed=3)
     monkeypatch.setattr(replay_module, "PAGE", 4)
