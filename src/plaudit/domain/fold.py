@@ -153,7 +153,10 @@ class MemberFold:
 
     def score_on(self, day: int) -> tuple[int, str | None]:
         """Score and band on a local day at or after the last applied event's day."""
-        return score_of(self.rulebook, self.features_on(day), self.absent_on(day))
+        rb = self.rulebook
+        feats = self.features.values(rb, day, rb.score_features) \
+            if self.features is not None else {}
+        return score_of(rb, feats, self.absent_on(day))
 
     def summary(self, as_of_us: int) -> Summary:
         """The stored columns: cheaper than :meth:`view` (no lots, perks or history)."""

@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plaudit.domain.calendar import Calendar
 from plaudit.domain.errors import Problem
@@ -134,6 +134,11 @@ class Curve:
     """Piecewise-linear map from a feature value to [0, 1], flat beyond its ends."""
 
     points: tuple[tuple[Decimal, Decimal], ...]
+    memo: dict[Any, Decimal] = field(default_factory=dict, init=False, compare=False,
+                                     repr=False)
+    """Input -> value, filled by :func:`~plaudit.domain.mechanics.score.curve_value`
+    (bounded): members share few distinct inputs (counts, quantized ratios), and the
+    Decimal interpolation is most of a score's cost."""
 
     def __call__(self, x: Decimal) -> Decimal:
         pts = self.points
@@ -405,6 +410,9 @@ class Rulebook:
     absent_checked: tuple[int, ...] = field(init=False, compare=False, repr=False)
     """The factors with a ``when_absent``: the only ones whose absence changes the score,
     so the hot path checks no others."""
+    score_features: tuple[Feature, ...] = field(init=False, compare=False, repr=False)
+    """The features the score's factors read, in rulebook order: a stored summary computes
+    only these."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -437,6 +445,10 @@ class Rulebook:
                                       else feat.denominator)
             sources.append(tuple(sorted(population)))
         set_(self, "factor_sources", tuple(sources))
+        read = {n for factor in (self.score.factors if self.score is not None else ())
+                for n in ([factor.feature] if factor.feature is not None
+                          else factor.expr.names if factor.expr is not None else ())}
+        set_(self, "score_features", tuple(f for f in self.features if f.name in read))
         set_(self, "absent_checked", tuple(
             i for i, f in enumerate(self.score.factors if self.score is not None else ())
             if f.when_absent is not None and sources[i]))

@@ -3,17 +3,22 @@
 Qualifying points are points *earned* (awards minus reversals, never reduced by spending or
 expiry) in the tier window. :class:`QualifyingPoints` keeps them per local day and a running
 total for the current window, so reading the tier at the newest day is O(1). Grace asks
-"what was the best level at any day of the last ``grace`` days": the total only rises on days
-with an award and only falls between them, so the best level is reached either on such a day
-(recorded as it happens, end-of-day value) or on the first day of the grace period.
+"what was the best level at any day of the last ``grace`` days": the total rises only on a
+day with an award (its end-of-day level is recorded as it happens) or on a day a net-negative
+day (a reversal) leaves the window, and only falls between such days. So the best level is
+reached on one of them or on the first day of the grace period, and the last day it is kept
+is found by bisection up to the next of them. Each per-day entry carries a running sum of
+every point added so far, so qualifying points on a past day are two bisections, not a scan.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from plaudit.domain.rulebook import Level
@@ -46,7 +51,9 @@ class QualifyingPoints:
         self.window_start_of = window_start_of
         self.retain = retain_days
         self.grace = grace_days
-        self.entries: deque[list[int]] = deque()   # [day, points], kept `retain` days
+        self.entries: deque[list[int]] = deque()
+        """[day, points, running sum through this day], kept ``retain`` days (the running
+        sum counts from an arbitrary origin: only differences are read)."""
         self.window: deque[list[int]] = deque()    # the same lists, current window only
         self.window_start: int | None = None
         self.total = 0                              # sum over `window`
@@ -61,13 +68,17 @@ class QualifyingPoints:
         n = len(window)
         if n and (n > len(entries) or window[0] is not entries[len(entries) - n]):
             raise ValueError("the tier window is not the newest entries")
-        return [self.first_day, [list(e) for e in entries], n, self.window_start, self.total,
+        return [self.first_day, [[e[0], e[1]] for e in entries], n, self.window_start, self.total,
                 None if self.recent is None else [list(r) for r in self.recent]]
 
     def load(self, data: list[Any]) -> None:
         first_day, entries, n, self.window_start, self.total, recent = data
         self.first_day = first_day
-        self.entries = deque([day, points] for day, points in entries)
+        running = 0
+        self.entries = deque()
+        for day, points in entries:
+            running += points
+            self.entries.append([day, points, running])
         self.window = deque(list(self.entries)[len(self.entries) - n:] if n else ())
         if (recent is None) != (self.recent is None):
             raise ValueError("the tier grace does not match the rulebook")
@@ -83,9 +94,11 @@ class QualifyingPoints:
     def add(self, day: int, points: int) -> None:
         entries = self.entries
         if entries and entries[-1][0] == day:
-            entries[-1][1] += points
+            last = entries[-1]
+            last[1] += points
+            last[2] += points
         else:
-            entry = [day, points]
+            entry = [day, points, (entries[-1][2] if entries else 0) + points]
             entries.append(entry)
             self.window.append(entry)
         start = self._start(day)
@@ -112,16 +125,28 @@ class QualifyingPoints:
         """Qualifying points on ``day`` (at or after the last added day)."""
         start = self._start(day)
         total = self.total
-        for entry_day, points in self.window:
-            if entry_day >= start:
+        for entry in self.window:
+            if entry[0] >= start:
                 break
-            total -= points
+            total -= entry[1]
         return max(total, 0)
 
+    def _through(self, day: int) -> int:
+        """The running sum through the end of ``day`` (entries before the oldest retained
+        one count as the oldest entry's running sum minus its points)."""
+        entries = self.entries
+        i = bisect_right(entries, day, key=_DAY)
+        if i:
+            return entries[i - 1][2]
+        return entries[0][2] - entries[0][1] if entries else 0
+
     def on_past_day(self, day: int) -> int:
-        """Qualifying points at the end of any retained ``day`` (slower: scans)."""
+        """Qualifying points at the end of any retained ``day``."""
         start = self.window_start_of(day, self.first_day)
-        return max(sum(p for d, p in self.entries if start <= d <= day), 0)
+        return max(self._through(day) - self._through(start - 1), 0)
+
+    def _level_on(self, day: int) -> int:
+        return level_index(self.levels, self.on_past_day(day))
 
     def held(self, day: int, grace: int, first_day: int | None) -> tuple[int, int, int | None]:
         """(earned level, held level, last local day the held level is kept) on ``day``."""
@@ -130,25 +155,63 @@ class QualifyingPoints:
         if not grace or earned == top:
             return earned, earned, None
         start = day - grace
-        best = earned
-        if first_day is not None and start >= first_day:
-            best = max(best, level_index(self.levels, self.on_past_day(start)))
-        if self.recent:  # ascending by day: walk back from today, stop at the grace start
-            for d, lv in reversed(self.recent):
+        # The days the level can rise on: the grace start, each day with an award (its
+        # recorded end-of-day level), each day a net-negative day (a reversal) leaves the
+        # window. Between two of them the level only falls. `reached`: the latest day at
+        # the best level (walking back, only a higher level moves it).
+        best, reached = earned, day
+        recent = self.recent
+        if recent:
+            for d, lv in reversed(recent):
                 if d < start:
                     break
                 if lv > best:
-                    best = lv
-                    if best == top:
-                        break
+                    best, reached = lv, d
+        if first_day is not None and start >= first_day:
+            level = self._level_on(start)
+            if level > best:
+                best, reached = level, start
+        leaving = self._negatives_leaving(start, day)
+        for d, lv in leaving:
+            if lv > best or (lv == best and d > reached and best > earned):
+                best, reached = lv, d
         if best == earned:
             return earned, earned, None
-        last = start
-        for d in range(day, start - 1, -1):
-            if level_index(self.levels, self.on_past_day(d)) >= best:
-                last = d
-                break
-        return earned, best, last + grace
+        following = min([d for d, _ in recent or () if d > reached]
+                        + [d for d, _ in leaving if d > reached], default=day + 1)
+        lo, hi = reached, following - 1   # the level only falls on [lo, hi]: bisect
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._level_on(mid) >= best:
+                lo = mid
+            else:
+                hi = mid - 1
+        return earned, best, lo + grace
+
+    def _negatives_leaving(self, start: int, day: int) -> list[tuple[int, int]]:
+        """(day, level) for each day in (``start``, ``day``] on which a net-negative entry
+        leaves the window, raising the total."""
+        first = self.first_day
+        lo_day, hi_day = self.window_start_of(start, first), self.window_start_of(day, first)
+        if lo_day >= hi_day:
+            return []
+        entries = self.entries
+        i, j = bisect_left(entries, lo_day, key=_DAY), bisect_left(entries, hi_day, key=_DAY)
+        out = []
+        for entry in islice(entries, i, j):
+            if entry[1] < 0:
+                lo, hi = start + 1, day          # the first day whose window excludes it
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if self.window_start_of(mid, first) > entry[0]:
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                out.append((lo, self._level_on(lo)))
+        return out
+
+
+_DAY = itemgetter(0)
 
 
 __all__ = ["QualifyingPoints", "level_index"]

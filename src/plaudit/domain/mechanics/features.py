@@ -65,9 +65,12 @@ class FeaturesPart(Mechanic):
             else:
                 aggregates[agg.index].add(day, None)
 
-    def values(self, rulebook: Rulebook, day: int) -> dict[str, Any]:
-        """Every feature's value on ``day`` (at or after the last applied event's day)."""
-        return {f.name: self.value(rulebook, f, day) for f in rulebook.features}
+    def values(self, rulebook: Rulebook, day: int,
+               features: Iterable[Feature] | None = None) -> dict[str, Any]:
+        """Every feature's value (or only those of ``features``) on ``day``, at or after
+        the last applied event's day."""
+        return {f.name: self.value(rulebook, f, day)
+                for f in (rulebook.features if features is None else features)}
 
     def value(self, rulebook: Rulebook, feature: Feature, day: int) -> Any:
         """One feature's value on ``day``, reading only its own aggregates: a mechanic that

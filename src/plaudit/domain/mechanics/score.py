@@ -56,9 +56,31 @@ def factor_input(factor: Factor, feats: dict[str, Any], notes: list[str] | None 
 
 
 def curve_value(factor: Factor, x: Any) -> Decimal:
-    """Where input ``x`` sits on the factor's curve, in [0, 1]."""
-    xd = Decimal(int(x)) if isinstance(x, bool) else Decimal(x)
-    return factor.curve(xd) if factor.curve is not None else min(max(xd, _ZERO), _ONE)
+    """Where input ``x`` sits on the factor's curve, in [0, 1]. Remembered per input value
+    on the curve (numerically equal inputs give numerically equal values, so ``True`` and
+    ``1``, or ``1`` and ``1.0``, may share an entry)."""
+    curve = factor.curve
+    if curve is not None:
+        memo = curve.memo
+        try:
+            return memo[x]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable input: computed every time
+            return curve(_decimal(x))
+        value = curve(_decimal(x))
+        if len(memo) < CURVE_MEMO:
+            memo[x] = value
+        return value
+    return min(max(_decimal(x), _ZERO), _ONE)
+
+
+CURVE_MEMO = 4096
+"""Inputs remembered per curve; past that, new inputs are computed each time."""
+
+
+def _decimal(x: Any) -> Decimal:
+    return Decimal(int(x)) if isinstance(x, bool) else Decimal(x)
 
 
 def factor_inputs(rulebook: Rulebook, feats: dict[str, Any],
