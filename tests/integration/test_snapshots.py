@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from plaudit.adapters.clock import FixedClock
 from plaudit.adapters.sql import tables as t
 from plaudit.adapters.sql.store import SqlStore
+from plaudit.application import ingest as ingest_module
 from plaudit.application import snapshots
 from plaudit.application.ingest import IngestReport, to_event
 from plaudit.application.service import Plaudit
@@ -158,3 +159,47 @@ def test_reads_before_a_snapshot_fold_every_event(small: Plaudit, reference: Pla
         m = member_id(i)
         assert to_dict(small.member_state(m, early, history=False)) == \
             to_dict(reference.member_state(m, early, history=False))
+
+
+@pytest.mark.parametrize("every", [0, EVERY])
+def test_cache_misses_read_in_chunks_store_what_a_full_cache_stores(
+        store: SqlStore, reference: Plaudit, program_file: Path,  # noqa: F811
+        sesame_text_module: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        every: int) -> None:
+    """Members folded again are read a chunk at a time (histories, or snapshots and their
+    tails): a chunk smaller than a batch's members, with and without snapshots."""
+    monkeypatch.setattr(ingest_module, "REFOLD_CHUNK", 3)
+    svc = Plaudit(store, FixedClock(NOW), cache_size=2, snapshot_every=every)
+    svc.publish_rulebook(sesame_text_module, actor="test")
+    report = ingest(svc, program_file)
+    assert report.stored > 0 and len(report.rejected) == 1  # the overspend's batch
+    assert (svc.cache.resumed > 0) == bool(every)
+    states_match(svc, reference)
+
+
+def test_member_tails_read_what_member_tail_reads(small: Plaudit,
+                                                  program_file: Path) -> None:  # noqa: F811
+    """The batched read behind resuming many members: per member, the events before its
+    own bound are counted and those at or after it returned; excluded events are neither."""
+    ingest(small, program_file)
+    store = small.store
+    with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        first = conn.execute(select(t.events.c.event_id).order_by(t.events.c.at_us)
+                             .limit(3)).scalars().all()
+        conn.execute(t.events.update().where(t.events.c.event_id.in_(first))
+                     .values(excluded=True))
+    with store.read() as tx:
+        nos = [no for no in (tx.member_no(member_id(i)) for i in range(1, MEMBERS + 1))
+               if no is not None]
+        bounds = {no: min(r.at_us for r in tx.member_events(no)) + k * 86_400_000_000
+                  for k, no in enumerate(nos)}
+        bounds[nos[0]] = 0  # before every event of the member
+        many = tx.member_tails(bounds)
+        one = {no: tx.member_tail(no, since) for no, since in bounds.items()}
+    assert set(many) == set(one)
+    for no, (before, rows) in one.items():
+        got_before, got_rows = many[no]
+        assert got_before == before
+        assert sorted(got_rows) == sorted(rows) and not set(first) & {r.event_id
+                                                                       for r in got_rows}
+    assert many[nos[0]][0] == 0 and any(b for b, _ in many.values())

@@ -31,7 +31,7 @@ import multiprocessing
 import signal
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -42,6 +42,7 @@ from plaudit.application.ingest import (
     FoldBatch,
     FoldCache,
     FoldOutcome,
+    events_by_member,
     fold_batch,
     to_event,
 )
@@ -242,15 +243,16 @@ def _fold_share(store: Store, rulebook: Rulebook, cache: FoldCache, share: Share
         label_of.update((r[0], r[5]) for r in rows)
     new_of = {nos[m]: evs for m, evs in by_member.items()}
 
-    def history(no: int) -> list[Event]:
+    def history(member_nos: Sequence[int]) -> dict[int, list[Event]]:
         # committed events on this worker's own connection, plus the batch's own (not
         # committed yet: the writer holds them in its transaction)
         with store.read() as tx:
-            stored = [to_event(rulebook, s) for s in tx.member_events(no)]
-        return stored + new_of[no]
+            stored = events_by_member(tx, rulebook, member_nos)
+        for no, evs in stored.items():
+            evs.extend(new_of[no])
+        return stored
 
-    resume = snapshots.resumer(store.read, rulebook, states,
-                               lambda s: to_event(rulebook, s),
+    resume = snapshots.resumer(store.read, rulebook, lambda s: to_event(rulebook, s),
                                lambda no: new_of[no]) if cache.snapshot_every else None
     return fold_batch(rulebook, cache, FoldBatch(by_member, nos, created, label_of, states,
                                                  {}), history, resume)

@@ -289,8 +289,22 @@ class FoldOutcome:
     """Fold snapshots due (see :mod:`plaudit.application.snapshots`)."""
 
 
-History = Callable[[int], Iterable[Event]]
-"""A member's stored events, this batch's included, in any order (a re-fold's input)."""
+History = Callable[[Sequence[int]], dict[int, list[Event]]]
+"""Members' stored events, this batch's included, each member's in any order (a re-fold's
+input); every member asked is in the answer."""
+
+REFOLD_CHUNK = 256
+"""Members whose histories (or snapshot tails) are read in one go by :func:`fold_batch`:
+one query a chunk instead of one a member, and at most this many histories in memory."""
+
+
+def events_by_member(tx: Transaction, rulebook: Rulebook, member_nos: Sequence[int]
+                     ) -> dict[int, list[Event]]:
+    """Every stored event the fold reads of each member, in no order (a few queries)."""
+    by_no: dict[int, list[Event]] = {no: [] for no in member_nos}
+    for no, row in tx.events_of_members(member_nos):
+        by_no[no].append(to_event(rulebook, row))
+    return by_no
 
 
 def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: list[Event],
@@ -327,11 +341,11 @@ def store_batch(tx: Transaction, rulebook: Rulebook, cache: FoldCache, events: l
         if folder is None:
             insert()  # first: a re-fold reads the member's events back, these included
             resume = snapshots.resumer(
-                lambda: nullcontext(tx), rulebook, batch.states,
+                lambda: nullcontext(tx), rulebook,
                 lambda s: to_event(rulebook, s)) if cache.snapshot_every else None
             with cache.lock:
-                outcome = fold_batch(rulebook, cache, batch, lambda no: (
-                    to_event(rulebook, s) for s in tx.member_events(no)), resume)
+                outcome = fold_batch(rulebook, cache, batch,
+                                     lambda nos: events_by_member(tx, rulebook, nos), resume)
         else:  # the owners fold while the events are inserted
             outcome = folder.fold(rulebook, batch, meanwhile=insert)
         tx.put_states(outcome.states, now_us)
@@ -480,52 +494,38 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
     due: list[SnapshotRow] = []
     cancelled: dict[str, str | None] = {}
     by_member, nos, label_of, states = batch.by_member, batch.nos, batch.label_of, batch.states
+    members = list(by_member.items())
     try:
-        for member, evs in by_member.items():
-            no = nos[member]
-            evs.sort(key=lambda e: (e.at_us, e.id))
-            acc = _accumulator(rulebook, cache, no, member, states.get(no),
-                               member in batch.created)
-            if acc is not None and (acc.last_key is None or (evs[0].at_us, evs[0].id) >
-                                    acc.last_key):
-                for e in evs:
-                    acc.apply(e, strict=True)
-            else:
-                # A late event: re-fold from the stored events. When the batch spends, every
-                # spend of the member must still be covered afterwards (an earlier spend
-                # arriving late must not leave an acknowledged later one short); only this
-                # batch's commands have their conditions checked (stored ones are facts).
-                spends = any(e.type in SPENDING for e in evs)
-                # Stored commands after the first new event are checked again too: a late
-                # redemption must not leave a later one over its limit or requirement.
-                first = (evs[0].at_us, evs[0].id)
-                # A snapshot is used only if every new event sorts after it, so nothing
-                # before it can change (and its spends stay covered).
-                resumed = resume(no, member, states.get(no), first) if resume else None
-                rest: Iterable[Event]
-                if resumed is not None:
-                    acc, rest = resumed
-                    cache.resumed += 1
+        for lo in range(0, len(members), REFOLD_CHUNK):
+            # Which of these members are folded on from a trusted accumulator, and which
+            # again (a cache miss, or a late event): those are read together.
+            plans: list[tuple[str, list[Event], int, MemberFold | None]] = []
+            wanted: list[snapshots.Wanted] = []
+            for member, evs in members[lo:lo + REFOLD_CHUNK]:
+                no = nos[member]
+                evs.sort(key=lambda e: (e.at_us, e.id))
+                acc = _accumulator(rulebook, cache, no, member, states.get(no),
+                                   member in batch.created)
+                if acc is not None and (acc.last_key is None or (evs[0].at_us, evs[0].id)
+                                        > acc.last_key):
+                    plans.append((member, evs, no, acc))
                 else:
-                    acc = MemberFold(rulebook, member)
-                    acc.revision = states[no].revision if no in states else 0
-                    rest = history(no)
-                for e in sorted(rest, key=lambda e: (e.at_us, e.id)):
-                    acc.apply(e, strict=spends, check=e.id in label_of or (
-                        e.type in COMMANDS and (e.at_us, e.id) > first))
-            for e in evs:
-                if e.type == REDEEM_CANCEL:
-                    part = acc.rewards
-                    cancelled[e.id] = None if part is None else part.cancelled_reward(
-                        e.attributes["redemption"], e.id)
-            out.append(state_row(no, acc))
-            # Each member's rows now, and into the cache (which may evict it at once):
-            # holding every accumulator of a batch until its end made a batch's members,
-            # not the cache, the bound on memory. On a refusal below, the cache forgets
-            # every member of the batch anyway.
-            boards.extend(board_rows([(no, acc)]))  # before its snapshot: nothing pending
-            due.extend(snapshots.due_rows([(no, acc)], cache.snapshot_every))
-            cache.put(no, acc)
+                    plans.append((member, evs, no, None))
+                    wanted.append((no, member, states.get(no), (evs[0].at_us, evs[0].id)))
+            # A snapshot is used only if every new event sorts after it, so nothing
+            # before it can change (and its spends stay covered).
+            resumed = resume(wanted) if resume is not None and wanted else {}
+            missing = [w[0] for w in wanted if w[0] not in resumed]
+            histories = history(missing) if missing else {}
+            for member, evs, no, known in plans:
+                acc = known
+                if acc is not None:
+                    for e in evs:
+                        acc.apply(e, strict=True)
+                else:
+                    acc = _refold(rulebook, member, evs, no, states.get(no), label_of,
+                                  resumed.pop(no, None), histories, cache)
+                _folded(no, acc, evs, out, boards, due, cancelled, cache)
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
         where = label_of.get(e.event_id or "")
@@ -547,6 +547,50 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
         cache.drop([nos[m] for m in by_member])
         raise
     return FoldOutcome(out, boards, cancelled, due)
+
+
+def _refold(rulebook: Rulebook, member: str, evs: list[Event], no: int,
+            state: StateRow | None, label_of: dict[str, str],
+            resumed: tuple[MemberFold, list[Event]] | None,
+            histories: dict[int, list[Event]], cache: FoldCache) -> MemberFold:
+    """The member folded again, from a trusted snapshot and the events after it, or from
+    every stored event (``evs`` are this batch's, sorted, and among them)."""
+    # When the batch spends, every spend of the member must still be covered afterwards
+    # (an earlier spend arriving late must not leave an acknowledged later one short);
+    # only this batch's commands have their conditions checked (stored ones are facts),
+    # and stored commands after the first new event: a late redemption must not leave a
+    # later one over its limit or requirement.
+    spends = any(e.type in SPENDING for e in evs)
+    first = (evs[0].at_us, evs[0].id)
+    rest: Iterable[Event]
+    if resumed is not None:
+        acc, rest = resumed
+        cache.resumed += 1
+    else:
+        acc = MemberFold(rulebook, member)
+        acc.revision = state.revision if state is not None else 0
+        rest = histories.pop(no)
+    for e in sorted(rest, key=lambda e: (e.at_us, e.id)):
+        acc.apply(e, strict=spends, check=e.id in label_of or (
+            e.type in COMMANDS and (e.at_us, e.id) > first))
+    return acc
+
+
+def _folded(no: int, acc: MemberFold, evs: list[Event], out: list[StateRow],
+            boards: BoardRows, due: list[SnapshotRow], cancelled: dict[str, str | None],
+            cache: FoldCache) -> None:
+    """A member's rows now, and into the cache (which may evict it at once): holding every
+    accumulator of a batch until its end made a batch's members, not the cache, the bound
+    on memory. On a refusal, the cache forgets every member of the batch anyway."""
+    for e in evs:
+        if e.type == REDEEM_CANCEL:
+            part = acc.rewards
+            cancelled[e.id] = None if part is None else part.cancelled_reward(
+                e.attributes["redemption"], e.id)
+    out.append(state_row(no, acc))
+    boards.extend(board_rows([(no, acc)]))  # before its snapshot: nothing pending
+    due.extend(snapshots.due_rows([(no, acc)], cache.snapshot_every))
+    cache.put(no, acc)
 
 
 def _accumulator(rulebook: Rulebook, cache: FoldCache, no: int, member: str,

@@ -7,7 +7,7 @@ database objects, so nothing above this line knows which driver is underneath.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
 
@@ -226,6 +226,12 @@ class Transaction(Protocol):
         excluded event): how many of the member's events are before ``from_us``, and
         the events at or after it (up to ``until_us``). Ties at ``from_us`` are the
         caller's to sort by event id (never by the database's collation)."""
+        ...
+
+    def member_tails(self, from_us: Mapping[int, int]
+                     ) -> dict[int, tuple[int, list[StoredEvent]]]:
+        """:meth:`member_tail` for many members in a few queries (member number -> its
+        ``from_us``), without an upper bound; every member asked is in the answer."""
         ...
 
     def snapshots(self, member_nos: Sequence[int]) -> dict[int, SnapshotRow]: ...

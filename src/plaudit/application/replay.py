@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plaudit.application import snapshots
-from plaudit.application.ingest import BoardRows, board_rows, state_row, to_event
+from plaudit.application.ingest import BoardRows, board_rows, events_by_member, state_row
 from plaudit.application.ports import SnapshotRow, StateRow, Store, Transaction
 from plaudit.application.workers import Page, RulebookText, pages, run_pages, workers_for
-from plaudit.domain.events import Event
 from plaudit.domain.fold import MemberFold, fold_events
 from plaudit.domain.rulebook import Rulebook
 
@@ -62,9 +61,7 @@ def fold_page(tx: Transaction, rulebook: Rulebook, page: Page, snapshot_every: i
     """Fold every member of ``page`` from its stored events read in ``tx``."""
     nos = [no for no, _ in page]
     seen = tx.states(nos)
-    by_no: dict[int, list[Event]] = {no: [] for no in nos}
-    for no, row in tx.events_of_members(nos):
-        by_no[no].append(to_event(rulebook, row))
+    by_no = events_by_member(tx, rulebook, nos)
     states: list[StateRow] = []
     folded: list[tuple[int, MemberFold]] = []
     events = 0

@@ -45,9 +45,11 @@ from plaudit.domain.snapshot import SnapshotMismatch, restore, snapshot
 DEFAULT_EVERY = 64
 
 Key = tuple[int, str]
-Resume = Callable[[int, str, StateRow | None, Key | None], "tuple[MemberFold, list[Event]] | None"]
-"""``(member_no, member id, stored state, first new event's key)`` → an accumulator
-restored from a trusted snapshot and the events to fold after it, or None."""
+Wanted = tuple[int, str, "StateRow | None", Key]
+"""A member to resume: ``(member_no, member id, stored state, first new event's key)``."""
+Resume = Callable[[Sequence[Wanted]], "dict[int, tuple[MemberFold, list[Event]]]"]
+"""Members to resume → for each with a trusted snapshot, the accumulator restored from it
+and the events to fold after it (members without one are absent)."""
 
 
 def due(acc: MemberFold, every: int) -> bool:
@@ -122,29 +124,38 @@ def resume_in(tx: Transaction, rulebook: Rulebook, member_no: int, member: str,
 
 
 def resumer(read: Callable[[], AbstractContextManager[Transaction]], rulebook: Rulebook,
-            member_nos: Iterable[int], convert: Callable[[StoredEvent], Event],
+            convert: Callable[[StoredEvent], Event],
             unstored: Callable[[int], list[Event]] | None = None) -> Resume:
-    """A :data:`Resume` for ``fold_batch``: snapshots of ``member_nos`` are read (in one
-    query) the first time a member misses the cache; ``read`` gives the transaction to
-    read in; ``unstored`` the batch's own events a reader cannot see yet (a fold worker
-    reads on its own connection, the writer's transaction not yet committed)."""
-    found: dict[int, SnapshotRow] | None = None
-    nos = list(member_nos)
+    """A :data:`Resume` for ``fold_batch``: the members' snapshots and the events after
+    them are read in a few queries; ``read`` gives the transaction to read in;
+    ``unstored`` the batch's own events a reader cannot see yet (a fold worker reads on
+    its own connection, the writer's transaction not yet committed)."""
 
-    def resume(no: int, member: str, state: StateRow | None, first: Key | None
-               ) -> tuple[MemberFold, list[Event]] | None:
-        nonlocal found
+    def resume(wanted: Sequence[Wanted]) -> dict[int, tuple[MemberFold, list[Event]]]:
         with read() as tx:
-            if found is None:
-                found = tx.snapshots(nos)
-            got = resume_in(tx, rulebook, no, member, state, found.get(no), first=first,
-                            to_event=convert)
-        if got is not None and unstored is not None:
-            got[1].extend(unstored(no))
-        return got
+            found = tx.snapshots([w[0] for w in wanted])
+            trusted = {no: snap for no, _, state, first in wanted
+                       if (snap := found.get(no)) is not None
+                       and usable(snap, state, rulebook, first)}
+            tails = tx.member_tails({no: snap.last_at_us for no, snap in trusted.items()}
+                                    ) if trusted else {}
+        out: dict[int, tuple[MemberFold, list[Event]]] = {}
+        for no, member, state, _ in wanted:
+            if (snap := trusted.get(no)) is None:
+                continue
+            assert state is not None
+            after = tail(snap, *tails[no])
+            acc = restored(rulebook, member, snap, state) if after is not None else None
+            if after is None or acc is None:
+                continue
+            events = [convert(r) for r in after]
+            if unstored is not None:
+                events.extend(unstored(no))
+            out[no] = (acc, events)
+        return out
 
     return resume
 
 
-__all__ = ["DEFAULT_EVERY", "Resume", "due", "due_rows", "restored", "resume_in",
+__all__ = ["DEFAULT_EVERY", "Resume", "Wanted", "due", "due_rows", "restored", "resume_in",
            "resumer", "snapshot_row", "tail", "usable"]

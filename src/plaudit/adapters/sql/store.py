@@ -15,7 +15,7 @@ boundary into :class:`~plaudit.domain.errors.StoreError`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,6 +294,30 @@ class SqlTransaction:
             query = query.where(e.c.at_us <= until_us)
         return int(before), [StoredEvent(*r) for r in self.conn.execute(
             query.order_by(e.c.at_us))]
+
+    def member_tails(self, from_us: Mapping[int, int]
+                     ) -> dict[int, tuple[int, list[StoredEvent]]]:
+        found: dict[int, tuple[int, list[StoredEvent]]] = {
+            no: (0, []) for no in from_us}
+        p = self.p
+        for chunk in _chunks(list(from_us.items())):  # two parameters a member
+            # each member's own lower bound: a VALUES list joined on the (member, time) index
+            want = ("WITH want(no, since) AS (VALUES "
+                    + ", ".join([f"(CAST({p} AS BIGINT), CAST({p} AS BIGINT))"] * len(chunk))
+                    + ") ")
+            args = tuple(x for pair in chunk for x in pair)
+            for no, count in self.conn.exec_driver_sql(
+                    want + "SELECT e.member_no, count(*) FROM want JOIN events e ON "
+                    "e.member_no = want.no AND e.at_us < want.since "
+                    "WHERE NOT e.excluded GROUP BY e.member_no", args):
+                found[no] = (int(count), found[no][1])
+            for row in self.conn.exec_driver_sql(
+                    want + "SELECT e.member_no, e.event_id, m.member_id, e.type, e.at_us, "
+                    "e.at, e.attributes FROM want JOIN events e ON e.member_no = want.no "
+                    "AND e.at_us >= want.since JOIN members m ON m.member_no = e.member_no "
+                    "WHERE NOT e.excluded", args):
+                found[row[0]][1].append(StoredEvent(*row[1:]))
+        return found
 
     def snapshots(self, member_nos: Sequence[int]) -> dict[int, SnapshotRow]:
         found: dict[int, SnapshotRow] = {}
