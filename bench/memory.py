@@ -10,8 +10,8 @@ other shared objects excluded) plus the accumulator's total from ``tracemalloc``
 
 ``ingest`` writes a synthetic file once, then ingests it into two fresh SQLite databases
 in two child processes (so each peak RSS is its own): snapshots off
-(``PLAUDIT_SNAPSHOT_EVERY=0``) and on; it prints events/s, peak RSS and the store's
-snapshot count for each.
+(``PLAUDIT_SNAPSHOT_EVERY=0``) and on (``--only off|on``: just one of them); it prints
+events/s, peak RSS and the store's snapshot count for each.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def ingest_child(path: Path, db: Path) -> None:
 
 
 def ingest(events: int, members: int, cache: int, every: int, workers: int,
-           days: int | None) -> None:
+           days: int | None, only: str | None = None) -> None:
     # ~100 events per member a year, unless told how many days the file spans
     days = days or max(1, round(events / members / 100 * 365))
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,7 +149,8 @@ def ingest(events: int, members: int, cache: int, every: int, workers: int,
                                seed=3)
         print(f"{written:,} events, {members:,} members, {days} days, cache {cache:,}, "
               f"fold workers {workers}")
-        for label, snap in (("snapshots off", 0), (f"snapshots every {every}", every)):
+        runs = [("snapshots off", 0), (f"snapshots every {every}", every)]
+        for label, snap in runs if only is None else runs[only == "on":][:1]:
             env = dict(os.environ, PLAUDIT_CACHE_MEMBERS=str(cache),
                        PLAUDIT_SNAPSHOT_EVERY=str(snap), PLAUDIT_FOLD_WORKERS=str(workers))
             db = Path(tmp) / f"{snap}.db"
@@ -177,11 +178,14 @@ def main() -> None:
     ing.add_argument("--workers", type=int, default=1)
     ing.add_argument("--days", type=int, default=None,
                      help="days the file spans (default: ~100 events per member a year)")
+    ing.add_argument("--only", choices=["off", "on"], default=None,
+                     help="run only the snapshots-off or snapshots-on ingest")
     args = parser.parse_args()
     if args.what == "accumulators":
         accumulators()
     else:
-        ingest(args.events, args.members, args.cache, args.every, args.workers, args.days)
+        ingest(args.events, args.members, args.cache, args.every, args.workers, args.days,
+               args.only)
 
 
 if __name__ == "__main__":

@@ -163,11 +163,11 @@ class MemberFold:
         day = self._check_as_of(as_of_us)
         rb = self.rulebook
         score, band = self.score_on(day) if rb.score is not None else (None, None)
-        tier = self.tiers.tier(self, day, score) if self.tiers is not None else None
+        tier = self.tiers.name_on(self, day, score) if self.tiers is not None else None
         if self.participation.opted_out:
             score = band = tier = None
-        return Summary(self.points.ledger.balance_at(as_of_us), score, band,
-                       tier.name if tier else None, self.consents.granted())
+        return Summary(self.points.ledger.balance_at(as_of_us), score, band, tier,
+                       self.consents.granted())
 
     def view(self, as_of_us: int) -> MemberState:
         day = self._check_as_of(as_of_us)

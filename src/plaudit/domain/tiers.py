@@ -38,8 +38,9 @@ def level_index(levels: tuple[Level, ...], value: Decimal | int) -> int:
 class QualifyingPoints:
     """Per-day qualifying points of one member, applied in day order."""
 
-    __slots__ = ("_ws_day", "_ws_value", "entries", "first_day", "grace", "levels", "recent",
-                 "retain", "starts", "total", "window", "window_start", "window_start_of")
+    __slots__ = ("_ws_day", "_ws_value", "entries", "first_day", "grace", "last_reversal",
+                 "levels", "recent", "retain", "starts", "total", "window", "window_start",
+                 "window_start_of")
 
     def __init__(self, levels: tuple[Level, ...],
                  window_start_of: Callable[[int, int | None], int],
@@ -55,6 +56,9 @@ class QualifyingPoints:
         """[day, points, running sum through this day], kept ``retain`` days (the running
         sum counts from an arbitrary origin: only differences are read)."""
         self.window: deque[list[int]] = deque()    # the same lists, current window only
+        self.last_reversal: int | None = None
+        """The latest day points were taken back on (None: never): only a day that ends
+        net-negative can raise the total as it leaves the window."""
         self.window_start: int | None = None
         self.total = 0                              # sum over `window`
         self.recent: deque[list[int]] | None = deque() if grace_days else None
@@ -79,6 +83,8 @@ class QualifyingPoints:
         for day, points in entries:
             running += points
             self.entries.append([day, points, running])
+            if points < 0:
+                self.last_reversal = day
         self.window = deque(list(self.entries)[len(self.entries) - n:] if n else ())
         if (recent is None) != (self.recent is None):
             raise ValueError("the tier grace does not match the rulebook")
@@ -93,6 +99,8 @@ class QualifyingPoints:
 
     def add(self, day: int, points: int) -> None:
         entries = self.entries
+        if points < 0:
+            self.last_reversal = day
         if entries and entries[-1][0] == day:
             last = entries[-1]
             last[1] += points
@@ -192,8 +200,10 @@ class QualifyingPoints:
         """(day, level) for each day in (``start``, ``day``] on which a net-negative entry
         leaves the window, raising the total."""
         first = self.first_day
+        if self.last_reversal is None:
+            return []
         lo_day, hi_day = self.window_start_of(start, first), self.window_start_of(day, first)
-        if lo_day >= hi_day:
+        if lo_day >= hi_day or self.last_reversal < lo_day:
             return []
         entries = self.entries
         i, j = bisect_left(entries, lo_day, key=_DAY), bisect_left(entries, hi_day, key=_DAY)

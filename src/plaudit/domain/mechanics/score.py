@@ -102,10 +102,14 @@ def factor_inputs(rulebook: Rulebook, feats: dict[str, Any],
 
 def score_value(rulebook: Rulebook, inputs: list[tuple[Any, Decimal]]) -> tuple[int, str | None]:
     """The score and band name from the factors' curve values."""
-    sc = rulebook.score
-    assert sc is not None
     gained = sum((share * c for share, (_, c) in zip(rulebook.score_shares, inputs,
                                                        strict=True)), _ZERO)
+    return _banded(rulebook, gained)
+
+
+def _banded(rulebook: Rulebook, gained: Decimal) -> tuple[int, str | None]:
+    sc = rulebook.score
+    assert sc is not None
     value = int((Decimal(sc.low) + gained).quantize(_ONE, ROUND_HALF_UP))
     value = min(max(value, sc.low), sc.high)
     band_idx = level_index(sc.bands, value) if sc.bands else -1
@@ -114,7 +118,21 @@ def score_value(rulebook: Rulebook, inputs: list[tuple[Any, Decimal]]) -> tuple[
 
 def score_of(rulebook: Rulebook, feats: dict[str, Any], absent: Collection[int] = ()
              ) -> tuple[int, str | None]:
-    return score_value(rulebook, factor_inputs(rulebook, feats, absent))
+    """The score and band alone (a stored summary's, once per member a batch touches):
+    :func:`score_value` over :func:`factor_inputs` in one pass, without the inputs of
+    factors that take their ``when_absent`` value."""
+    sc = rulebook.score
+    assert sc is not None
+    gained = _ZERO
+    for i, (factor, share) in enumerate(zip(sc.factors, rulebook.score_shares, strict=True)):
+        absent_value = factor.when_absent
+        if absent_value is not None and i in absent:
+            gained += share * absent_value.value
+        else:
+            gained += share * curve_value(factor, feats[factor.feature]
+                                          if factor.feature is not None
+                                          else factor_input(factor, feats))
+    return _banded(rulebook, gained)
 
 
 def score_view(rulebook: Rulebook, feats: dict[str, Any], notes: list[str],

@@ -102,31 +102,42 @@ class TiersPart(Mechanic):
         while levels[0][0] < day - tiers.grace_days:
             levels.popleft()
 
+    def levels_on(self, fold: MemberFold, day: int, score: int | None
+                  ) -> tuple[Decimal | int, int, int, int | None]:
+        """(basis value, earned level, held level, last day grace holds it or None)."""
+        rb = fold.rulebook
+        tiers = rb.tiers
+        assert tiers is not None
+        levels = tiers.levels
+        grace = tiers.grace_days
+        if tiers.basis == "score":
+            value = score if score is not None else 0
+            earned = level_index(levels, value)
+            held, held_until_day = earned, None
+            if self.score_levels:
+                recent = [(d, i) for d, i in self.score_levels if d >= day - grace]
+                held = max([earned] + [i for _, i in recent])
+                if held > earned:
+                    held_until_day = max(d for d, i in recent if i >= held) + grace
+            return value, earned, held, held_until_day
+        assert self.qualifying is not None
+        earned, held, held_until_day = self.qualifying.held(day, grace, fold.first_day)
+        return self.qualifying.at(day), earned, held, held_until_day
+
+    def name_on(self, fold: MemberFold, day: int, score: int | None) -> str:
+        """The held level's name alone (a stored summary's)."""
+        tiers = fold.rulebook.tiers
+        assert tiers is not None
+        return tiers.levels[self.levels_on(fold, day, score)[2]].name
+
     def tier(self, fold: MemberFold, day: int, score: int | None) -> TierView:
         rb = fold.rulebook
         tiers = rb.tiers
         assert tiers is not None
         levels = tiers.levels
-        top = len(levels) - 1
-        grace = tiers.grace_days
-        held_until_day: int | None = None
-        value: Decimal | int
-        if tiers.basis == "score":
-            value = score if score is not None else 0
-            earned = level_index(levels, value)
-            held = earned
-            if self.score_levels:
-                recent = [(d, i) for d, i in self.score_levels if d >= day - grace]
-                held = max([earned] + [i for _, i in recent])
-                if held > earned:
-                    last = max(d for d, i in recent if i >= held)
-                    held_until_day = last + grace
-        else:
-            assert self.qualifying is not None
-            value = self.qualifying.at(day)
-            earned, held, held_until_day = self.qualifying.held(day, grace, fold.first_day)
+        value, earned, held, held_until_day = self.levels_on(fold, day, score)
         nxt = None
-        if held < top:
+        if held < len(levels) - 1:
             following = levels[held + 1]
             missing = max(following.start - Decimal(value), _ZERO)
             nxt = NextLevel(following.name, following.start, missing)
