@@ -20,8 +20,10 @@ from plaudit.adapters.sql import tables as t
 from plaudit.adapters.sql.store import SqlStore
 from plaudit.application.ingest import IngestReport
 from plaudit.application.service import Plaudit
+from plaudit.application.wire import to_json
 from plaudit.application.workers import WorkerFailed
 from plaudit.demo import play
+from plaudit.domain.state import to_dict
 from plaudit.synthetic import member_id
 
 from ..conftest import NOW, synthetic_file
@@ -149,3 +151,25 @@ def test_a_server_whose_fold_processes_die_goes_on_folding_in_process(
                 fresh.member_state(member_id(i), history=False)
     finally:
         service.stop_folding()
+
+
+def test_present_state_documents_are_rendered_by_the_owning_fold_process(
+        service: Plaudit, store: SqlStore) -> None:
+    """``GET /v1/members/{id}`` with fold processes: the member's owner renders the JSON
+    document, byte for byte what the API renders from a fold of the stored events."""
+    assert service.start_folding(2) and service.folder is not None
+    try:
+        items = [purchase(f"p-{i}", member_id(i % 4 + 1), "100", "2026-06-01T10:00:00+08:00")
+                 for i in range(8)]
+        assert service.ingest_items(items).stored == 8
+        fresh = Plaudit(store, FixedClock(NOW))  # folds everything from the database
+        for i in range(1, 5):
+            doc = service.member_json(member_id(i))
+            view = fresh.member_state(member_id(i), history=False)
+            assert doc == to_json(view)
+            assert orjson.loads(doc) == to_dict(view)
+        assert len(service.cache) == 0  # every document came from an owner
+    finally:
+        service.stop_folding()
+    alone = service.member_json(member_id(1))  # no fold processes: rendered here
+    assert alone == to_json(fresh.member_state(member_id(1), history=False))

@@ -47,6 +47,7 @@ from plaudit.application.ingest import (
     to_event,
 )
 from plaudit.application.ports import StateRow, Store, StoredEvent
+from plaudit.application.wire import to_json
 from plaudit.application.workers import RulebookText, WorkerFailed
 from plaudit.domain.errors import PlauditError
 from plaudit.domain.events import Event
@@ -97,17 +98,19 @@ class FoldPool:
         with self.lock:
             return self._fold(rulebook, batch, meanwhile)
 
-    def view(self, rulebook: Rulebook, state: StateRow, as_of_us: int) -> MemberState | None:
-        """The member's present state from its owner's accumulator, or None when the owner
+    def view(self, rulebook: Rulebook, state: StateRow, as_of_us: int, *,
+             rendered: bool = False) -> MemberState | bytes | None:
+        """The member's present state from its owner's accumulator (``rendered``: as its
+        JSON document, :func:`~plaudit.application.wire.to_json`), or None when the owner
         holds none it trusts for ``state`` (the caller folds it then)."""
         k = state.member_no % len(self.conns)
         with self.lock:
             self._know(k, rulebook)
-            self._send(k, ("view", rulebook.version, state, as_of_us))
+            self._send(k, ("view", rulebook.version, state, as_of_us, rendered))
             kind, value = self._receive(k)
         if kind != "ok":
             raise WorkerFailed(f"fold worker {k} failed: {value}")
-        result: MemberState | None = value
+        result: MemberState | bytes | None = value
         return result
 
     def _know(self, k: int, rulebook: Rulebook) -> None:
@@ -205,9 +208,11 @@ def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int,
                 rulebooks[rb.version] = rb
                 continue
             if message[0] == "view":
-                _, version, state, as_of_us = message
+                _, version, state, as_of_us, rendered = message
                 try:
-                    conn.send(("ok", cache.view(state, rulebooks[version], as_of_us)))
+                    view = cache.view(state, rulebooks[version], as_of_us)
+                    conn.send(("ok", to_json(view) if rendered and view is not None
+                               else view))
                 except Exception:
                     conn.send(("failed", traceback.format_exc(limit=8)))
                 continue

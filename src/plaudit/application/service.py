@@ -55,7 +55,7 @@ from plaudit.application.ports import (
 )
 from plaudit.application.prefetch import prefetched
 from plaudit.application.replay import ReplayReport
-from plaudit.application.wire import EventDecoder, canonical_attributes
+from plaudit.application.wire import EventDecoder, canonical_attributes, to_json
 from plaudit.application.workers import RulebookText, WorkerFailed, default_workers
 from plaudit.domain.calendar import from_us
 from plaudit.domain.errors import (
@@ -592,6 +592,21 @@ class Plaudit:
         the member's whole history. Ingest keeps the accumulators it folds; a read that had
         to fold all of the member's stored events keeps its own too, so after a restart, or
         when another process wrote the member, only the first read pays the fold."""
+        view = self._member_state(member_id, as_of_us, version, history, rendered=False)
+        assert isinstance(view, MemberState)
+        return view
+
+    def member_json(self, member_id: str) -> bytes:
+        """The member's present state (``member_state(history=False)``) as its JSON
+        document (:func:`~plaudit.application.wire.to_json`). With serving fold workers the
+        owner renders it, and bytes cross its pipe: a pickled view costs more to send and
+        load than the view costs to compute."""
+        doc = self._member_state(member_id, None, None, False, rendered=True)
+        assert isinstance(doc, bytes)
+        return doc
+
+    def _member_state(self, member_id: str, as_of_us: int | None, version: int | None,
+                      history: bool, *, rendered: bool) -> MemberState | bytes:
         as_of = as_of_us if as_of_us is not None else self.clock.now_us()
         state: StateRow | None = None
         resumed = None
@@ -603,7 +618,7 @@ class Plaudit:
                 rb = self._current(tx)
                 if not history:
                     state = tx.states([no]).get(no)
-                    cached = self._cached_view(state, rb, as_of)
+                    cached = self._cached_view(state, rb, as_of, rendered)
                     if cached is not None:
                         return cached
                     resumed = self._resume(tx, rb, no, member_id, state, as_of)
@@ -621,20 +636,22 @@ class Plaudit:
         view = acc.view(as_of)  # before offering: once kept, ingest may change acc
         if state is not None:
             self.cache.offer(state, rb, acc)
-        return view
+        return to_json(view) if rendered else view
 
-    def _cached_view(self, state: StateRow | None, rb: Rulebook, as_of_us: int
-                     ) -> MemberState | None:
+    def _cached_view(self, state: StateRow | None, rb: Rulebook, as_of_us: int,
+                     rendered: bool = False) -> MemberState | bytes | None:
         if state is None:
             return None
         cached = self.cache.view(state, rb, as_of_us)
+        if cached is not None:
+            return to_json(cached) if rendered else cached
         folder = self.folder
-        if cached is None and folder is not None:
+        if folder is not None:
             try:
-                cached = folder.view(rb, state, as_of_us)
+                return folder.view(rb, state, as_of_us, rendered=rendered)
             except WorkerFailed as e:
                 self._lost_folder(folder, e)
-        return cached
+        return None
 
     def _lost_folder(self, folder: FoldPool | None, error: WorkerFailed) -> None:
         """A serving fold process died: stop the pool and fold in this process from now

@@ -334,6 +334,21 @@ def unknown_partner(where: str, field: str, partner: str, rulebook: Rulebook) ->
                                  f"(partners: {known})", closest(partner, rulebook.partners))
 
 
+def _exact_decimal(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)  # exact, as in the domain's to_dict
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def to_json(data: Any) -> bytes:
+    """The API's JSON for a domain value: orjson serialises the frozen dataclasses itself
+    (field order kept, tuples as arrays) ~10x faster than ``dataclasses.asdict``, which
+    deep-copies every leaf; decimals are exact strings, so the output equals
+    :func:`~plaudit.domain.state.to_dict` (tests/api pin it). A fold worker renders a view
+    with it, so the bytes cross its pipe instead of the objects."""
+    return orjson.dumps(data, default=_exact_decimal)
+
+
 def canonical_attributes(attributes: Mapping[str, Any]) -> str:
     """Attributes as canonical JSON: sorted keys, decimals normalised (``120.50`` == ``120.5``)."""
     return orjson.dumps(attributes, default=_canonical_default,
