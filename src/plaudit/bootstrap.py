@@ -21,7 +21,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
     store = SqlStore(settings.url)
     return Plaudit(store, clock or SystemClock(), cache_size=settings.cache_members,
                    fold_workers=settings.fold_workers,
-                   snapshot_every=settings.snapshot_every)
+                   snapshot_every=settings.snapshot_every, memory_mb=settings.memory_mb)
 
 
 def nats_source(url: str, **options: Any) -> NatsSource:

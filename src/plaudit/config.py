@@ -19,6 +19,12 @@ class Settings(BaseSettings):
                     "PostgreSQL: postgresql+psycopg://user@host/db")
     cache_members: int = Field(default=20_000, ge=0,
                                description="Accumulators kept in memory between batches.")
+    memory_mb: int | None = Field(
+        default=None, ge=64,
+        description="Memory budget of each process that folds (ingest, an API worker, a "
+                    "fold process), in MB: while it is over it and growing, its cache of "
+                    "accumulators gives up members (Linux; unset: only cache_members "
+                    "bounds it).")
     snapshot_every: int = Field(
         default=64, ge=0,
         description="Write a member's fold snapshot after this many new events, so a cache "

@@ -203,3 +203,20 @@ def test_member_tails_read_what_member_tail_reads(small: Plaudit,
         assert sorted(got_rows) == sorted(rows) and not set(first) & {r.event_id
                                                                        for r in got_rows}
     assert many[nos[0]][0] == 0 and any(b for b, _ in many.values())
+
+
+def test_over_its_memory_budget_the_cache_gives_up_members_and_stores_the_same(
+        store: SqlStore, reference: Plaudit, program_file: Path,  # noqa: F811
+        sesame_text_module: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """PLAUDIT_MEMORY_MB: a process over its budget (1 MB: always) keeps ever fewer
+    accumulators (a quarter fewer after each write it grew in, down to the floor), and
+    what it stores does not change."""
+    monkeypatch.setattr(ingest_module, "MIN_CACHED", 3)
+    svc = Plaudit(store, FixedClock(NOW), cache_size=10_000, snapshot_every=EVERY,
+                  memory_mb=1)
+    svc.publish_rulebook(sesame_text_module, actor="test")
+    report = ingest(svc, program_file)
+    assert report.stored > 0 and len(report.rejected) == 1
+    assert 3 <= svc.cache.capacity < MEMBERS and svc.cache.limit == 10_000
+    assert len(svc.cache) <= svc.cache.capacity
+    states_match(svc, reference)

@@ -68,7 +68,8 @@ class FoldPool:
 
     def __init__(self, opener: Callable[[], Store],
                  source_of: Callable[[Rulebook], RulebookText], workers: int, *,
-                 cache_members: int, snapshot_every: int = 0) -> None:
+                 cache_members: int, snapshot_every: int = 0,
+                 memory_mb: int | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.source_of = source_of
         self.conns: list[Connection] = []
@@ -79,7 +80,8 @@ class FoldPool:
         per_worker = max(1, cache_members // workers)
         for i in range(workers):
             mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(opener, theirs, per_worker, snapshot_every),
+            proc = ctx.Process(target=_serve, args=(opener, theirs, per_worker, snapshot_every,
+                                                    memory_mb),
                                name=f"plaudit-fold-{i}", daemon=True)
             proc.start()
             theirs.close()
@@ -194,12 +196,12 @@ class FoldPool:
 
 
 def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int,
-           snapshot_every: int = 0) -> None:
+           snapshot_every: int = 0, memory_mb: int | None = None) -> None:
     """A worker: fold the shares it is sent, with its own cache and connection."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer stops its workers
     gc.set_threshold(max(gc.get_threshold()[0], 50_000))  # see service._quiet_gc
     store = opener()
-    cache = FoldCache(cache_members, snapshot_every)
+    cache = FoldCache(cache_members, snapshot_every, memory_mb=memory_mb)
     rulebooks: dict[int, Rulebook] = {}
     try:
         while (message := conn.recv()) is not None:
@@ -223,6 +225,7 @@ def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int,
                 conn.send(("refused", e))
             except Exception:
                 conn.send(("failed", traceback.format_exc(limit=8)))
+            cache.fit()
             gc.freeze()  # the accumulators kept are long-lived: out of the collector's way
     except EOFError:  # the writer went away
         pass

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Protocol, cast
 
 from plaudit.application import snapshots
+from plaudit.application.memory import resident_mb
 from plaudit.application.ports import (
     EntryRow,
     EventRow,
@@ -49,6 +50,8 @@ from plaudit.domain.rulebook import Rulebook
 from plaudit.domain.state import MemberState
 
 DEFAULT_BATCH = 50_000
+MIN_CACHED = 100
+"""Members a cache keeps whatever its memory budget says (a batch's hot members)."""
 SPENDING = frozenset({SPEND, REDEEM, REDEEM_CANCEL})
 """Event types whose arrival re-checks that every stored spend of the member is covered."""
 COMMANDS = frozenset({REDEEM, REDEEM_CANCEL})
@@ -64,8 +67,16 @@ class FoldCache:
     it only if free (it would rather re-fold than wait behind a large batch).
     """
 
-    def __init__(self, capacity: int = 20_000, snapshot_every: int = 0) -> None:
+    def __init__(self, capacity: int = 20_000, snapshot_every: int = 0, *,
+                 memory_mb: int | None = None,
+                 resident: Callable[[], float | None] = resident_mb) -> None:
         self.capacity = capacity
+        """Members kept at most now: :attr:`limit`, or fewer while over the memory budget."""
+        self.limit = capacity
+        self.memory_mb = memory_mb
+        """The process's memory budget (None: none), see :meth:`fit`."""
+        self._resident = resident
+        self._last_mb: float | None = None
         self.snapshot_every = snapshot_every
         """Write a member's fold snapshot every this many events (0: no snapshots); see
         :mod:`plaudit.application.snapshots`."""
@@ -123,6 +134,26 @@ class FoldCache:
     def drop(self, member_nos: Sequence[int]) -> None:
         for no in member_nos:
             self._items.pop(no, None)
+
+    def fit(self) -> None:
+        """After a write: while the process is over its memory budget and still growing,
+        give up the least recently used quarter of the members (down to
+        :data:`MIN_CACHED`) and keep the lower capacity; well under it (below 80 %), let
+        the capacity grow back by a tenth toward :attr:`limit`. Freed memory is reused
+        before the process asks for more, so resident memory levels off near the budget
+        even though it rarely shrinks; growth, not level, is what shrinking answers."""
+        if self.memory_mb is None or (mb := self._resident()) is None:
+            return
+        grew = self._last_mb is None or mb > self._last_mb
+        self._last_mb = mb
+        with self.lock:
+            if mb > self.memory_mb and grew:
+                self.capacity = max(min(self.capacity, len(self._items)) * 3 // 4,
+                                    MIN_CACHED)
+                while len(self._items) > self.capacity:
+                    self._items.popitem(last=False)
+            elif mb < 0.8 * self.memory_mb and self.capacity < self.limit:
+                self.capacity = min(self.limit, self.capacity + max(1, self.capacity // 10))
 
     def clear(self) -> None:
         self._items.clear()

@@ -186,7 +186,8 @@ class PublishResult:
 class Plaudit:
     def __init__(self, store: Store, clock: Clock, *, cache_size: int = 20_000,
                  fold_workers: int | None = 1,
-                 snapshot_every: int = snapshots.DEFAULT_EVERY) -> None:
+                 snapshot_every: int = snapshots.DEFAULT_EVERY,
+                 memory_mb: int | None = None) -> None:
         self.store = store
         self.clock = clock
         self.fold_workers = fold_workers
@@ -195,7 +196,7 @@ class Plaudit:
         serving with them (:meth:`start_folding`); None folds in this process."""
         """Processes that fold members when the whole program is folded (publish, replay,
         backtest); None means one per core. See :mod:`plaudit.application.workers`."""
-        self.cache = FoldCache(cache_size, snapshot_every)
+        self.cache = FoldCache(cache_size, snapshot_every, memory_mb=memory_mb)
         self._compiled: dict[int, Rulebook] = {}
         self._decoders: dict[int, EventDecoder] = {}
         self._latest: Rulebook | None = None
@@ -409,8 +410,9 @@ class Plaudit:
         if opener is None or workers < 1 or self.folder is not None:
             return False
         self.folder = FoldPool(opener, self._source, workers,
-                               cache_members=self.cache.capacity,
-                               snapshot_every=self.cache.snapshot_every)
+                               cache_members=self.cache.limit,
+                               snapshot_every=self.cache.snapshot_every,
+                               memory_mb=self.cache.memory_mb)
         return True
 
     def stop_folding(self) -> None:
@@ -498,10 +500,13 @@ class Plaudit:
     def ingest_events(self, events: list[Event], labels: Sequence[str], *,
                       folder: Folder | None = None, canon: list[str] | None = None
                       ) -> BatchResult:
-        with self.store.write() as tx:
-            rb = self._current(tx)
-            return store_batch(tx, rb, self.cache, events, list(labels), self.clock.now_us(),
-                               folder, canon)
+        try:
+            with self.store.write() as tx:
+                rb = self._current(tx)
+                return store_batch(tx, rb, self.cache, events, list(labels),
+                                   self.clock.now_us(), folder, canon)
+        finally:
+            self.cache.fit()
 
     def ingest_file(self, path: Path, *, batch_size: int = DEFAULT_BATCH,
                     progress: Callable[[int, IngestReport], Any] | None = None,
@@ -534,8 +539,8 @@ class Plaudit:
         opener = self.store.opener() if n > 1 else None
         with contextlib.ExitStack() as stack:
             folder = None if opener is None else stack.enter_context(FoldPool(
-                opener, self._source, n, cache_members=self.cache.capacity,
-                snapshot_every=self.cache.snapshot_every))
+                opener, self._source, n, cache_members=self.cache.limit,
+                snapshot_every=self.cache.snapshot_every, memory_mb=self.cache.memory_mb))
             return self._ingest_batches(stream, batch_size, progress, folder)
 
     def _ingest_batches(self, stream: BinaryIO, batch_size: int,
