@@ -32,7 +32,9 @@ Settings come from the environment: `PLAUDIT_HOME` (data directory, default `./.
 `postgresql+psycopg://user@host/db`), `PLAUDIT_CACHE_MEMBERS` (accumulators kept in memory
 between batches, default 20000), `PLAUDIT_SNAPSHOT_EVERY` (write a member's fold snapshot
 after this many new events, so a cache miss folds only the events after it; default 64, 0
-turns snapshots off), `PLAUDIT_FOLD_WORKERS` (processes folding members for
+turns snapshots off), `PLAUDIT_MEMORY_MB` (memory budget of each folding process: while
+over it and growing, its cache gives up members; Linux; default none),
+`PLAUDIT_FOLD_WORKERS` (processes folding members for
 `ingest` of a large file, `replay`, `rulebook publish` and `backtest`; default one per core,
 in-process for small programs); for `plaudit serve`: `PLAUDIT_HOST` (default 127.0.0.1),
 `PLAUDIT_PORT` (8000), `PLAUDIT_WORKERS` (worker processes, 1), `PLAUDIT_THREADS`
