@@ -136,11 +136,11 @@ def ingest_child(path: Path, db: Path) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(orjson.dumps({"stored": report.stored, "seconds": seconds,
                         "events_per_s": report.stored / seconds, "peak_rss_mb": peak,
-                        "snapshots": snapshots}).decode())
+                        "snapshots": snapshots, "cache": svc.cache.capacity}).decode())
 
 
 def ingest(events: int, members: int, cache: int, every: int, workers: int,
-           days: int | None, only: str | None = None) -> None:
+           days: int | None, only: str | None = None, memory_mb: int | None = None) -> None:
     # ~100 events per member a year, unless told how many days the file spans
     days = days or max(1, round(events / members / 100 * 365))
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,11 +148,13 @@ def ingest(events: int, members: int, cache: int, every: int, workers: int,
         written = write_events(path, events, members, days=days, start=date(2024, 1, 1),
                                seed=3)
         print(f"{written:,} events, {members:,} members, {days} days, cache {cache:,}, "
-              f"fold workers {workers}")
+              f"fold workers {workers}, memory budget {memory_mb or 'none'}")
         runs = [("snapshots off", 0), (f"snapshots every {every}", every)]
         for label, snap in runs if only is None else runs[only == "on":][:1]:
             env = dict(os.environ, PLAUDIT_CACHE_MEMBERS=str(cache),
                        PLAUDIT_SNAPSHOT_EVERY=str(snap), PLAUDIT_FOLD_WORKERS=str(workers))
+            if memory_mb:
+                env["PLAUDIT_MEMORY_MB"] = str(memory_mb)
             db = Path(tmp) / f"{snap}.db"
             out = subprocess.run([sys.executable, __file__, "_child", str(path), str(db)],
                                  env=env, capture_output=True, text=True)
@@ -160,7 +162,8 @@ def ingest(events: int, members: int, cache: int, every: int, workers: int,
                 sys.exit(out.stderr)
             r = orjson.loads(out.stdout.strip().splitlines()[-1])
             print(f"{label:<22} {r['events_per_s']:>9,.0f} events/s  {r['seconds']:7.1f} s  "
-                  f"peak RSS {r['peak_rss_mb']:6.0f} MB  snapshots {r['snapshots']:,}")
+                  f"peak RSS {r['peak_rss_mb']:6.0f} MB  snapshots {r['snapshots']:,}  "
+                  f"cache at the end {r['cache']:,}")
 
 
 def main() -> None:
@@ -178,6 +181,8 @@ def main() -> None:
     ing.add_argument("--workers", type=int, default=1)
     ing.add_argument("--days", type=int, default=None,
                      help="days the file spans (default: ~100 events per member a year)")
+    ing.add_argument("--memory-mb", type=int, default=None,
+                     help="PLAUDIT_MEMORY_MB for the ingest (default: no budget)")
     ing.add_argument("--only", choices=["off", "on"], default=None,
                      help="run only the snapshots-off or snapshots-on ingest")
     args = parser.parse_args()
@@ -185,7 +190,7 @@ def main() -> None:
         accumulators()
     else:
         ingest(args.events, args.members, args.cache, args.every, args.workers, args.days,
-               args.only)
+               args.only, args.memory_mb)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from plaudit.adapters.clock import FixedClock
+from plaudit.adapters.sql import store as store_module
 from plaudit.adapters.sql import tables as t
 from plaudit.adapters.sql.store import SqlStore
 from plaudit.application import ingest as ingest_module
@@ -177,10 +178,15 @@ def test_cache_misses_read_in_chunks_store_what_a_full_cache_stores(
     states_match(svc, reference)
 
 
-def test_member_tails_read_what_member_tail_reads(small: Plaudit,
-                                                  program_file: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("chunk", [None, 4])
+def test_member_tails_read_what_member_tail_reads(
+        small: Plaudit, program_file: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        chunk: int | None) -> None:
     """The batched read behind resuming many members: per member, the events before its
-    own bound are counted and those at or after it returned; excluded events are neither."""
+    own bound are counted and those at or after it returned; excluded events are neither
+    (in one statement, or in statements of two members each)."""
+    if chunk is not None:
+        monkeypatch.setattr(store_module, "_CHUNK", chunk)
     ingest(small, program_file)
     store = small.store
     with store.engine.begin() as conn:  # type: ignore[attr-defined]

@@ -77,19 +77,28 @@ def test_held_level_matches_every_day_reference(window: str, steps: list[tuple[i
     assert q.held(as_of, grace, DAY0) == reference(history, start_of, DAY0, as_of, grace)
 
 
-@settings(max_examples=100, deadline=None)
-@given(steps=adds, grace=st.integers(1, 40), later=st.integers(0, 60))
-def test_restored_tier_state_reads_the_same(steps: list[tuple[int, int]], grace: int,
-                                            later: int) -> None:
-    """What a fold snapshot keeps of the tier window answers exactly as the live one."""
-    start_of = WINDOWS["rolling 30d"]
-    live = QualifyingPoints(LEVELS, start_of, 30 + grace + 1, grace)
+@settings(max_examples=150, deadline=None)
+@given(window=st.sampled_from(sorted(WINDOWS)), steps=adds, grace=st.integers(1, 40),
+       later=st.integers(0, 60), cut=st.integers(0, 40))
+def test_restored_tier_state_reads_and_folds_on_the_same(
+        window: str, steps: list[tuple[int, int]], grace: int, later: int, cut: int) -> None:
+    """What a fold snapshot keeps of the tier window (taken after ``cut`` adds) answers,
+    and goes on adding, exactly as the live one."""
+    start_of = WINDOWS[window]
+    live = QualifyingPoints(LEVELS, start_of, 367 + grace + 1, grace)
     live.first_day = day = DAY0
-    for gap, points in steps:
+    restored: QualifyingPoints | None = None
+    for n, (gap, points) in enumerate(steps):
+        if n == cut:
+            restored = QualifyingPoints(LEVELS, start_of, 367 + grace + 1, grace)
+            restored.load(live.dump())
         day += gap
         live.add(day, points)
-    restored = QualifyingPoints(LEVELS, start_of, 30 + grace + 1, grace)
-    restored.load(live.dump())
+        if restored is not None:
+            restored.add(day, points)
+    if restored is None:
+        restored = QualifyingPoints(LEVELS, start_of, 367 + grace + 1, grace)
+        restored.load(live.dump())
     for d in range(day, day + later + 1, 7):
         assert restored.held(d, grace, DAY0) == live.held(d, grace, DAY0)
         assert restored.on_past_day(d - grace) == live.on_past_day(d - grace)

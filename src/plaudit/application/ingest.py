@@ -612,7 +612,8 @@ def _folded(no: int, acc: MemberFold, evs: list[Event], out: list[StateRow],
             cache: FoldCache) -> None:
     """A member's rows now, and into the cache (which may evict it at once): holding every
     accumulator of a batch until its end made a batch's members, not the cache, the bound
-    on memory. On a refusal, the cache forgets every member of the batch anyway."""
+    on memory; now it is the cache plus one chunk's (:data:`REFOLD_CHUNK`) restored or
+    re-read members. On a refusal, the cache forgets every member of the batch anyway."""
     for e in evs:
         if e.type == REDEEM_CANCEL:
             part = acc.rewards

@@ -231,7 +231,8 @@ class Transaction(Protocol):
     def member_tails(self, from_us: Mapping[int, int]
                      ) -> dict[int, tuple[int, list[StoredEvent]]]:
         """:meth:`member_tail` for many members in a few queries (member number -> its
-        ``from_us``), without an upper bound; every member asked is in the answer."""
+        ``from_us``), without an upper bound; every member asked is in the answer, and
+        each member's events come in no particular order."""
         ...
 
     def snapshots(self, member_nos: Sequence[int]) -> dict[int, SnapshotRow]: ...

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from plaudit.domain.mechanics.score import curve_value, factor_inputs, score_value
+from plaudit.domain.mechanics.score import curve_value, factor_inputs, number, score_value
 from plaudit.domain.rulebook import Factor, Rulebook
 from plaudit.domain.state import LedgerEntry, Reason
 
@@ -217,11 +217,7 @@ def _span(factor: Factor) -> Decimal:
 
 
 def _distance(factor: Factor, x0: Any, x: Any) -> Decimal:
-    return abs(_num(x) - _num(x0)) / _span(factor)
-
-
-def _num(x: Any) -> Decimal:
-    return Decimal(int(x)) if isinstance(x, bool) else Decimal(x)
+    return abs(number(x) - number(x0)) / _span(factor)
 
 
 def _candidates(factor: Factor, x0: Any) -> list[Any]:
@@ -266,7 +262,7 @@ def _closest(rb: Rulebook, base: list[tuple[Any, Decimal]], i: int, target: int
                  Decimal(0))
     # round half up: the score reaches target once low + Σ ≥ target − ½
     need = (Decimal(target) - Decimal("0.5") - sc.low - others) / share
-    xs: list[Decimal] = [_num(x) for x in _candidates(factor, x0)]
+    xs: list[Decimal] = [number(x) for x in _candidates(factor, x0)]
     if factor.curve is not None and not isinstance(x0, bool):
         pts = factor.curve.points
         for (xa, ya), (xb, yb) in itertools.pairwise(pts):
@@ -276,13 +272,13 @@ def _closest(rb: Rulebook, base: list[tuple[Any, Decimal]], i: int, target: int
         xs.append(need)
     best: tuple[Decimal, Any, Decimal] | None = None
     for x in xs:
-        shaped = _shape(x0, x, x >= _num(x0))
+        shaped = _shape(x0, x, x >= number(x0))
         c = curve_value(factor, shaped)
         trial = list(base)
         trial[i] = (shaped, c)
         if score_value(rb, trial)[0] < target:
             continue
-        d = abs(_num(shaped) - _num(x0))
+        d = abs(number(shaped) - number(x0))
         if best is None or d < best[0]:
             best = (d, shaped, c)
     return (best[1], best[2]) if best is not None else None
@@ -290,12 +286,12 @@ def _closest(rb: Rulebook, base: list[tuple[Any, Decimal]], i: int, target: int
 
 def _best(factor: Factor, x0: Any) -> tuple[Any, Decimal] | None:
     """The input nearest the current one at which the factor scores its highest."""
-    cands = [_shape(x0, _num(x), _num(x) >= _num(x0)) for x in _candidates(factor, x0)]
+    cands = [_shape(x0, number(x), number(x) >= number(x0)) for x in _candidates(factor, x0)]
     if not cands:
         return None
     top = max(curve_value(factor, x) for x in cands)
     x = min((x for x in cands if curve_value(factor, x) == top),
-            key=lambda x: abs(_num(x) - _num(x0)))
+            key=lambda x: abs(number(x) - number(x0)))
     return x, top
 
 

@@ -57,8 +57,9 @@ class QualifyingPoints:
         sum counts from an arbitrary origin: only differences are read)."""
         self.window: deque[list[int]] = deque()    # the same lists, current window only
         self.last_reversal: int | None = None
-        """The latest day points were taken back on (None: never): only a day that ends
-        net-negative can raise the total as it leaves the window."""
+        """No net-negative day is retained after this day (None: none at all): only such a
+        day can raise the total as it leaves the window. Live, the latest day points were
+        taken back on; restored, the latest retained day that ended net-negative."""
         self.window_start: int | None = None
         self.total = 0                              # sum over `window`
         self.recent: deque[list[int]] | None = deque() if grace_days else None

@@ -57,7 +57,7 @@ from plaudit.application.ports import (
 from plaudit.domain.errors import StoreError
 
 DAY_US = 86_400_000_000
-_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+_CHUNK = 500  # parameters per statement: below SQLite's oldest limit (999) and PostgreSQL's
 
 ERASURE_STEPS: tuple[tuple[str, str], ...] = (
     ("leaderboard_entries", "DELETE FROM leaderboard_entries WHERE member_no = :no"),
@@ -300,7 +300,7 @@ class SqlTransaction:
         found: dict[int, tuple[int, list[StoredEvent]]] = {
             no: (0, []) for no in from_us}
         p = self.p
-        for chunk in _chunks(list(from_us.items())):  # two parameters a member
+        for chunk in _chunks(list(from_us.items()), per_item=2):
             # each member's own lower bound: a VALUES list joined on the (member, time) index
             want = ("WITH want(no, since) AS (VALUES "
                     + ", ".join([f"(CAST({p} AS BIGINT), CAST({p} AS BIGINT))"] * len(chunk))
@@ -896,9 +896,11 @@ class SqlOpener:
         return SqlStore(self.url, migrate=False)
 
 
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i:i + _CHUNK]
+def _chunks(items: Sequence[Any], per_item: int = 1) -> Iterator[Sequence[Any]]:
+    """Slices of ``items`` of at most :data:`_CHUNK` parameters (``per_item`` each)."""
+    size = max(1, _CHUNK // per_item)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def _safe(url: str) -> str:

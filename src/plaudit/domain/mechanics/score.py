@@ -67,19 +67,21 @@ def curve_value(factor: Factor, x: Any) -> Decimal:
         except KeyError:
             pass
         except TypeError:  # an unhashable input: computed every time
-            return curve(_decimal(x))
-        value = curve(_decimal(x))
-        if len(memo) < CURVE_MEMO:
-            memo[x] = value
+            return curve(number(x))
+        value = curve(number(x))
+        if len(memo) >= CURVE_MEMO:  # many distinct inputs (ratios, explain's trials):
+            memo.clear()             # start again with those in use now
+        memo[x] = value
         return value
-    return min(max(_decimal(x), _ZERO), _ONE)
+    return min(max(number(x), _ZERO), _ONE)
 
 
 CURVE_MEMO = 4096
-"""Inputs remembered per curve; past that, new inputs are computed each time."""
+"""Inputs remembered per curve at most; when full it is emptied and fills again."""
 
 
-def _decimal(x: Any) -> Decimal:
+def number(x: Any) -> Decimal:
+    """A factor input as a Decimal (a yes/no input is 1 or 0)."""
     return Decimal(int(x)) if isinstance(x, bool) else Decimal(x)
 
 
@@ -187,4 +189,4 @@ class ScorePart(Mechanic):
 
 
 __all__ = ["MAX_REASONS", "ScorePart", "curve_value", "factor_input", "factor_inputs",
-           "no_data_reason", "reason_id", "score_of", "score_value", "score_view"]
+           "no_data_reason", "number", "reason_id", "score_of", "score_value", "score_view"]
