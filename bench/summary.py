@@ -6,7 +6,8 @@ Folds synthetic sesame-style members (~100 events a year) once, then times, per 
 the stored summary (balance, score, band, tier, consents) at the member's last event and
 20 and 200 days later (windows to slide, tier grace to look back over), each part of it
 alone, and the full view at the same instants: the baseline, measured in the same run.
-Best of three passes; figures go to docs/benchmarks.md.
+Best of three passes; figures go to docs/benchmarks.md. Runs against an older checkout too
+(``PYTHONPATH=<checkout>/src python bench/summary.py``), for a before/after in one run.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ def per_member(accs: list[MemberFold], shift: int, work: Callable[[MemberFold, i
     return best
 
 
+def tier_name(acc: MemberFold, as_of_us: int) -> Any:
+    """The tier part of a summary (what code before ``TiersPart.name_on`` computed: the
+    whole tier view, so that the bench runs against older checkouts too)."""
+    tiers = acc.tiers
+    if tiers is None:
+        return None
+    day = acc.rulebook.calendar.day(as_of_us)
+    name_on = getattr(tiers, "name_on", None)
+    return name_on(acc, day, 600) if name_on is not None else tiers.tier(acc, day, 600)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -61,7 +73,7 @@ def main() -> None:
     parts: dict[str, Callable[[MemberFold, int], Any]] = {
         "summary": lambda a, t: a.summary(t),
         "  score (features included)": lambda a, t: a.score_on(day(t)),
-        "  tier": lambda a, t: a.tiers.name_on(a, day(t), 600) if a.tiers else None,
+        "  tier": tier_name,
         "  balance": lambda a, t: a.points.ledger.balance_at(t),
         "view (baseline)": lambda a, t: a.view(t),
     }
