@@ -142,18 +142,23 @@ class FoldCache:
         the capacity grow back by a tenth toward :attr:`limit`. Freed memory is reused
         before the process asks for more, so resident memory levels off near the budget
         even though it rarely shrinks; growth, not level, is what shrinking answers."""
+        if self.memory_mb is not None:
+            with self.lock:
+                self.fit_held()
+
+    def fit_held(self) -> None:
+        """:meth:`fit` for a caller that holds :attr:`lock` (``fold_batch``, after each
+        chunk of members: a batch's first chunks must not fill the whole cache first)."""
         if self.memory_mb is None or (mb := self._resident()) is None:
             return
         grew = self._last_mb is None or mb > self._last_mb
         self._last_mb = mb
-        with self.lock:
-            if mb > self.memory_mb and grew:
-                self.capacity = max(min(self.capacity, len(self._items)) * 3 // 4,
-                                    MIN_CACHED)
-                while len(self._items) > self.capacity:
-                    self._items.popitem(last=False)
-            elif mb < 0.8 * self.memory_mb and self.capacity < self.limit:
-                self.capacity = min(self.limit, self.capacity + max(1, self.capacity // 10))
+        if mb > self.memory_mb and grew:
+            self.capacity = max(min(self.capacity, len(self._items)) * 3 // 4, MIN_CACHED)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        elif mb < 0.8 * self.memory_mb and self.capacity < self.limit:
+            self.capacity = min(self.limit, self.capacity + max(1, self.capacity // 10))
 
     def clear(self) -> None:
         self._items.clear()
@@ -557,6 +562,7 @@ def fold_batch(rulebook: Rulebook, cache: FoldCache, batch: FoldBatch, history: 
                     acc = _refold(rulebook, member, evs, no, states.get(no), label_of,
                                   resumed.pop(no, None), histories, cache)
                 _folded(no, acc, evs, out, boards, due, cancelled, cache)
+            cache.fit_held()
     except InsufficientPoints as e:
         cache.drop([nos[m] for m in by_member])
         where = label_of.get(e.event_id or "")
