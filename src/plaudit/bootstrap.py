@@ -18,7 +18,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
     settings = settings or Settings()
     if settings.is_sqlite:
         settings.home.mkdir(parents=True, exist_ok=True)
-    store = SqlStore(settings.url)
+    store = SqlStore(settings.url, sqlite_cache_mb=settings.sqlite_cache_mb)
     return Plaudit(store, clock or SystemClock(), cache_size=settings.cache_members,
                    fold_workers=settings.fold_workers,
                    snapshot_every=settings.snapshot_every, memory_mb=settings.memory_mb)

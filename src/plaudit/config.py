@@ -19,6 +19,11 @@ class Settings(BaseSettings):
                     "PostgreSQL: postgresql+psycopg://user@host/db")
     cache_members: int = Field(default=20_000, ge=0,
                                description="Accumulators kept in memory between batches.")
+    sqlite_cache_mb: int = Field(
+        default=64, ge=1, le=65_536,
+        description="Database pages each SQLite connection keeps in memory, in MB (a "
+                    "process holds this much per connection it uses once the database is "
+                    "larger); lower it to bound memory, raise it for a large database.")
     memory_mb: int | None = Field(
         default=None, ge=64,
         description="Memory budget of each process that folds (ingest, an API worker, a "

@@ -78,8 +78,10 @@ before ``members``. tests/integration/test_erasure.py reads every table afterwar
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with plaudit's connection settings (WAL and explicit BEGINs on SQLite)."""
+def make_engine(url: str, sqlite_cache_mb: int = 64) -> Engine:
+    """An engine with plaudit's connection settings (WAL and explicit BEGINs on SQLite;
+    each SQLite connection caches up to ``sqlite_cache_mb`` of database pages, memory a
+    process holds once the database is larger than that)."""
     if url.startswith("sqlite"):
         # A pool of open connections: opening one and running the PRAGMAs costs ~0.4 ms,
         # more than a whole single-event write. Connections move between threads only
@@ -96,7 +98,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
-            cur.execute("PRAGMA cache_size=-65536")
+            cur.execute(f"PRAGMA cache_size=-{int(sqlite_cache_mb) * 1024}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -837,10 +839,11 @@ class SqlTransaction:
 class SqlStore:
     """Opens transactions on an engine; the schema is migrated on construction."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, sqlite_cache_mb: int = 64) -> None:
         self.url = url
+        self.sqlite_cache_mb = sqlite_cache_mb
         try:
-            self.engine = make_engine(url)
+            self.engine = make_engine(url, sqlite_cache_mb)
             if migrate:
                 upgrade(self.engine)
         except OperationalError as e:
@@ -883,7 +886,7 @@ class SqlStore:
     def opener(self) -> SqlOpener | None:
         if self.dialect == "sqlite" and self.engine.url.database in (None, "", ":memory:"):
             return None
-        return SqlOpener(self.url)
+        return SqlOpener(self.url, self.sqlite_cache_mb)
 
 
 @dataclass(frozen=True)
@@ -891,9 +894,10 @@ class SqlOpener:
     """Opens the store at ``url`` again, already migrated (a fold worker's own connection)."""
 
     url: str
+    sqlite_cache_mb: int = 64
 
     def __call__(self) -> SqlStore:
-        return SqlStore(self.url, migrate=False)
+        return SqlStore(self.url, migrate=False, sqlite_cache_mb=self.sqlite_cache_mb)
 
 
 def _chunks(items: Sequence[Any], per_item: int = 1) -> Iterator[Sequence[Any]]:

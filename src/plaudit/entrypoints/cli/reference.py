@@ -34,7 +34,8 @@ between batches, default 20000), `PLAUDIT_SNAPSHOT_EVERY` (write a member's fold
 after this many new events, so a cache miss folds only the events after it; default 64, 0
 turns snapshots off), `PLAUDIT_MEMORY_MB` (memory budget of each folding process: while
 over it and growing, its cache gives up members; Linux; default none),
-`PLAUDIT_FOLD_WORKERS` (processes folding members for
+`PLAUDIT_SQLITE_CACHE_MB` (database pages each SQLite connection keeps in memory, default
+64), `PLAUDIT_FOLD_WORKERS` (processes folding members for
 `ingest` of a large file, `replay`, `rulebook publish` and `backtest`; default one per core,
 in-process for small programs); for `plaudit serve`: `PLAUDIT_HOST` (default 127.0.0.1),
 `PLAUDIT_PORT` (8000), `PLAUDIT_WORKERS` (worker processes, 1), `PLAUDIT_THREADS`
