@@ -8,7 +8,7 @@ three years and reports, per mechanic, the bytes its state holds (a ``sys.getsiz
 over the objects reachable from the mechanic, each object counted once, the rulebook and
 other shared objects excluded) plus the accumulator's total from ``tracemalloc``.
 
-``ingest`` writes a synthetic file once, then ingests it into two fresh SQLite databases
+``ingest`` (``--batch``, ``--memory-mb``, ``--only``) writes a synthetic file once, then ingests it into two fresh SQLite databases
 in two child processes (so each peak RSS is its own): snapshots off
 (``PLAUDIT_SNAPSHOT_EVERY=0``) and on (``--only off|on``: just one of them); it prints
 events/s, peak RSS and the store's snapshot count for each.
@@ -35,6 +35,7 @@ import orjson
 from foldcost import decode_by_member
 from ingest import write_events
 
+from plaudit.application.ingest import DEFAULT_BATCH
 from plaudit.domain.events import Event
 from plaudit.domain.fold import MemberFold
 from plaudit.domain.rulebook import Rulebook
@@ -118,7 +119,7 @@ def accumulators() -> None:
         print(f"{k:<22}" + "".join(f"{r[k]:12.0f}" for r in results.values()))
 
 
-def ingest_child(path: Path, db: Path) -> None:
+def ingest_child(path: Path, db: Path, batch: int) -> None:
     """Ingest ``path`` into a fresh SQLite database at ``db``; print one JSON line."""
     import resource
 
@@ -129,7 +130,7 @@ def ingest_child(path: Path, db: Path) -> None:
     svc = bootstrap(settings.model_copy(update={"database_url": f"sqlite:///{db}"}))
     svc.publish_rulebook(SESAME.read_text(), actor="bench")
     started = time.perf_counter()
-    report = svc.ingest_file(path)
+    report = svc.ingest_file(path, batch_size=batch)
     seconds = time.perf_counter() - started
     with svc.store.read() as tx:
         snapshots = tx.count_snapshots()
@@ -140,7 +141,8 @@ def ingest_child(path: Path, db: Path) -> None:
 
 
 def ingest(events: int, members: int, cache: int, every: int, workers: int,
-           days: int | None, only: str | None = None, memory_mb: int | None = None) -> None:
+           days: int | None, only: str | None = None, memory_mb: int | None = None,
+           batch: int = DEFAULT_BATCH) -> None:
     # ~100 events per member a year, unless told how many days the file spans
     days = days or max(1, round(events / members / 100 * 365))
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,7 +150,7 @@ def ingest(events: int, members: int, cache: int, every: int, workers: int,
         written = write_events(path, events, members, days=days, start=date(2024, 1, 1),
                                seed=3)
         print(f"{written:,} events, {members:,} members, {days} days, cache {cache:,}, "
-              f"fold workers {workers}, memory budget {memory_mb or 'none'}")
+              f"fold workers {workers}, memory budget {memory_mb or 'none'}, batch {batch:,}")
         runs = [("snapshots off", 0), (f"snapshots every {every}", every)]
         for label, snap in runs if only is None else runs[only == "on":][:1]:
             env = dict(os.environ, PLAUDIT_CACHE_MEMBERS=str(cache),
@@ -156,7 +158,8 @@ def ingest(events: int, members: int, cache: int, every: int, workers: int,
             if memory_mb:
                 env["PLAUDIT_MEMORY_MB"] = str(memory_mb)
             db = Path(tmp) / f"{snap}.db"
-            out = subprocess.run([sys.executable, __file__, "_child", str(path), str(db)],
+            out = subprocess.run([sys.executable, __file__, "_child", str(path), str(db),
+                                  str(batch)],
                                  env=env, capture_output=True, text=True)
             if out.returncode:
                 sys.exit(out.stderr)
@@ -168,7 +171,7 @@ def ingest(events: int, members: int, cache: int, every: int, workers: int,
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
-        ingest_child(Path(sys.argv[2]), Path(sys.argv[3]))
+        ingest_child(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -181,6 +184,7 @@ def main() -> None:
     ing.add_argument("--workers", type=int, default=1)
     ing.add_argument("--days", type=int, default=None,
                      help="days the file spans (default: ~100 events per member a year)")
+    ing.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="events per batch")
     ing.add_argument("--memory-mb", type=int, default=None,
                      help="PLAUDIT_MEMORY_MB for the ingest (default: no budget)")
     ing.add_argument("--only", choices=["off", "on"], default=None,
@@ -190,7 +194,7 @@ def main() -> None:
         accumulators()
     else:
         ingest(args.events, args.members, args.cache, args.every, args.workers, args.days,
-               args.only, args.memory_mb)
+               args.only, args.memory_mb, args.batch)
 
 
 if __name__ == "__main__":
