@@ -8,10 +8,11 @@ three years and reports, per mechanic, the bytes its state holds (a ``sys.getsiz
 over the objects reachable from the mechanic, each object counted once, the rulebook and
 other shared objects excluded) plus the accumulator's total from ``tracemalloc``.
 
-``ingest`` (``--batch``, ``--memory-mb``, ``--only``) writes a synthetic file once, then ingests it into two fresh SQLite databases
+``ingest`` writes a synthetic file once, then ingests it into two fresh SQLite databases
 in two child processes (so each peak RSS is its own): snapshots off
-(``PLAUDIT_SNAPSHOT_EVERY=0``) and on (``--only off|on``: just one of them); it prints
-events/s, peak RSS and the store's snapshot count for each.
+(``PLAUDIT_SNAPSHOT_EVERY=0``) and on (``--only off|on``: just one of them), with
+``--batch`` events a batch and ``PLAUDIT_MEMORY_MB=--memory-mb``; it prints events/s, peak
+RSS, the store's snapshot count and the cache's final capacity for each.
 """
 
 from __future__ import annotations
