@@ -225,7 +225,6 @@ def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int,
                 conn.send(("refused", e))
             except Exception:
                 conn.send(("failed", traceback.format_exc(limit=8)))
-            cache.fit()
             gc.freeze()  # the accumulators kept are long-lived: out of the collector's way
     except EOFError:  # the writer went away
         pass

@@ -188,14 +188,11 @@ class QualifyingPoints:
             return earned, earned, None
         following = min([d for d, _ in recent or () if d > reached]
                         + [d for d, _ in leaving if d > reached], default=day + 1)
-        lo, hi = reached, following - 1   # the level only falls on [lo, hi]: bisect
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._level_on(mid) >= best:
-                lo = mid
-            else:
-                hi = mid - 1
-        return earned, best, lo + grace
+        # The level only falls from `reached` to the day before `following`: the last day
+        # still at `best`, by bisection over those days.
+        falling = range(reached, following)
+        last = reached + bisect_right(falling, -best, key=lambda d: -self._level_on(d)) - 1
+        return earned, best, last + grace
 
     def _negatives_leaving(self, start: int, day: int) -> list[tuple[int, int]]:
         """(day, level) for each day in (``start``, ``day``] on which a net-negative entry
@@ -210,15 +207,11 @@ class QualifyingPoints:
         i, j = bisect_left(entries, lo_day, key=_DAY), bisect_left(entries, hi_day, key=_DAY)
         out = []
         for entry in islice(entries, i, j):
-            if entry[1] < 0:
-                lo, hi = start + 1, day          # the first day whose window excludes it
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if self.window_start_of(mid, first) > entry[0]:
-                        hi = mid
-                    else:
-                        lo = mid + 1
-                out.append((lo, self._level_on(lo)))
+            if entry[1] < 0:  # the first day whose window excludes it
+                leaves = start + 1 + bisect_right(
+                    range(start + 1, day + 1), entry[0],
+                    key=lambda d: self.window_start_of(d, first))
+                out.append((leaves, self._level_on(leaves)))
         return out
 
 
