@@ -12,7 +12,8 @@ other shared objects excluded) plus the accumulator's total from ``tracemalloc``
 in two child processes (so each peak RSS is its own): snapshots off
 (``PLAUDIT_SNAPSHOT_EVERY=0``) and on (``--only off|on``: just one of them), with
 ``--batch`` events a batch and ``PLAUDIT_MEMORY_MB=--memory-mb``; it prints events/s, peak
-RSS, the store's snapshot count and the cache's final capacity for each.
+RSS, the store's snapshot count and the cache's final capacity for each, then the resident
+memory after about every tenth of the batches (where a peak or a creep comes from).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from foldcost import decode_by_member
 from ingest import write_events
 
 from plaudit.application.ingest import DEFAULT_BATCH
+from plaudit.application.memory import resident_mb
 from plaudit.domain.events import Event
 from plaudit.domain.fold import MemberFold
 from plaudit.domain.rulebook import Rulebook
@@ -130,15 +132,21 @@ def ingest_child(path: Path, db: Path, batch: int) -> None:
     settings = Settings()
     svc = bootstrap(settings.model_copy(update={"database_url": f"sqlite:///{db}"}))
     svc.publish_rulebook(SESAME.read_text(), actor="bench")
+    trace: list[tuple[int, float]] = []  # (events stored, resident MB) after each batch
+
+    def sample(_done: int, so_far: Any) -> None:
+        trace.append((so_far.stored, resident_mb() or 0.0))
+
     started = time.perf_counter()
-    report = svc.ingest_file(path, batch_size=batch)
+    report = svc.ingest_file(path, batch_size=batch, progress=sample)
     seconds = time.perf_counter() - started
     with svc.store.read() as tx:
         snapshots = tx.count_snapshots()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(orjson.dumps({"stored": report.stored, "seconds": seconds,
                         "events_per_s": report.stored / seconds, "peak_rss_mb": peak,
-                        "snapshots": snapshots, "cache": svc.cache.capacity}).decode())
+                        "snapshots": snapshots, "cache": svc.cache.capacity,
+                        "trace": trace}).decode())
 
 
 def ingest(events: int, members: int, cache: int, every: int, workers: int,
@@ -168,6 +176,15 @@ def ingest(events: int, members: int, cache: int, every: int, workers: int,
             print(f"{label:<22} {r['events_per_s']:>9,.0f} events/s  {r['seconds']:7.1f} s  "
                   f"peak RSS {r['peak_rss_mb']:6.0f} MB  snapshots {r['snapshots']:,}  "
                   f"cache at the end {r['cache']:,}")
+            print("  resident MB after the batch that reached "
+                  + ", ".join(f"{n:,} events: {mb:.0f}" for n, mb in tenths(r["trace"])))
+
+
+def tenths(trace: list[list[float]]) -> list[list[float]]:
+    """About ten evenly spaced samples of the per-batch trace, its last one included."""
+    step = max(1, len(trace) // 10)
+    samples = trace[step - 1::step][:10]
+    return samples if samples[-1:] == trace[-1:] else samples[:9] + trace[-1:]
 
 
 def main() -> None:

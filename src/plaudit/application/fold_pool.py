@@ -37,6 +37,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from plaudit.application import snapshots
+from plaudit.application.collector import FreezeAfterWrites
 from plaudit.application.ingest import (
     BoardRows,
     FoldBatch,
@@ -199,7 +200,8 @@ def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int,
            snapshot_every: int = 0, memory_mb: int | None = None) -> None:
     """A worker: fold the shares it is sent, with its own cache and connection."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer stops its workers
-    gc.set_threshold(max(gc.get_threshold()[0], 50_000))  # see service._quiet_gc
+    gc.set_threshold(max(gc.get_threshold()[0], 50_000))  # see collector.quiet_collector
+    collector = FreezeAfterWrites(generation=2)
     store = opener()
     cache = FoldCache(cache_members, snapshot_every, memory_mb=memory_mb)
     rulebooks: dict[int, Rulebook] = {}
@@ -225,7 +227,7 @@ def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int,
                 conn.send(("refused", e))
             except Exception:
                 conn.send(("failed", traceback.format_exc(limit=8)))
-            gc.freeze()  # the accumulators kept are long-lived: out of the collector's way
+            collector.after_write()  # the accumulators kept are long-lived
     except EOFError:  # the writer went away
         pass
     finally:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import hashlib
 import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -27,6 +25,7 @@ from plaudit.application import overview as ov
 from plaudit.application import replay as rp
 from plaudit.application.access import Access
 from plaudit.application.cohorts import Cohorts
+from plaudit.application.collector import FreezeAfterWrites, quiet_collector
 from plaudit.application.disputes import Disputes
 from plaudit.application.erasure_requests import ErasureRequest
 from plaudit.application.fold_pool import FoldPool
@@ -100,26 +99,6 @@ from plaudit.rulebook.diff import RulebookDiff, diff_texts
 POOL_BYTES_PER_EVENT = 150
 """About what one event takes in a JSON Lines file: a file of fewer than two batches of
 them is folded in-process."""
-
-
-@contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """Keep CPython's cycle collector off the objects bulk ingest keeps alive.
-
-    A long ingest holds hundreds of thousands of small long-lived objects (lots, per-day
-    window entries); each full collection rescans them all, which cost ~35 % of ingest time
-    when measured. Survivors of each batch are frozen (moved out of the collector's sight),
-    and the youngest generation is collected every 50,000 allocations instead of 700, so
-    a batch being decoded is not rescanned over and over; reference counting still frees
-    everything dropped. Both are undone at the end.
-    """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 @dataclass(frozen=True)
@@ -558,7 +537,8 @@ class Plaudit:
                                                for e in events]
                 yield lines, numbers, done, rb, events, problems, canon
 
-        with _quiet_gc():
+        collector = FreezeAfterWrites(generation=2)
+        with quiet_collector():
             for lines, numbers, done, used, events, problems, canon in prefetched(decoded()):
                 report.lines += len(lines)
                 report.batches += 1
@@ -579,7 +559,7 @@ class Plaudit:
                 if progress is not None:
                     progress(done, report)
                 latest[0] = self._rulebook_if_changed(latest[0])
-                gc.freeze()
+                collector.after_write()
         return report
 
     def _rulebook_if_changed(self, rb: Rulebook) -> Rulebook:

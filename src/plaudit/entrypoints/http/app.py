@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
 import plaudit
+from plaudit.application.collector import FreezeAfterWrites
 from plaudit.application.service import Plaudit
 from plaudit.config import Settings
 from plaudit.entrypoints import web
@@ -35,7 +36,7 @@ from plaudit.entrypoints.http import (
     rulebooks,
     streaks,
 )
-from plaudit.entrypoints.http.coalesce import Coalescer, FreezeAfterWrites
+from plaudit.entrypoints.http.coalesce import Coalescer
 from plaudit.entrypoints.http.limits import MAX_BODY_BYTES, BodyLimit
 from plaudit.entrypoints.http.models import Health
 

@@ -13,46 +13,16 @@ Each request stays atomic and gets its own result or its own errors
 from __future__ import annotations
 
 import asyncio
-import gc
-import time
-from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from plaudit.application.collector import FreezeAfterWrites
 from plaudit.application.ingest import BatchResult
 from plaudit.application.service import Plaudit
 
 MAX_GROUP_ITEMS = 5_000
 """A group's events at most: bounds one transaction's time, hence the group's latency."""
-
-
-class FreezeAfterWrites:
-    """Keep CPython's cycle collector off the fold cache between writes.
-
-    The cache holds ~60–90 KB of small objects per member, all long-lived; each full
-    collection rescans them (tens of ms with a thousand members), and under load one ran
-    every few seconds: single-event p99 was 76 ms with the collector on and 13 ms with it
-    off (docs/benchmarks.md). After each write group the young generations are collected
-    (so the request's own cyclic garbage is freed) and the survivors frozen, out of the
-    collector's sight. Frozen objects that later become cyclic garbage would never be
-    collected, so every ``period`` seconds everything is unfrozen and collected once.
-    """
-
-    def __init__(self, period: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.period = period
-        self.clock = clock
-        self.last_full = clock()
-
-    def after_write(self) -> None:
-        if self.clock() - self.last_full >= self.period:
-            gc.unfreeze()
-            gc.collect()
-            self.last_full = self.clock()
-        else:
-            gc.collect(1)
-        gc.freeze()
 
 
 class Coalescer:
@@ -112,4 +82,4 @@ class Coalescer:
             self._pending.clear()
 
 
-__all__ = ["MAX_GROUP_ITEMS", "Coalescer", "FreezeAfterWrites"]
+__all__ = ["MAX_GROUP_ITEMS", "Coalescer"]
