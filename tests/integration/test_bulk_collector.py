@@ -1,7 +1,7 @@
 """A long bulk ingest keeps nothing it dropped: each batch's reference cycles (SQLAlchemy
 makes a few per statement, holding its parameters) are collected before the survivors are
-frozen out of the cycle collector's sight. Frozen with them, they were never freed, and a
-10M-event ingest grew by ~300 MB."""
+frozen out of the cycle collector's sight. Frozen with them, they were never freed: ~0.8 MB
+more live objects per 50,000-event batch, for as long as the run lasted."""
 
 from __future__ import annotations
 

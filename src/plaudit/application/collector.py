@@ -6,8 +6,9 @@ Each full collection rescans them all; measured, that cost ~35 % of bulk ingest 
 put single-event p99 at 76 ms instead of 13 ms (docs/benchmarks.md). So after each write
 the survivors are frozen (``gc.freeze``), out of the collector's sight.
 
-Freezing has two traps, both of which leaked memory for as long as a run lasted (about
-1.5 MB per 50,000-event batch, ~300 MB over a 10M-event file) until this policy:
+Freezing has two traps; the first leaked memory for as long as a bulk run lasted until
+this policy (live objects grew 1.65 MB per 50,000-event batch before, 0.85 MB after, the
+rest being the cached members' lengthening histories: docs/benchmarks.md):
 
 - cyclic garbage still uncollected at the moment of freezing (SQLAlchemy builds a few
   reference cycles per statement, holding the statement's parameters) is frozen with the

@@ -26,7 +26,6 @@ re-run stores only what is missing.
 from __future__ import annotations
 
 import contextlib
-import gc
 import multiprocessing
 import signal
 import threading
@@ -37,7 +36,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from plaudit.application import snapshots
-from plaudit.application.collector import FreezeAfterWrites
+from plaudit.application.collector import FreezeAfterWrites, quiet_collector
 from plaudit.application.ingest import (
     BoardRows,
     FoldBatch,
@@ -200,34 +199,34 @@ def _serve(opener: Callable[[], Store], conn: Connection, cache_members: int,
            snapshot_every: int = 0, memory_mb: int | None = None) -> None:
     """A worker: fold the shares it is sent, with its own cache and connection."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer stops its workers
-    gc.set_threshold(max(gc.get_threshold()[0], 50_000))  # see collector.quiet_collector
     collector = FreezeAfterWrites(generation=2)
     store = opener()
     cache = FoldCache(cache_members, snapshot_every, memory_mb=memory_mb)
     rulebooks: dict[int, Rulebook] = {}
     try:
-        while (message := conn.recv()) is not None:
-            if message[0] == "rulebook":
-                rb = message[1].compile()
-                rulebooks[rb.version] = rb
-                continue
-            if message[0] == "view":
-                _, version, state, as_of_us, rendered = message
+        with quiet_collector():  # as bulk ingest: see collector
+            while (message := conn.recv()) is not None:
+                if message[0] == "rulebook":
+                    rb = message[1].compile()
+                    rulebooks[rb.version] = rb
+                    continue
+                if message[0] == "view":
+                    _, version, state, as_of_us, rendered = message
+                    try:
+                        view = cache.view(state, rulebooks[version], as_of_us)
+                        conn.send(("ok", to_json(view) if rendered and view is not None
+                                   else view))
+                    except Exception:
+                        conn.send(("failed", traceback.format_exc(limit=8)))
+                    continue
+                _, version, share = message
                 try:
-                    view = cache.view(state, rulebooks[version], as_of_us)
-                    conn.send(("ok", to_json(view) if rendered and view is not None
-                               else view))
+                    conn.send(("ok", _fold_share(store, rulebooks[version], cache, share)))
+                except PlauditError as e:
+                    conn.send(("refused", e))
                 except Exception:
                     conn.send(("failed", traceback.format_exc(limit=8)))
-                continue
-            _, version, share = message
-            try:
-                conn.send(("ok", _fold_share(store, rulebooks[version], cache, share)))
-            except PlauditError as e:
-                conn.send(("refused", e))
-            except Exception:
-                conn.send(("failed", traceback.format_exc(limit=8)))
-            collector.after_write()  # the accumulators kept are long-lived
+                collector.after_write()  # the accumulators kept are long-lived
     except EOFError:  # the writer went away
         pass
     finally:
